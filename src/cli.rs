@@ -1,0 +1,102 @@
+//! Command-line flags, spelled as kubectl spells them where kubectl has the same idea.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::i18n::Lang;
+use crate::render::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-bkdoctor",
+    version,
+    about = "Diagnose a BlueKing (蓝鲸) deployment on Kubernetes: known issues, evidence, and the exact command that fixes each",
+    after_help = "Examples:\n  kubectl bkdoctor check --snapshot ./cluster-dump\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump\n\nExit status: 0 no findings at warning or above, 1 findings at warning or above, 2 could not run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Language of the report [default: from LC_ALL / LC_MESSAGES / LANG]
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<Lang>,
+
+    /// Measure ages against this time (RFC 3339) instead of the snapshot's own time
+    #[arg(long, global = true, hide = true, value_name = "TIME")]
+    pub now: Option<Timestamp>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Look for every known issue, in all namespaces or one
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor check --snapshot ./cluster-dump\n  kubectl bkdoctor check --snapshot ./cluster-dump -n blueking -o json"
+    )]
+    Check(CheckArgs),
+    /// Decode one helm release's history and look for the known issues that concern it
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
+    )]
+    Release(ReleaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Source {
+    /// Read a snapshot directory (kubectl get -o json|yaml files, pod logs) instead of a live cluster
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: Source,
+
+    /// Only this namespace (cluster-scoped findings, such as nodes, are still shown)
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// All namespaces (the default for check)
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// Helm release name, e.g. bk-paas
+    pub name: String,
+
+    #[command(flatten)]
+    pub source: Source,
+
+    /// Namespace of the release [default: the one namespace that has it]
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn namespace_and_all_namespaces_conflict() {
+        let r = Cli::try_parse_from(["kubectl-bkdoctor", "check", "-n", "blueking", "-A"]);
+        assert!(r.is_err());
+    }
+}

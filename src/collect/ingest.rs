@@ -1,0 +1,167 @@
+//! Turns Kubernetes objects, as JSON values, into the typed snapshot. Shared by every collector.
+
+use std::collections::HashSet;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::findings::Skipped;
+use crate::helm;
+use crate::snapshot::Snapshot;
+
+/// The tool's own marker object in a snapshot directory it wrote: when and from where.
+pub const INFO_KIND: &str = "SnapshotInfo";
+pub const INFO_API_VERSION: &str = "bkdoctor/v1";
+
+/// Objects of one file beyond this are not read: a list that long is not a real cluster dump.
+pub const MAX_OBJECTS_PER_FILE: usize = 500_000;
+
+#[derive(Default)]
+pub struct Ingest {
+    seen: HashSet<(String, String, String)>,
+    pub objects: usize,
+    pub ignored: usize,
+}
+
+impl Ingest {
+    /// Adds one value: an object, a `List`, or a typed list such as `PodList` whose items carry no
+    /// `kind` (as the API and `kubectl cluster-info dump` write them). `kind_hint` names the kind when
+    /// the value itself does not say (a dump's `pods.json`).
+    pub fn add(
+        &mut self,
+        snap: &mut Snapshot,
+        value: Value,
+        origin: &str,
+        kind_hint: Option<&str>,
+    ) {
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| kind_hint.map(str::to_string));
+        let is_list = value.get("items").is_some_and(Value::is_array)
+            && kind.as_deref().is_none_or(|k| k.ends_with("List"));
+        if is_list {
+            let item_kind = kind
+                .as_deref()
+                .and_then(|k| k.strip_suffix("List"))
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .or_else(|| kind_hint.map(str::to_string));
+            let Value::Object(mut map) = value else {
+                return;
+            };
+            let Some(Value::Array(items)) = map.remove("items") else {
+                return;
+            };
+            if items.len() > MAX_OBJECTS_PER_FILE {
+                snap.skipped.push(Skipped::new(
+                    origin,
+                    format!(
+                        "holds {} objects; only the first {MAX_OBJECTS_PER_FILE} were read",
+                        items.len()
+                    ),
+                ));
+            }
+            for item in items.into_iter().take(MAX_OBJECTS_PER_FILE) {
+                self.add(snap, item, origin, item_kind.as_deref());
+            }
+            return;
+        }
+        match kind {
+            Some(k) => self.add_object(snap, value, &k, origin),
+            None if value.is_null() => {}
+            None => snap
+                .skipped
+                .push(Skipped::new(origin, "an object without \"kind\"")),
+        }
+    }
+
+    fn add_object(&mut self, snap: &mut Snapshot, value: Value, kind: &str, origin: &str) {
+        let meta = &value["metadata"];
+        let ns = meta["namespace"].as_str().unwrap_or("").to_string();
+        let name = meta["name"].as_str().unwrap_or("").to_string();
+        let api_version = value["apiVersion"].as_str().unwrap_or("");
+        // The same object often comes twice (an all-namespaces file and a per-namespace one); the
+        // first one read wins so that findings are not doubled.
+        if kind != INFO_KIND
+            && !self
+                .seen
+                .insert((kind.to_string(), ns.clone(), name.clone()))
+        {
+            return;
+        }
+        self.objects += 1;
+        let what = || {
+            if ns.is_empty() {
+                format!("{origin}: {kind} {name}")
+            } else {
+                format!("{origin}: {kind} {ns}/{name}")
+            }
+        };
+        match kind {
+            "Secret" => {
+                // Only helm release storage is kept; any other Secret is dropped unread.
+                if helm::secrets::is_release(&value) {
+                    match helm::secrets::from_object(&value) {
+                        Some(r) => snap.helm_records.push(r),
+                        None => snap.skipped.push(Skipped::new(
+                            what(),
+                            "helm release Secret with unusable metadata",
+                        )),
+                    }
+                }
+            }
+            "ConfigMap" if helm::configmaps::is_release(&value) => {
+                match helm::configmaps::from_object(&value) {
+                    Some(r) => snap.helm_records.push(r),
+                    None => snap.skipped.push(Skipped::new(
+                        what(),
+                        "helm release ConfigMap with unusable metadata",
+                    )),
+                }
+            }
+            "ConfigMap" => typed(value, &mut snap.config_maps, &mut snap.skipped, what),
+            "Pod" => typed(value, &mut snap.pods, &mut snap.skipped, what),
+            "Node" => typed(value, &mut snap.nodes, &mut snap.skipped, what),
+            "Service" => typed(value, &mut snap.services, &mut snap.skipped, what),
+            "Namespace" => typed(value, &mut snap.namespaces, &mut snap.skipped, what),
+            "Deployment" => typed(value, &mut snap.deployments, &mut snap.skipped, what),
+            "DaemonSet" => typed(value, &mut snap.daemon_sets, &mut snap.skipped, what),
+            "StatefulSet" => typed(value, &mut snap.stateful_sets, &mut snap.skipped, what),
+            "Job" => typed(value, &mut snap.jobs, &mut snap.skipped, what),
+            // events.k8s.io/v1 Events have another shape; kubectl get events writes core v1.
+            "Event" if api_version.is_empty() || api_version == "v1" => {
+                typed(value, &mut snap.events, &mut snap.skipped, what)
+            }
+            "Lease"
+                if api_version.is_empty() || api_version.starts_with("coordination.k8s.io/") =>
+            {
+                typed(value, &mut snap.leases, &mut snap.skipped, what)
+            }
+            "CustomResourceDefinition" => typed(value, &mut snap.crds, &mut snap.skipped, what),
+            "PersistentVolumeClaim" => typed(value, &mut snap.pvcs, &mut snap.skipped, what),
+            INFO_KIND if api_version == INFO_API_VERSION => {
+                let time = |k: &str| value[k].as_str().and_then(|s| s.parse().ok());
+                snap.collected_at = snap.collected_at.or(time("collectedAt"));
+                snap.server_time = snap.server_time.or(time("serverTime"));
+            }
+            _ => {
+                self.objects -= 1;
+                self.ignored += 1;
+            }
+        }
+    }
+}
+
+fn typed<T: DeserializeOwned>(
+    value: Value,
+    into: &mut Vec<T>,
+    skipped: &mut Vec<Skipped>,
+    what: impl Fn() -> String,
+) {
+    match serde_json::from_value(value) {
+        Ok(v) => into.push(v),
+        Err(e) => skipped.push(Skipped::new(what(), format!("does not parse: {e}"))),
+    }
+}

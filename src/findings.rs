@@ -1,0 +1,107 @@
+//! What a rule reports. The JSON field names here are a contract: scripts and the support team's
+//! tooling read them, so rename nothing.
+
+use serde::Serialize;
+
+/// Ordered by how loudly an operator should hear about it. The rank is explicit so that
+/// reordering the variants can never change which findings fail a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn rank(self) -> u8 {
+        match self {
+            Severity::Info => 0,
+            Severity::Warning => 1,
+            Severity::Error => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl PartialOrd for Severity {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Severity {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable id from the catalog, e.g. `helm-operation-in-progress`.
+    pub rule: String,
+    pub severity: Severity,
+    /// `None` for cluster-scoped objects (nodes).
+    pub namespace: Option<String>,
+    /// `kind/name`, lower-case kind as kubectl spells it: `release/bk-paas`, `pod/bk-redis-cluster-0`.
+    pub object: String,
+    pub title: String,
+    pub evidence: Vec<String>,
+    /// Commands to copy and paste, in order; lines starting with `#` are advice for the reader.
+    pub remediation: Vec<String>,
+    /// Why this happens, from the catalog.
+    pub explanation: String,
+    /// Pods (namespace, name) this finding accounts for, so that a generic rule does not report them
+    /// again (a pod crash-looping because DNS fails is the DNS finding's, not a bare crash loop).
+    #[serde(skip)]
+    pub covers: Vec<(String, String)>,
+}
+
+/// Something the doctor could not look at, and why: a file that did not parse, a list that was
+/// forbidden. Reported next to the findings so that "no findings" is never mistaken for "healthy".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub what: String,
+    pub reason: String,
+}
+
+impl Skipped {
+    pub fn new(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Skipped {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Most severe first, then by namespace and object so that output is stable between runs.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.namespace.cmp(&b.namespace))
+            .then_with(|| a.object.cmp(&b.object))
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_order_is_by_rank_not_declaration() {
+        assert!(Severity::Error > Severity::Warning);
+        assert!(Severity::Warning > Severity::Info);
+        let mut v = vec![Severity::Warning, Severity::Error, Severity::Info];
+        v.sort();
+        assert_eq!(v, vec![Severity::Info, Severity::Warning, Severity::Error]);
+    }
+}

@@ -1,0 +1,12 @@
+//! kubectl-bkdoctor: collect → snapshot → rules → findings → render.
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod collect;
+pub mod findings;
+pub mod helm;
+pub mod i18n;
+pub mod render;
+pub mod rules;
+pub mod snapshot;

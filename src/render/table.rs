@@ -1,0 +1,170 @@
+//! Tables for people. Commands are never wrapped, so each line of the Fix column can be copied and
+//! pasted as it is.
+
+use std::io::{self, Write};
+
+use comfy_table::{Cell, ContentArrangement, Table, presets};
+
+use super::{ReleaseReport, Report, Summary};
+use crate::catalog::{Catalog, fill};
+use crate::findings::{Finding, Severity, Skipped};
+use crate::i18n::Lang;
+
+fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.iter().map(|k| Cell::new(catalog.ui(k, lang))));
+    t
+}
+
+/// comfy-table pads every cell; trailing blanks only get in the way of copying a command.
+fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
+    for line in t.lines() {
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
+    let key = match s {
+        Severity::Error => "sev_error",
+        Severity::Warning => "sev_warning",
+        Severity::Info => "sev_info",
+    };
+    catalog.ui(key, lang).to_string()
+}
+
+fn findings_table(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "{}", catalog.ui("no_findings", lang));
+    }
+    let mut t = new_table(
+        catalog,
+        lang,
+        &[
+            "col_severity",
+            "col_rule",
+            "col_object",
+            "col_seen",
+            "col_fix",
+        ],
+    );
+    for f in findings {
+        let object = match &f.namespace {
+            Some(ns) => format!("{}\n-n {ns}", f.object),
+            None => f.object.clone(),
+        };
+        let mut seen = f.title.clone();
+        for e in &f.evidence {
+            seen.push_str("\n- ");
+            seen.push_str(e);
+        }
+        t.add_row(vec![
+            Cell::new(severity(catalog, lang, f.severity)),
+            Cell::new(&f.rule),
+            Cell::new(object),
+            Cell::new(seen),
+            Cell::new(f.remediation.join("\n")),
+        ]);
+    }
+    write_table(out, &t)
+}
+
+fn skipped_list(
+    out: &mut dyn Write,
+    skipped: &[Skipped],
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
+    if skipped.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", catalog.ui("skipped_title", lang))?;
+    for s in skipped {
+        writeln!(out, "  {}: {}", s.what, s.reason)?;
+    }
+    Ok(())
+}
+
+pub fn write_report(
+    out: &mut dyn Write,
+    r: &Report,
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
+    findings_table(out, &r.findings, catalog, lang)?;
+    skipped_list(out, &r.skipped, catalog, lang)?;
+    let s: &Summary = &r.summary;
+    let n = |v: usize| v.to_string();
+    writeln!(
+        out,
+        "{}",
+        fill(
+            catalog.ui("summary", lang),
+            &[
+                ("errors", &n(s.errors)),
+                ("warnings", &n(s.warnings)),
+                ("info", &n(s.info)),
+                ("pods", &n(s.pods)),
+                ("releases", &n(s.releases)),
+                ("nodes", &n(s.nodes)),
+            ],
+        )
+    )
+}
+
+pub fn write_release(
+    out: &mut dyn Write,
+    r: &ReleaseReport,
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        fill(
+            catalog.ui("release_title", lang),
+            &[("namespace", &r.namespace), ("release", &r.name)]
+        )
+    )?;
+    let mut t = new_table(
+        catalog,
+        lang,
+        &[
+            "col_revision",
+            "col_status",
+            "col_chart",
+            "col_app_version",
+            "col_updated",
+            "col_description",
+        ],
+    );
+    for rev in &r.revisions {
+        let chart = match (&rev.chart, &rev.chart_version) {
+            (Some(c), Some(v)) => format!("{c}-{v}"),
+            (Some(c), None) => c.clone(),
+            _ => "-".into(),
+        };
+        t.add_row(vec![
+            rev.revision.to_string(),
+            rev.status.clone(),
+            chart,
+            rev.app_version.clone().unwrap_or_else(|| "-".into()),
+            rev.updated
+                .map(crate::rules::when)
+                .unwrap_or_else(|| "-".into()),
+            rev.description.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    write_table(out, &t)?;
+    writeln!(out)?;
+    writeln!(out, "{}", catalog.ui("release_findings", lang))?;
+    findings_table(out, &r.findings, catalog, lang)?;
+    skipped_list(out, &r.skipped, catalog, lang)
+}

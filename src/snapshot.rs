@@ -1,0 +1,182 @@
+//! The one in-memory picture of a cluster that every rule reads. Both collectors (a snapshot
+//! directory, a live cluster) fill it; nothing downstream knows which one did.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Node, PersistentVolumeClaim, Pod, Service,
+};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use crate::findings::Skipped;
+use crate::helm::{self, Release, ReleaseRecord};
+
+/// Bounds on what is kept of one container's log. Rules look for recent errors; the tail is where
+/// they are, and a crash-looping pod's log can be gigabytes.
+pub const LOG_TAIL_LINES: usize = 200;
+pub const LOG_TAIL_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogKey {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ContainerLogs {
+    pub current: Option<String>,
+    /// The last terminated instance (`kubectl logs -p`): where a crash loop's reason is.
+    pub previous: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub pods: Vec<Pod>,
+    pub nodes: Vec<Node>,
+    pub services: Vec<Service>,
+    /// ConfigMaps other than helm release storage.
+    pub config_maps: Vec<ConfigMap>,
+    pub namespaces: Vec<Namespace>,
+    pub deployments: Vec<Deployment>,
+    pub daemon_sets: Vec<DaemonSet>,
+    pub stateful_sets: Vec<StatefulSet>,
+    pub jobs: Vec<Job>,
+    pub events: Vec<Event>,
+    pub leases: Vec<Lease>,
+    pub crds: Vec<CustomResourceDefinition>,
+    pub pvcs: Vec<PersistentVolumeClaim>,
+    /// Helm release storage from both drivers. No other Secret is ever kept.
+    pub helm_records: Vec<ReleaseRecord>,
+    pub logs: BTreeMap<LogKey, ContainerLogs>,
+    pub skipped: Vec<Skipped>,
+    /// When the data was collected, if the collector knew (live collection, or a snapshot directory
+    /// this tool wrote).
+    pub collected_at: Option<Timestamp>,
+    /// The API server's clock at collection time (HTTP `Date` header).
+    pub server_time: Option<Timestamp>,
+}
+
+impl Snapshot {
+    pub fn releases(&self) -> Vec<Release> {
+        helm::releases(&self.helm_records)
+    }
+
+    /// The "now" that ages are measured against. A support engineer may read a snapshot days
+    /// after it was taken; measuring against the wall clock would make every pending release look
+    /// days old. Without a recorded time, the node leases tell: kubelets renew them every ~10 s,
+    /// so their median renew time is the moment of collection, and the median ignores a node whose
+    /// clock is off or that died.
+    pub fn reference_time(&self) -> Option<Timestamp> {
+        if let Some(t) = self.server_time.or(self.collected_at) {
+            return Some(t);
+        }
+        let mut renewals: Vec<Timestamp> = self
+            .leases
+            .iter()
+            .filter(|l| l.metadata.namespace.as_deref() == Some("kube-node-lease"))
+            .filter_map(|l| l.spec.as_ref()?.renew_time.as_ref().map(|t| t.0))
+            .collect();
+        if renewals.is_empty() {
+            return None;
+        }
+        renewals.sort();
+        Some(renewals[renewals.len() / 2])
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(name))
+    }
+
+    pub fn logs_of(&self, namespace: &str, pod: &str, container: &str) -> Option<&ContainerLogs> {
+        self.logs.get(&LogKey {
+            namespace: namespace.into(),
+            pod: pod.into(),
+            container: container.into(),
+        })
+    }
+
+    /// Pods helm installed for a release: charts label them with the standard
+    /// `app.kubernetes.io/instance`, older ones (and many Bitnami-based BlueKing charts) with
+    /// `release`.
+    pub fn release_pods<'a>(
+        &'a self,
+        namespace: &'a str,
+        release: &'a str,
+    ) -> impl Iterator<Item = &'a Pod> + 'a {
+        self.pods.iter().filter(move |p| {
+            p.metadata.namespace.as_deref() == Some(namespace)
+                && p.metadata.labels.as_ref().is_some_and(|l| {
+                    l.get("app.kubernetes.io/instance").map(String::as_str) == Some(release)
+                        || l.get("release").map(String::as_str) == Some(release)
+                })
+        })
+    }
+}
+
+/// Pod health as `kubectl get pods` shows it, reduced to what the rules need.
+pub mod pod {
+    use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+    pub fn name(p: &Pod) -> &str {
+        p.metadata.name.as_deref().unwrap_or("")
+    }
+
+    pub fn namespace(p: &Pod) -> &str {
+        p.metadata.namespace.as_deref().unwrap_or("")
+    }
+
+    pub fn phase(p: &Pod) -> &str {
+        p.status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("")
+    }
+
+    pub fn node(p: &Pod) -> Option<&str> {
+        p.spec.as_ref()?.node_name.as_deref()
+    }
+
+    pub fn container_statuses(p: &Pod) -> impl Iterator<Item = &ContainerStatus> {
+        let s = p.status.as_ref();
+        s.and_then(|s| s.init_container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+            .chain(
+                s.and_then(|s| s.container_statuses.as_ref())
+                    .into_iter()
+                    .flatten(),
+            )
+    }
+
+    pub fn restarts(p: &Pod) -> i32 {
+        container_statuses(p).map(|c| c.restart_count).sum()
+    }
+
+    /// A pod that finished its work (a Job's) is healthy though not ready.
+    pub fn is_ready(p: &Pod) -> bool {
+        if phase(p) == "Succeeded" {
+            return true;
+        }
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    }
+
+    /// The pods whose logs are worth reading: not ready, or restarted at least once.
+    pub fn is_troubled(p: &Pod) -> bool {
+        !is_ready(p) || restarts(p) > 0
+    }
+
+    /// The reason a container is waiting, e.g. `CrashLoopBackOff`, `ImagePullBackOff`.
+    pub fn waiting_reason(c: &ContainerStatus) -> Option<&str> {
+        c.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
+    }
+}
