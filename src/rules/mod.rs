@@ -14,6 +14,7 @@ pub mod helm_no_deployed_release;
 pub mod helm_operation_in_progress;
 pub mod helm_release_failed;
 pub mod helm_release_unreadable;
+pub mod logs;
 
 use jiff::Timestamp;
 
