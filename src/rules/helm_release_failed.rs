@@ -36,11 +36,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             ],
         ));
         f.remediation.push(format!("helm history -n {ns} {name}"));
-        let mut not_ready: Vec<_> = ctx
-            .snap
-            .release_pods(ns, name)
-            .filter(|p| !pod::is_ready(p))
-            .collect();
+        let pods: Vec<_> = ctx.snap.release_pods(ns, name).collect();
+        let mut not_ready: Vec<_> = pods.iter().filter(|p| !pod::is_ready(p)).collect();
         not_ready.sort_by_key(|p| pod::name(p));
         for p in &not_ready {
             let pn = pod::name(p);
@@ -49,7 +46,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             f.remediation
                 .push(format!("kubectl describe pod -n {ns} {pn}"));
         }
-        if not_ready.is_empty() {
+        if pods.is_empty() {
+            f.evidence
+                .push(ctx.text(ID, "no_pods", &[("release", name)]));
+        } else if not_ready.is_empty() {
             f.evidence.push(ctx.text(ID, "all_ready", &[]));
         }
         f.remediation.push(ctx.text(ID, "events", &[]));
