@@ -17,6 +17,9 @@ use crate::snapshot::{ContainerLogs, LogKey, Snapshot, pod};
 pub const MAX_DEPTH: usize = 16;
 /// A single object file larger than this is not read (a 5,000-pod `-o json` list is ~100 MiB).
 pub const MAX_OBJECT_FILE: u64 = 512 * 1024 * 1024;
+/// Problems reported for one file before the rest are counted instead: a list of a million broken
+/// objects must not become a million-line report.
+pub const MAX_PROBLEMS_PER_FILE: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -163,7 +166,9 @@ fn walk(root: &Path, dir: &Path, depth: usize, files: &mut Files, skipped: &mut 
             walk(root, &path, depth + 1, files, skipped);
             continue;
         }
-        if meta.file_type().is_symlink() && path.is_dir() {
+        // Only regular files (or links to them): reading a FIFO or a device named `x.json` would
+        // block forever or never end.
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
             continue;
         }
         let lower = name.to_ascii_lowercase();
@@ -250,25 +255,34 @@ fn load_object_file(root: &Path, path: &Path, ingest: &mut Ingest, snap: &mut Sn
     } else {
         parse_yaml(&bytes)
     };
+    let before = snap.skipped.len();
     match values {
         Ok(values) => {
             for v in values {
                 ingest.add(snap, v, &origin, hint);
             }
         }
-        Err(e) => snap.skipped.push(Skipped::new(origin, e)),
+        Err(e) => snap.skipped.push(Skipped::new(origin.clone(), e)),
+    }
+    let added = snap.skipped.len() - before;
+    if added > MAX_PROBLEMS_PER_FILE {
+        snap.skipped.truncate(before + MAX_PROBLEMS_PER_FILE);
+        snap.skipped.push(Skipped::new(
+            origin,
+            format!("and {} more objects in this file that could not be used", added - MAX_PROBLEMS_PER_FILE),
+        ));
     }
 }
 
 /// A JSON file may hold several concatenated values, as `kubectl get a b -o json` can print.
-fn parse_json(bytes: &[u8]) -> Result<Vec<Value>, String> {
+pub fn parse_json(bytes: &[u8]) -> Result<Vec<Value>, String> {
     serde_json::Deserializer::from_slice(bytes)
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .map_err(|e| format!("not valid JSON: {e}"))
 }
 
-fn parse_yaml(bytes: &[u8]) -> Result<Vec<Value>, String> {
+pub fn parse_yaml(bytes: &[u8]) -> Result<Vec<Value>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
     let mut out = Vec::new();
     for doc in serde_yaml_ng::Deserializer::from_str(text) {
