@@ -11,13 +11,25 @@ fn check(dir: &Path) -> (i32, Value, Duration) {
     let start = Instant::now();
     let out = Command::cargo_bin("kubectl-bkdoctor")
         .unwrap()
-        .args(["check", "--snapshot", dir.to_str().unwrap(), "-o", "json", "--lang", "en"])
+        .args([
+            "check",
+            "--snapshot",
+            dir.to_str().unwrap(),
+            "-o",
+            "json",
+            "--lang",
+            "en",
+        ])
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
     let took = start.elapsed();
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (out.status.code().unwrap_or(-1), v, took)
 }
 
@@ -26,7 +38,12 @@ fn skipped(v: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["what"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["what"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -37,10 +54,15 @@ fn node_yaml(name: &str) -> String {
 #[test]
 fn billion_laughs_yaml_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut doc = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut doc = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     let mut prev = 'a';
     for c in "bcdefghi".chars() {
-        doc.push_str(&format!("{c}: &{c} [{}]\n", vec![format!("*{prev}"); 9].join(",")));
+        doc.push_str(&format!(
+            "{c}: &{c} [{}]\n",
+            vec![format!("*{prev}"); 9].join(",")
+        ));
         prev = c;
     }
     doc.push_str("kind: Pod\n");
@@ -70,14 +92,28 @@ fn deeply_nested_json_is_refused() {
 #[test]
 fn binary_and_non_utf8_files_are_reported() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("garbage.json"), [0u8, 159, 146, 150, 0xff, b'{']).unwrap();
-    std::fs::write(dir.path().join("latin1.yaml"), b"kind: Pod\nmetadata:\n  name: caf\xe9\n").unwrap();
+    std::fs::write(
+        dir.path().join("garbage.json"),
+        [0u8, 159, 146, 150, 0xff, b'{'],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("latin1.yaml"),
+        b"kind: Pod\nmetadata:\n  name: caf\xe9\n",
+    )
+    .unwrap();
     let (code, v, _) = check(dir.path());
     assert_eq!(code, 0);
     let s = skipped(&v);
     assert_eq!(s.len(), 2, "{s:?}");
-    assert!(s.iter().any(|(w, r)| w == "garbage.json" && r.contains("not valid JSON")));
-    assert!(s.iter().any(|(w, r)| w == "latin1.yaml" && r.contains("not UTF-8")));
+    assert!(
+        s.iter()
+            .any(|(w, r)| w == "garbage.json" && r.contains("not valid JSON"))
+    );
+    assert!(
+        s.iter()
+            .any(|(w, r)| w == "latin1.yaml" && r.contains("not UTF-8"))
+    );
 }
 
 #[test]
@@ -93,7 +129,10 @@ fn a_flood_of_broken_objects_is_summarised() {
     let s = skipped(&v);
     assert_eq!(s.len(), 11, "ten problems named, the rest counted");
     assert!(s[0].0.starts_with("pods.json: Pod x/p0"), "{:?}", s[0]);
-    assert_eq!(s[10].1, "and 49990 more objects in this file that could not be used");
+    assert_eq!(
+        s[10].1,
+        "and 49990 more objects in this file that could not be used"
+    );
 }
 
 #[test]
@@ -121,7 +160,11 @@ fn directory_depth_is_bounded_and_links_are_not_followed() {
 fn fifos_and_devices_are_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pods.json");
-    let ok = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success();
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "mkfifo");
     std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.yaml")).unwrap();
     std::fs::write(dir.path().join("node.yaml"), node_yaml("node-1")).unwrap();
@@ -140,7 +183,10 @@ fn a_huge_sparse_log_is_read_from_its_tail_only() {
     // 2 GiB of holes: reading it whole would take seconds and gigabytes.
     f.set_len(2 << 30).unwrap();
     drop(f);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     std::io::Write::write_all(&mut f, b"\nthe last line\n").unwrap();
     let start = Instant::now();
     let text = kubectl_bkdoctor::collect::logs::read_tail(&path).unwrap();

@@ -269,7 +269,10 @@ fn load_object_file(root: &Path, path: &Path, ingest: &mut Ingest, snap: &mut Sn
         snap.skipped.truncate(before + MAX_PROBLEMS_PER_FILE);
         snap.skipped.push(Skipped::new(
             origin,
-            format!("and {} more objects in this file that could not be used", added - MAX_PROBLEMS_PER_FILE),
+            format!(
+                "and {} more objects in this file that could not be used",
+                added - MAX_PROBLEMS_PER_FILE
+            ),
         ));
     }
 }
