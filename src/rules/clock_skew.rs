@@ -128,34 +128,31 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         }
     }
 
-    // The API server's Date header is one more clock: when the nodes agree with each other but not
-    // with it, the control plane host is the one that is off (or a single node cluster is).
-    if let (Some(server), Some(mid)) = (snap.server_time, mid) {
+    // The API server's Date header is one more clock, but only a useful one when the API server's
+    // host has no kubelet among the ready nodes (a managed or binary-installed control plane): a
+    // kubeadm static pod shares its node's clock, which the lease comparison above already judged,
+    // and the header then only adds the time the collection took.
+    let apiserver_on_node = snap.pods.iter().any(|p| {
+        p.metadata.namespace.as_deref() == Some("kube-system")
+            && p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("component"))
+                .is_some_and(|c| c == "kube-apiserver")
+            && p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_some_and(|n| renewals.iter().any(|(r, _)| *r == n))
+    });
+    if let (Some(server), Some(mid), false) = (snap.server_time, mid, apiserver_on_node) {
         let offset = mid.as_second() - server.as_second();
-        let apiserver_node = snap
-            .pods
-            .iter()
-            .find(|p| {
-                p.metadata.namespace.as_deref() == Some("kube-system")
-                    && p.metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get("component"))
-                        .is_some_and(|c| c == "kube-apiserver")
-            })
-            .and_then(|p| p.spec.as_ref()?.node_name.as_deref());
-        let already = apiserver_node
-            .is_some_and(|n| out.iter().any(|(_, f)| f.object == format!("node/{n}")));
-        if let Some(sev) = severity_for(offset).filter(|_| !already) {
-            let (ns, object, node) = match apiserver_node {
-                Some(n) => (None, format!("node/{n}"), n),
-                None => (
-                    Some("default"),
-                    "service/kubernetes".to_string(),
-                    "kube-apiserver",
-                ),
-            };
-            let mut f = ctx.finding(ID, ns, object, &[("node", node)]);
+        if let Some(sev) = severity_for(offset) {
+            let mut f = ctx.finding(
+                ID,
+                Some("default"),
+                "service/kubernetes".to_string(),
+                &[("node", "kube-apiserver")],
+            );
             f.severity = sev;
             f.evidence.push(ctx.text(
                 ID,
@@ -167,14 +164,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                     ("n", &sorted.len().to_string()),
                 ],
             ));
-            match apiserver_node {
-                Some(n) => fix_node(ctx, &mut f, n),
-                None => {
-                    f.remediation.push(ctx.text(ID, "on_apiserver", &[]));
-                    push_ntp(&mut f);
-                    f.remediation.push(ctx.text(ID, "retry", &[]));
-                }
-            }
+            f.evidence.push(ctx.text(ID, "tolerance", &[]));
+            f.remediation.push(ctx.text(ID, "on_apiserver", &[]));
+            push_ntp(&mut f);
+            f.remediation.push(ctx.text(ID, "retry", &[]));
             out.push((offset.abs(), f));
         }
     }
