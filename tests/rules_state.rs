@@ -355,3 +355,84 @@ fn near_misses_of_one_rule_do_not_trigger_the_others() {
         }
     }
 }
+
+#[test]
+fn clock_log_line_with_agreeing_leases_is_only_info() {
+    for lang in LANGS {
+        let (code, r) = check("clock-log-only", lang);
+        assert_eq!(code, 0, "info alone does not fail a script");
+        let f = one(&r, "clock-skew", "pod/bkpaas3-apiserver-migrate-db-7xk2p");
+        assert_eq!(f["severity"], "info");
+        assert_eq!(f["namespace"], "blueking");
+        assert!(evidence_has(f, "RequestError: Service call failed"));
+        // No node is shown to be off, so none is named in the title.
+        assert!(!f["title"].as_str().unwrap().contains("node-"));
+    }
+    assert_bilingual("clock-log-only", "clock-skew");
+}
+
+#[test]
+fn clock_log_line_without_leases_asks_to_compare_every_node() {
+    for lang in LANGS {
+        let (code, r) = check("clock-log-no-leases", lang);
+        assert_eq!(code, 1);
+        let f = one(&r, "clock-skew", "pod/bkpaas3-apiserver-migrate-db-7xk2p");
+        assert_eq!(f["severity"], "warning");
+        let cmds = commands(&r, "clock-skew");
+        for (ip, node) in [
+            ("10.0.0.11", "master-1"),
+            ("10.0.0.12", "node-1"),
+            ("10.0.0.13", "node-2"),
+        ] {
+            assert!(cmds.contains(&format!("ssh {ip} date -u +%s  # {node}")));
+        }
+    }
+    assert_bilingual("clock-log-no-leases", "clock-skew");
+}
+
+// ---------------------------------------------------------------- covers
+
+/// `covers` is not in the JSON; it is what keeps a generic crash-loop rule from reporting the same
+/// pods again, so it is checked through the library.
+fn findings_of(name: &str) -> Vec<kubectl_bkdoctor::findings::Finding> {
+    use kubectl_bkdoctor::{catalog::Catalog, i18n::Lang, rules};
+    let snap = kubectl_bkdoctor::collect::dir::load(&fixture(name)).unwrap();
+    let catalog = Catalog::builtin();
+    let now = snap.reference_time().unwrap();
+    let ctx = rules::Ctx::new(&snap, &catalog, Lang::En, now);
+    rules::run_all(&ctx)
+}
+
+fn covers_of(name: &str, rule: &str, object: &str) -> Vec<(String, String)> {
+    let all = findings_of(name);
+    let f = all
+        .iter()
+        .find(|f| f.rule == rule && f.object == object)
+        .unwrap_or_else(|| panic!("{rule} {object} in {name}"));
+    f.covers.clone()
+}
+
+#[test]
+fn explained_pods_are_covered() {
+    let pair = |ns: &str, p: &str| (ns.to_string(), p.to_string());
+    assert_eq!(
+        covers_of("public-pod-cidr", "pod-ip-not-private", "node/node-1"),
+        vec![pair("blueking", "bk-consul-0")]
+    );
+    assert_eq!(
+        covers_of("public-pod-cidr", "pod-ip-not-private", "node/master-1"),
+        vec![]
+    );
+    assert_eq!(
+        covers_of("clock-skew", "clock-skew", "node/node-2"),
+        vec![pair("bk-system", "bkpaas3-apiserver-migrate-db-7xk2p")]
+    );
+    assert_eq!(
+        covers_of(
+            "clock-log-only",
+            "clock-skew",
+            "pod/bkpaas3-apiserver-migrate-db-7xk2p"
+        ),
+        vec![pair("blueking", "bkpaas3-apiserver-migrate-db-7xk2p")]
+    );
+}

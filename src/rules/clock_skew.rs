@@ -225,7 +225,13 @@ fn log_only(ctx: &Ctx, hits: &[LogHit], live_leases: usize) -> Finding {
         ID,
         Some(first.namespace),
         format!("pod/{}", first.pod),
-        &[("node", first.node.unwrap_or(first.pod))],
+        &[("node", "-")],
+    );
+    // No node is shown to be off: the title must not name one.
+    f.title = ctx.text(
+        ID,
+        "title_logs",
+        &[("pod", &format!("{}/{}", first.namespace, first.pod))],
     );
     add_hits(ctx, &mut f, hits);
     if live_leases >= 2 {

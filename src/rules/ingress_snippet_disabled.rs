@@ -493,6 +493,61 @@ mod tests {
         Version::parse(s)
     }
 
+    fn container(args: &[&str], env: &[(&str, Option<&str>)]) -> Container {
+        use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
+        Container {
+            name: "controller".into(),
+            args: Some(args.iter().map(|a| a.to_string()).collect()),
+            env: Some(
+                env.iter()
+                    .map(|(n, v)| EnvVar {
+                        name: n.to_string(),
+                        value: v.map(str::to_string),
+                        value_from: v.is_none().then(|| EnvVarSource {
+                            field_ref: Some(ObjectFieldSelector {
+                                field_path: "metadata.namespace".into(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn configmap_flag_is_expanded_from_the_pods_namespace() {
+        let pair = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        let c = container(
+            &[
+                "/nginx-ingress-controller",
+                "--configmap=$(POD_NAMESPACE)/nginx-conf",
+            ],
+            &[("POD_NAMESPACE", None)],
+        );
+        assert!(is_controller(&c));
+        assert_eq!(
+            configmap_arg(&c, "kube-ingress"),
+            pair("kube-ingress", "nginx-conf")
+        );
+        // An env var of another name, and the separate-argument form of the flag.
+        let c = container(
+            &["--configmap", "$(MY_NS)/ingress-nginx-controller"],
+            &[("MY_NS", Some("edge"))],
+        );
+        assert_eq!(
+            configmap_arg(&c, "x"),
+            pair("edge", "ingress-nginx-controller")
+        );
+        // No namespace in the flag: the controller's own.
+        let c = container(&["--configmap=nginx-conf"], &[]);
+        assert_eq!(configmap_arg(&c, "ingress"), pair("ingress", "nginx-conf"));
+        let c = container(&["/nginx-ingress-controller"], &[]);
+        assert_eq!(configmap_arg(&c, "ingress"), None);
+    }
+
     #[test]
     fn explicit_false_refuses_on_any_version() {
         let d = data(&[(ALLOW, "false")]);
