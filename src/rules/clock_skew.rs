@@ -200,7 +200,22 @@ fn fix_node(ctx: &Ctx, f: &mut Finding, node: &str) {
 }
 
 fn add_hits(ctx: &Ctx, f: &mut Finding, hits: &[LogHit]) {
-    for h in hits {
+    const SHOWN: usize = 5;
+    if hits.len() > SHOWN {
+        f.evidence.push(ctx.text(
+            ID,
+            "more_logs",
+            &[
+                ("n", &hits.len().to_string()),
+                ("shown", &SHOWN.to_string()),
+            ],
+        ));
+    }
+    for (i, h) in hits.iter().enumerate() {
+        f.covers.push((h.namespace.to_string(), h.pod.to_string()));
+        if i >= SHOWN {
+            continue;
+        }
         f.evidence.push(ctx.text(
             ID,
             "log",
@@ -210,7 +225,6 @@ fn add_hits(ctx: &Ctx, f: &mut Finding, hits: &[LogHit]) {
                 ("line", h.line.trim()),
             ],
         ));
-        f.covers.push((h.namespace.to_string(), h.pod.to_string()));
     }
     f.covers.sort();
     f.covers.dedup();

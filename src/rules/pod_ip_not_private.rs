@@ -114,9 +114,14 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             }
         }
     }
+    let mut private_pods_on: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &snap.pods {
         for ip in pod_v4_ips(p) {
-            if !is_private(ip) {
+            if is_private(ip) {
+                *private_pods_on
+                    .entry(pod::node(p).unwrap_or(""))
+                    .or_default() += 1;
+            } else {
                 by_node
                     .entry(pod::node(p).unwrap_or(""))
                     .or_default()
@@ -131,6 +136,14 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             .or_default()
             .hits
             .push(hit);
+    }
+
+    // A CNI with its own IP pool (Calico IPAM) ignores the node's podCIDR: when the node's pods have
+    // private addresses and none has a public one, the public podCIDR is unused and harmless.
+    for (node, issue) in by_node.iter_mut() {
+        if issue.pods.is_empty() && private_pods_on.get(node).is_some_and(|n| *n > 0) {
+            issue.cidrs.clear();
+        }
     }
 
     // Logs of a pod the snapshot has no object for cannot be placed on a node; they belong with the
