@@ -115,12 +115,14 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     }
 
     let apigw_name = apigateway.map_or(APIGATEWAY, |r| r.name.as_str());
-    let (ns, object) = match (failed.first(), apigateway, bcs) {
-        (Some(r), _, _) => (r.namespace.as_str(), format!("release/{}", r.name)),
-        (None, Some(r), _) => (r.namespace.as_str(), format!("release/{}", r.name)),
-        (None, None, Some(r)) => (r.namespace.as_str(), format!("release/{}", r.name)),
-        (None, None, None) => unreachable!("evidence needs a failed release or BCS"),
+    // The release to act on: the one that failed, else bk-apigateway, else BCS.
+    let Some(anchor) = failed.first().copied().or(apigateway).or(bcs) else {
+        return Vec::new();
     };
+    let (ns, object) = (
+        anchor.namespace.as_str(),
+        format!("release/{}", anchor.name),
+    );
     let mut f = ctx.finding(ID, Some(ns), object, &[("release", apigw_name)]);
     if failed.is_empty() {
         // Nothing has failed yet: the next BCS upgrade will.

@@ -64,8 +64,8 @@ fn live_renewals<'a>(ctx: &Ctx<'a>) -> Vec<(&'a str, Timestamp)> {
         .filter_map(|l| {
             let name = l.metadata.name.as_deref()?;
             let renew = l.spec.as_ref()?.renew_time.as_ref()?.0;
-            // Without Node objects readiness is unknown; the median still keeps one dead node from
-            // moving the reference, and a lone outlier is then worth a look anyway.
+            // Without Node objects readiness is unknown: the median still keeps one dead node from
+            // moving the reference, and a node that is behind is reported with that caveat.
             let usable = snap.nodes.is_empty() || snap.node(name).is_some_and(node_is_ready);
             usable.then_some((name, renew))
         })
@@ -122,6 +122,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             ));
             if sorted.len() == 2 {
                 f.evidence.push(ctx.text(ID, "two_nodes", &[]));
+            }
+            if offset < 0 && snap.nodes.is_empty() {
+                f.evidence
+                    .push(ctx.text(ID, "ready_unknown", &[("node", node)]));
             }
             fix_node(ctx, &mut f, node);
             out.push((offset.abs(), f));
