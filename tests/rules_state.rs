@@ -436,3 +436,44 @@ fn explained_pods_are_covered() {
         vec![pair("blueking", "bkpaas3-apiserver-migrate-db-7xk2p")]
     );
 }
+
+#[test]
+fn release_view_shows_the_node_finding_that_explains_its_pods() {
+    for lang in LANGS {
+        let out = Command::cargo_bin("kubectl-bkdoctor")
+            .unwrap()
+            .args(["release", "bk-paas", "-n", "bk-system", "-o", "json"])
+            .args(["--lang", lang, "--snapshot"])
+            .arg(fixture("clock-skew"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let f = one(&r, "clock-skew", "node/node-2");
+        assert_eq!(f["severity"], "error");
+        // node-4's clock explains none of bk-paas's pods.
+        assert!(of_rule(&r, "clock-skew").len() == 1, "{r:#}");
+    }
+}
+
+#[test]
+fn without_node_objects_a_node_behind_carries_a_caveat() {
+    use kubectl_bkdoctor::{catalog::Catalog, i18n::Lang, rules};
+    let mut snap = kubectl_bkdoctor::collect::dir::load(&fixture("clock-skew")).unwrap();
+    snap.nodes.clear();
+    let catalog = Catalog::builtin();
+    let now = snap.reference_time().unwrap();
+    let ctx = rules::Ctx::new(&snap, &catalog, Lang::En, now);
+    let found = rules::clock_skew::check(&ctx);
+    let dead = found
+        .iter()
+        .find(|f| f.object == "node/node-3")
+        .expect("node-3's old lease is reported when readiness is unknown");
+    assert!(
+        dead.evidence
+            .iter()
+            .any(|e| e.contains("if node-3 is down"))
+    );
+    let ahead = found.iter().find(|f| f.object == "node/node-2").unwrap();
+    assert!(!ahead.evidence.iter().any(|e| e.contains("is down")));
+}
