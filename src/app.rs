@@ -181,9 +181,11 @@ fn release(
         )
         .chain(pods.iter().map(|(_, p)| format!("pod/{p}")))
         .collect();
+    // A finding on a node (clock-skew, pod-ip-not-private) has no namespace but still concerns the
+    // release when it explains the release's pods.
     let concerns = |f: &Finding| {
-        f.namespace.as_deref() == Some(rel.namespace.as_str())
-            && (objects.contains(&f.object) || f.covers.iter().any(|c| pods.contains(c)))
+        (f.namespace.as_deref() == Some(rel.namespace.as_str()) && objects.contains(&f.object))
+            || f.covers.iter().any(|c| pods.contains(c))
     };
     let findings: Vec<Finding> = rules::run_all(&ctx).into_iter().filter(concerns).collect();
     let report = ReleaseReport {

@@ -16,6 +16,13 @@ pub mod helm_release_failed;
 pub mod helm_release_unreadable;
 pub mod logs;
 
+// Cluster-state rules (issue 3, branch rules-state).
+pub mod apigateway_too_old;
+pub mod clock_skew;
+pub mod ingress_snippet_disabled;
+pub mod pod_ip_not_private;
+pub mod version;
+
 use jiff::Timestamp;
 
 use crate::catalog::{Catalog, fill};
@@ -103,6 +110,11 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(helm_no_deployed_release::check(ctx));
     out.extend(helm_release_failed::check(ctx));
     out.extend(helm_release_unreadable::check(ctx));
+    // Cluster-state rules (issue 3, branch rules-state).
+    out.extend(ingress_snippet_disabled::check(ctx));
+    out.extend(clock_skew::check(ctx));
+    out.extend(apigateway_too_old::check(ctx));
+    out.extend(pod_ip_not_private::check(ctx));
     findings::sort(&mut out);
     out
 }
