@@ -37,7 +37,7 @@ static HOST_IN_ERROR: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r"lookup ([^\s:;,]+)",
         r"Failed to resolve '([^']+)'",
         r"getaddrinfo \w+ ([^\s:;,]+)",
-        r"([^\s:;,'\[\]()]+): (?:Name or service not known|Temporary failure in name resolution)",
+        r"([^\s:;,'\[\]()]+)(?::\d+)?: (?:Name or service not known|Temporary failure in name resolution)",
     ]
     .iter()
     .map(|r| Regex::new(r).expect("valid regex"))
