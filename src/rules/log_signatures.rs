@@ -153,3 +153,37 @@ pub fn release_of(p: &Pod) -> Option<&str> {
         .or_else(|| l.get("release"))
         .map(String::as_str)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    #[test]
+    fn builtin_signatures_are_either_generic_with_templates_or_coded_without() {
+        let c = Catalog::builtin();
+        let generic: Vec<&str> = c
+            .rules
+            .iter()
+            .filter(|e| is_generic(e))
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(generic, ["ipv6-disabled", "gse-agent-missing"]);
+        for e in &c.rules {
+            if is_generic(e) {
+                assert!(!e.remediation.is_empty(), "{} has no remediation", e.id);
+                for t in e
+                    .remediation
+                    .iter()
+                    .filter_map(|t| t.strip_prefix("{text."))
+                {
+                    let key = t.trim_end_matches('}');
+                    assert!(e.text.contains_key(key), "{}: no text {key}", e.id);
+                }
+            } else {
+                // Code builds these commands; templates here would never be used.
+                assert!(e.remediation.is_empty(), "{} has unused templates", e.id);
+            }
+        }
+    }
+}
