@@ -636,3 +636,90 @@ fn namespace_filter_keeps_data_derived_namespaces() {
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(v["findings"].as_array().unwrap().is_empty());
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn dns_without_a_dns_service_in_the_snapshot_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("dns-redis"), dir.path());
+    // Only kube-system's list holds kube-dns; the application services stay.
+    std::fs::remove_file(dir.path().join("services.yaml")).unwrap();
+    for lang in LANGS {
+        let r = run(&[
+            "check",
+            "--snapshot",
+            dir.path().to_str().unwrap(),
+            "-o",
+            "json",
+            "--lang",
+            lang,
+        ]);
+        assert_eq!(r.code, 1);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        let fs = v["findings"].as_array().unwrap();
+        let f = one(fs, "dns-unresolvable", "namespace/blueking");
+        assert!(has_line(
+            f,
+            "remediation",
+            "nslookup bk-elastic-elasticsearch-master.blueking.svc.cluster.local <dns-ip>"
+        ));
+        assert!(mentions(f, "evidence", "<dns-ip>"));
+        assert!(!mentions(f, "remediation", "10.96.0.10"));
+    }
+}
+
+#[test]
+fn crash_loop_without_a_previous_log_says_so() {
+    for lang in LANGS {
+        let (code, fs) = check("release-failed", lang, &[]);
+        assert_eq!(code, 1);
+        let f = one(
+            &fs,
+            "pod-crash-loop",
+            "pod/bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q",
+        );
+        let none = if lang == "zh" {
+            "快照中没有该容器的上次日志"
+        } else {
+            "the snapshot has no previous log of this container"
+        };
+        assert!(has_line(f, "evidence", none), "{f:#}");
+        assert!(has_line(
+            f,
+            "remediation",
+            "kubectl logs -p -n blueking bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q -c gateway"
+        ));
+    }
+}
+
+#[test]
+fn signatures_are_read_from_cluster_info_dump_logs() {
+    for lang in LANGS {
+        let (code, fs) = check("cluster-info-dump", lang, &[]);
+        assert_eq!(code, 1);
+        // The ipv6 finding explains the gateway's crash loop; helm's failed release stays.
+        assert_eq!(rules(&fs), ["helm-release-failed", "ipv6-disabled"]);
+        let f = one(
+            &fs,
+            "ipv6-disabled",
+            "pod/bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q",
+        );
+        assert!(has_line(
+            f,
+            "remediation",
+            "kubectl delete pod -n blueking bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q"
+        ));
+    }
+}
