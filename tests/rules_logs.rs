@@ -353,7 +353,7 @@ fn pod_crash_loop_shows_previous_log_and_command() {
         let (code, fs) = check("crash-loop", lang, &[]);
         assert_eq!(code, 1);
         // The docker.sock error is not GSE's socket; the ready pod with old restarts is fine.
-        assert_eq!(rules(&fs), ["pod-crash-loop", "pod-crash-loop"]);
+        assert_eq!(rules(&fs), ["pod-crash-loop"; 3]);
         let job = one(&fs, "pod-crash-loop", "pod/bk-job-execute-6f9c7d5b8-w2x7m");
         assert_eq!(job["severity"], "warning");
         title_in(job, lang);
@@ -388,6 +388,22 @@ fn pod_crash_loop_shows_previous_log_and_command() {
             "kubectl logs -p -n blueking bk-ci-dispatch-docker-7c6b5d9f4-p8r2s -c dispatch-docker"
         ));
         assert!(mentions(ci, "evidence", "docker.sock"));
+        let nodeman = one(
+            &fs,
+            "pod-crash-loop",
+            "pod/bk-nodeman-nodeman-api-6d8f7b9c5-k3j7h",
+        );
+        let header = if lang == "zh" {
+            "快照中没有上次日志；当前日志的最后几行："
+        } else {
+            "no previous log in the snapshot; last lines of its current log:"
+        };
+        assert!(has_line(nodeman, "evidence", header), "{nodeman:#}");
+        assert!(mentions(
+            nodeman,
+            "evidence",
+            "> 2026-11-20 10:57:59,311 CRITICAL"
+        ));
     }
 }
 
@@ -691,9 +707,9 @@ fn crash_loop_without_a_previous_log_says_so() {
             "pod/bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q",
         );
         let none = if lang == "zh" {
-            "快照中没有该容器的上次日志"
+            "快照中没有该容器的日志"
         } else {
-            "the snapshot has no previous log of this container"
+            "the snapshot has no log of this container"
         };
         assert!(has_line(f, "evidence", none), "{f:#}");
         assert!(has_line(

@@ -95,18 +95,28 @@ fn finding(ctx: &Ctx, ns: &str, name: &str, c: &ContainerStatus) -> Finding {
             ),
         );
     }
-    let previous = ctx
-        .snap
-        .logs_of(ns, name, container)
-        .and_then(|l| l.previous.as_deref())
-        .map(|text| {
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            lines[lines.len().saturating_sub(LAST_LINES)..].to_vec()
+    // A waiting container's "current" log is its last run's, which is all a cluster-info dump keeps.
+    let logs = ctx.snap.logs_of(ns, name, container);
+    let tail = [
+        ("last_lines", logs.and_then(|l| l.previous.as_deref())),
+        (
+            "last_lines_current",
+            logs.and_then(|l| l.current.as_deref()),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(key, text)| {
+        let lines: Vec<&str> = text?.lines().filter(|l| !l.trim().is_empty()).collect();
+        (!lines.is_empty()).then(|| {
+            (
+                key,
+                lines[lines.len().saturating_sub(LAST_LINES)..].to_vec(),
+            )
         })
-        .filter(|lines| !lines.is_empty());
-    match previous {
-        Some(lines) => {
-            f.evidence.push(ctx.text(ID, "last_lines", &[]));
+    });
+    match tail {
+        Some((key, lines)) => {
+            f.evidence.push(ctx.text(ID, key, &[]));
             f.evidence
                 .extend(lines.iter().map(|l| format!("> {}", logs::clip(l))));
         }
