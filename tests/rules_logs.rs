@@ -739,3 +739,32 @@ fn signatures_are_read_from_cluster_info_dump_logs() {
         ));
     }
 }
+
+#[test]
+fn release_view_includes_log_findings_of_its_pods() {
+    let dir = fixture("cluster-info-dump");
+    let rules_file = fixture("custom-rules.yaml");
+    for lang in LANGS {
+        let r = run(&[
+            "release",
+            "bk-repo",
+            "--snapshot",
+            dir.to_str().unwrap(),
+            "-o",
+            "json",
+            "--lang",
+            lang,
+            "--rules",
+            rules_file.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        let fs = v["findings"].as_array().unwrap();
+        assert_eq!(rules(fs), ["helm-release-failed", "ipv6-disabled"]);
+        one(
+            fs,
+            "ipv6-disabled",
+            "pod/bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q",
+        );
+    }
+}
