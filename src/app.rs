@@ -7,7 +7,7 @@ use std::io::Write;
 use jiff::Timestamp;
 
 use crate::catalog::Catalog;
-use crate::cli::{CheckArgs, Cli, Command, ReleaseArgs, Source};
+use crate::cli::{CheckArgs, Cli, Command, ReleaseArgs, RulesArgs, Source};
 use crate::collect;
 use crate::findings::Finding;
 use crate::i18n::Lang;
@@ -42,11 +42,29 @@ pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
     let lang = Lang::detect(cli.lang);
-    let catalog = Catalog::builtin();
+    let mut catalog = Catalog::builtin();
+    for path in &cli.rules_files {
+        catalog.add_file(path).map_err(Fatal::Msg)?;
+    }
     match cli.command {
         Command::Check(args) => check(args, &catalog, lang, cli.now, out),
         Command::Release(args) => release(args, &catalog, lang, cli.now, out),
+        Command::Rules(args) => list_rules(args, &catalog, lang, out),
     }
+}
+
+fn list_rules(
+    args: RulesArgs,
+    catalog: &Catalog,
+    lang: Lang,
+    out: &mut dyn Write,
+) -> Result<u8, Fatal> {
+    let list = render::rules::RuleList::new(catalog, lang);
+    match args.output {
+        Format::Table => render::rules::write(out, &list, catalog, lang)?,
+        Format::Json => render::json::write(out, &list)?,
+    }
+    Ok(0)
 }
 
 fn load(source: &Source) -> Result<Snapshot, Fatal> {

@@ -26,6 +26,10 @@ pub struct Cli {
     /// Measure ages against this time (RFC 3339) instead of the snapshot's own time
     #[arg(long, global = true, hide = true, value_name = "TIME")]
     pub now: Option<Timestamp>,
+
+    /// Add log signatures from a YAML file in the catalog's format (repeatable)
+    #[arg(long = "rules", global = true, value_name = "FILE")]
+    pub rules_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,6 +44,18 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
     )]
     Release(ReleaseArgs),
+    /// List the known issues the doctor looks for: id, severity, title, what it reads
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor rules\n  kubectl bkdoctor rules -o json --rules ./my-signatures.yaml"
+    )]
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +108,23 @@ mod tests {
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rules_files_repeat() {
+        let cli = Cli::try_parse_from([
+            "kubectl-bkdoctor",
+            "check",
+            "--rules",
+            "a.yaml",
+            "--rules",
+            "b.yaml",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.rules_files,
+            vec![PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! chooses stdout.
 
 pub mod json;
+pub mod rules;
 pub mod table;
 
 use serde::Serialize;

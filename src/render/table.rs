@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, fill};
 use crate::findings::{Finding, Severity, Skipped};
 use crate::i18n::Lang;
 
-fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
+pub(super) fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled)
@@ -19,14 +19,14 @@ fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
 }
 
 /// comfy-table pads every cell; trailing blanks only get in the way of copying a command.
-fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
+pub(super) fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
     for line in t.lines() {
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
 
-fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
+pub(super) fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
     let key = match s {
         Severity::Error => "sev_error",
         Severity::Warning => "sev_warning",

@@ -2,6 +2,7 @@
 //! (a healthy pod that once logged an error is not a problem now), and only the bounded tail the
 //! collector kept.
 
+use k8s_openapi::api::core::v1::Pod;
 use regex::Regex;
 
 use crate::snapshot::{Snapshot, pod};
@@ -19,38 +20,75 @@ pub struct LogHit<'a> {
     pub node: Option<&'a str>,
 }
 
-/// One hit per container and log stream (current, previous): the last line that matches any pattern.
-pub fn scan<'a>(snap: &'a Snapshot, patterns: &[Regex]) -> Vec<LogHit<'a>> {
-    if patterns.is_empty() {
-        return Vec::new();
-    }
-    let mut hits = Vec::new();
-    for (key, logs) in &snap.logs {
+/// One container's log stream (current or previous) of a pod worth reading.
+#[derive(Debug, Clone)]
+pub struct LogStream<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    pub container: &'a str,
+    pub previous: bool,
+    pub text: &'a str,
+    /// The pod object, when the snapshot has it.
+    pub pod_obj: Option<&'a Pod>,
+}
+
+/// Every log stream of the pods that are not ready or have restarted, previous before current.
+pub fn troubled_logs(snap: &Snapshot) -> impl Iterator<Item = LogStream<'_>> {
+    snap.logs.iter().flat_map(move |(key, logs)| {
         let pod_obj = snap
             .pods
             .iter()
             .find(|p| pod::namespace(p) == key.namespace && pod::name(p) == key.pod);
         // Logs of a pod the snapshot has no object for are still evidence (a pod deleted since).
-        if pod_obj.is_some_and(|p| !pod::is_troubled(p)) {
-            continue;
-        }
-        for (previous, text) in [(true, &logs.previous), (false, &logs.current)] {
-            let Some(text) = text else { continue };
-            if let Some(line) = text
-                .lines()
-                .rev()
-                .find(|l| patterns.iter().any(|r| r.is_match(l)))
-            {
-                hits.push(LogHit {
+        let wanted = pod_obj.is_none_or(pod::is_troubled);
+        [(true, &logs.previous), (false, &logs.current)]
+            .into_iter()
+            .filter(move |_| wanted)
+            .filter_map(move |(previous, text)| {
+                Some(LogStream {
                     namespace: &key.namespace,
                     pod: &key.pod,
                     container: &key.container,
                     previous,
-                    line,
-                    node: pod_obj.and_then(pod::node),
-                });
-            }
-        }
+                    text: text.as_deref()?,
+                    pod_obj,
+                })
+            })
+    })
+}
+
+/// One hit per container and log stream (current, previous): the last line that matches any pattern.
+pub fn scan<'a>(snap: &'a Snapshot, patterns: &[Regex]) -> Vec<LogHit<'a>> {
+    if patterns.is_empty() {
+        return Vec::new();
     }
-    hits
+    troubled_logs(snap)
+        .filter_map(|s| {
+            let line = s
+                .text
+                .lines()
+                .rev()
+                .find(|l| patterns.iter().any(|r| r.is_match(l)))?;
+            Some(LogHit {
+                namespace: s.namespace,
+                pod: s.pod,
+                container: s.container,
+                previous: s.previous,
+                line,
+                node: s.pod_obj.and_then(pod::node),
+            })
+        })
+        .collect()
+}
+
+/// A log line as evidence: long Java and Python lines would swamp the table.
+pub fn clip(line: &str) -> String {
+    const MAX: usize = 300;
+    let line = line.trim_end();
+    if line.chars().count() <= MAX {
+        return line.to_string();
+    }
+    let mut s: String = line.chars().take(MAX).collect();
+    s.push('…');
+    s
 }

@@ -7,8 +7,10 @@
 //! 2. Otherwise write `src/rules/<id_with_underscores>.rs` with `pub fn check(ctx: &Ctx) -> Vec<Finding>`:
 //!    read `ctx.snap`, never the network; take namespaces, release and pod names from the data.
 //!    Build findings with [`Ctx::finding`] and sentences with [`Ctx::text`].
-//! 3. Call it from [`run_all`], and add a fixture snapshot under `tests/fixtures/` that triggers it and a
-//!    near miss that must not.
+//!    A rule that must know what other rules found takes `earlier: &[Finding]`; a pod a finding
+//!    accounts for goes into [`Finding::covers`] so that `pod-crash-loop` does not report it again.
+//! 3. Call it from [`run_all`] (before `pod-crash-loop`, which stays last), and add a fixture
+//!    snapshot under `tests/fixtures/` that triggers it and a near miss that must not.
 
 pub mod helm_no_deployed_release;
 pub mod helm_operation_in_progress;
@@ -22,6 +24,11 @@ pub mod clock_skew;
 pub mod ingress_snippet_disabled;
 pub mod pod_ip_not_private;
 pub mod version;
+// Rules read from pod logs (issue 3, rules-logs).
+pub mod dns_unresolvable;
+pub mod log_signatures;
+pub mod pod_crash_loop;
+pub mod redis_cluster_stale_data;
 
 use jiff::Timestamp;
 
@@ -115,6 +122,17 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(clock_skew::check(ctx));
     out.extend(apigateway_too_old::check(ctx));
     out.extend(pod_ip_not_private::check(ctx));
+
+    // Rules read from pod logs (issue 3, rules-logs). redis-cluster-stale-data reads the findings
+    // before it to say "fix DNS first".
+    out.extend(dns_unresolvable::check(ctx));
+    out.extend(log_signatures::check(ctx));
+    let redis = redis_cluster_stale_data::check(ctx, &out);
+    out.extend(redis);
+
+    // Last: it reports only the crash loops that no finding above accounts for.
+    let crash_loops = pod_crash_loop::check(ctx, &out);
+    out.extend(crash_loops);
     findings::sort(&mut out);
     out
 }

@@ -1,0 +1,79 @@
+//! `kubectl-bkdoctor rules`: the catalog as an operator sees it. JSON field names (`id`,
+//! `severity`, `title`, `reads`, `patterns`) are a contract.
+
+use std::io::{self, Write};
+
+use comfy_table::Cell;
+use serde::Serialize;
+
+use super::table::{new_table, severity, write_table};
+use crate::catalog::Catalog;
+use crate::findings::Severity;
+use crate::i18n::Lang;
+
+#[derive(Debug, Serialize)]
+pub struct RuleList {
+    pub rules: Vec<RuleInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub severity: Severity,
+    /// The title template; placeholders such as `{release}` are filled in per finding.
+    pub title: String,
+    pub reads: Vec<String>,
+    pub patterns: Vec<String>,
+    /// From `--rules FILE` rather than built in.
+    pub custom: bool,
+}
+
+impl RuleList {
+    pub fn new(catalog: &Catalog, lang: Lang) -> RuleList {
+        let rules = catalog
+            .rules
+            .iter()
+            .map(|r| RuleInfo {
+                id: r.id.clone(),
+                severity: r.severity,
+                title: r.title.get(lang).to_string(),
+                // An operator's signature need not say; all it can read is logs.
+                reads: if r.reads.is_empty() && !r.patterns.is_empty() {
+                    vec![catalog.ui("reads_logs", lang).to_string()]
+                } else {
+                    r.reads.clone()
+                },
+                patterns: r.patterns.clone(),
+                custom: r.custom,
+            })
+            .collect();
+        RuleList { rules }
+    }
+}
+
+pub fn write(
+    out: &mut dyn Write,
+    list: &RuleList,
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
+    let mut t = new_table(
+        catalog,
+        lang,
+        &["col_id", "col_severity", "col_title", "col_reads"],
+    );
+    for r in &list.rules {
+        let id = if r.custom {
+            format!("{}\n{}", r.id, catalog.ui("custom_rule", lang))
+        } else {
+            r.id.clone()
+        };
+        t.add_row(vec![
+            Cell::new(id),
+            Cell::new(severity(catalog, lang, r.severity)),
+            Cell::new(&r.title),
+            Cell::new(r.reads.join("\n")),
+        ]);
+    }
+    write_table(out, &t)
+}

@@ -1,0 +1,189 @@
+//! The generic log-signature rule: a catalog entry with `patterns` and no code of its own (built in,
+//! such as `ipv6-disabled`, or an operator's from `--rules FILE`) becomes one finding per pod whose
+//! log tail matches, with the entry's `remediation` templates filled in from that pod.
+//!
+//! Placeholders: {namespace} {pod} {container} {node} {node_ip} {release} {line} {stream}, and
+//! {text.KEY} for a sentence of the entry's `text` in the report's language: advice is translated,
+//! commands stay identical in both languages.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::Ctx;
+use super::logs::{self, LogHit};
+use crate::catalog::{RuleEntry, fill};
+use crate::findings::Finding;
+use crate::snapshot::Snapshot;
+
+/// Ids whose findings come from code. Their `patterns` only say what the code looks for, so the
+/// generic path must not report them a second time. The last four are implemented in the parallel
+/// rules-state branch; listing them here keeps that merge from producing duplicate findings.
+pub const WITH_CODE: &[&str] = &[
+    super::helm_operation_in_progress::ID,
+    super::helm_no_deployed_release::ID,
+    super::helm_release_failed::ID,
+    super::helm_release_unreadable::ID,
+    super::dns_unresolvable::ID,
+    super::redis_cluster_stale_data::ID,
+    super::pod_crash_loop::ID,
+    "ingress-snippet-disabled",
+    "clock-skew",
+    "apigateway-too-old",
+    "pod-ip-not-private",
+];
+
+pub fn is_generic(entry: &RuleEntry) -> bool {
+    !entry.compiled.is_empty() && !WITH_CODE.contains(&entry.id.as_str())
+}
+
+pub fn check(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for entry in ctx.catalog.rules.iter().filter(|e| is_generic(e)) {
+        let mut by_pod: BTreeMap<(&str, &str), Vec<LogHit>> = BTreeMap::new();
+        for hit in logs::scan(ctx.snap, &entry.compiled) {
+            by_pod
+                .entry((hit.namespace, hit.pod))
+                .or_default()
+                .push(hit);
+        }
+        for ((ns, pod_name), hits) in by_pod {
+            out.push(finding(ctx, entry, ns, pod_name, &hits));
+        }
+    }
+    out
+}
+
+fn finding(ctx: &Ctx, entry: &RuleEntry, ns: &str, pod_name: &str, hits: &[LogHit]) -> Finding {
+    let pod_obj = ctx.snap.pods.iter().find(|p| {
+        p.metadata.namespace.as_deref() == Some(ns) && p.metadata.name.as_deref() == Some(pod_name)
+    });
+    let per_hit: Vec<Vec<(String, String)>> =
+        hits.iter().map(|h| vars(ctx, entry, h, pod_obj)).collect();
+    let first = borrow(&per_hit[0]);
+    let mut f = ctx.finding(&entry.id, Some(ns), format!("pod/{pod_name}"), &first);
+    for v in &per_hit {
+        let v = borrow(v);
+        let evidence = match entry.text.get("evidence") {
+            Some(t) => fill(t.get(ctx.lang), &v),
+            None => fill(ctx.catalog.ui("log_hit", ctx.lang), &v),
+        };
+        push_new(&mut f.evidence, evidence);
+        for template in &entry.remediation {
+            push_new(&mut f.remediation, fill(template, &v));
+        }
+    }
+    f.covers.push((ns.to_string(), pod_name.to_string()));
+    f
+}
+
+fn borrow(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn push_new(list: &mut Vec<String>, s: String) {
+    if !list.contains(&s) {
+        list.push(s);
+    }
+}
+
+fn vars(
+    ctx: &Ctx,
+    entry: &RuleEntry,
+    hit: &LogHit,
+    pod_obj: Option<&Pod>,
+) -> Vec<(String, String)> {
+    let node = hit.node.unwrap_or("?");
+    let stream = if hit.previous {
+        "log_previous"
+    } else {
+        "log_current"
+    };
+    let mut v: Vec<(String, String)> = vec![
+        ("namespace".into(), hit.namespace.into()),
+        ("pod".into(), hit.pod.into()),
+        ("container".into(), hit.container.into()),
+        ("node".into(), node.into()),
+        (
+            "node_ip".into(),
+            node_ip(ctx.snap, hit.node, pod_obj).unwrap_or("?").into(),
+        ),
+        ("line".into(), logs::clip(hit.line)),
+        ("stream".into(), ctx.catalog.ui(stream, ctx.lang).into()),
+    ];
+    // Left out when unknown so that the template shows `{release}` rather than a wrong name.
+    if let Some(r) = pod_obj.and_then(release_of) {
+        v.push(("release".into(), r.into()));
+    }
+    let texts: Vec<(String, String)> = {
+        let base = borrow(&v);
+        entry
+            .text
+            .iter()
+            .map(|(k, t)| (format!("text.{k}"), fill(t.get(ctx.lang), &base)))
+            .collect()
+    };
+    v.extend(texts);
+    v
+}
+
+/// The node's InternalIP, which is what an operator logs in to; the pod's hostIP when the Node
+/// object is missing from the snapshot.
+pub fn node_ip<'a>(
+    snap: &'a Snapshot,
+    node: Option<&str>,
+    pod_obj: Option<&'a Pod>,
+) -> Option<&'a str> {
+    let from_node = node.and_then(|n| snap.node(n)).and_then(|n| {
+        n.status
+            .as_ref()?
+            .addresses
+            .as_ref()?
+            .iter()
+            .find(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.as_str())
+    });
+    from_node.or_else(|| pod_obj?.status.as_ref()?.host_ip.as_deref())
+}
+
+/// The helm release a pod belongs to, by the labels charts put on it.
+pub fn release_of(p: &Pod) -> Option<&str> {
+    let l = p.metadata.labels.as_ref()?;
+    l.get("app.kubernetes.io/instance")
+        .or_else(|| l.get("release"))
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    #[test]
+    fn builtin_signatures_are_either_generic_with_templates_or_coded_without() {
+        let c = Catalog::builtin();
+        let generic: Vec<&str> = c
+            .rules
+            .iter()
+            .filter(|e| is_generic(e))
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(generic, ["ipv6-disabled", "gse-agent-missing"]);
+        for e in &c.rules {
+            if is_generic(e) {
+                assert!(!e.remediation.is_empty(), "{} has no remediation", e.id);
+                for t in e
+                    .remediation
+                    .iter()
+                    .filter_map(|t| t.strip_prefix("{text."))
+                {
+                    let key = t.trim_end_matches('}');
+                    assert!(e.text.contains_key(key), "{}: no text {key}", e.id);
+                }
+            } else {
+                // Code builds these commands; templates here would never be used.
+                assert!(e.remediation.is_empty(), "{} has unused templates", e.id);
+            }
+        }
+    }
+}
