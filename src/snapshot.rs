@@ -120,6 +120,29 @@ impl Snapshot {
     }
 }
 
+/// Node facts the rules share.
+pub mod node {
+    use k8s_openapi::api::core::v1::Node;
+
+    pub fn is_ready(n: &Node) -> bool {
+        n.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    }
+
+    /// The address an operator uses to reach the host (ssh, 节点管理).
+    pub fn internal_ip(n: &Node) -> Option<&str> {
+        n.status
+            .as_ref()?
+            .addresses
+            .as_ref()?
+            .iter()
+            .find(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.as_str())
+    }
+}
+
 /// Pod health as `kubectl get pods` shows it, reduced to what the rules need.
 pub mod pod {
     use k8s_openapi::api::core::v1::{ContainerStatus, Pod};

@@ -219,6 +219,16 @@ impl Release {
             .expect("a release has at least one revision")
     }
 
+    /// The newest revision failed, and helm's description of it contains `message`.
+    pub fn latest_failed_with(&self, message: &str) -> bool {
+        let latest = self.latest();
+        latest.status() == Status::Failed
+            && latest
+                .description
+                .as_deref()
+                .is_some_and(|d| d.contains(message))
+    }
+
     /// The newest revision that ran, before the latest: what `helm rollback` should go back to.
     pub fn last_good(&self) -> Option<&Revision> {
         self.revisions

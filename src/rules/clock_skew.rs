@@ -12,12 +12,11 @@
 //! wrong: such nodes are left out.
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Node;
-use regex::Regex;
 
 use super::logs::{self, LogHit};
 use super::{Ctx, when};
 use crate::findings::{Finding, Severity};
+use crate::snapshot::node;
 
 pub const ID: &str = "clock-skew";
 
@@ -27,33 +26,6 @@ pub const WARN_SECS: i64 = 30;
 pub const ERROR_SECS: i64 = 60;
 
 const NODE_LEASE_NS: &str = "kube-node-lease";
-
-fn signatures() -> Vec<Regex> {
-    [
-        r"Expired token",
-        r"blue_krill[\w.]*RequestError: Service call failed",
-    ]
-    .iter()
-    .map(|p| Regex::new(p).expect("valid pattern"))
-    .collect()
-}
-
-pub fn node_is_ready(n: &Node) -> bool {
-    n.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-pub fn internal_ip(n: &Node) -> Option<&str> {
-    n.status
-        .as_ref()?
-        .addresses
-        .as_ref()?
-        .iter()
-        .find(|a| a.type_ == "InternalIP")
-        .map(|a| a.address.as_str())
-}
 
 /// (node, renew time) of the leases that say something about a clock.
 fn live_renewals<'a>(ctx: &Ctx<'a>) -> Vec<(&'a str, Timestamp)> {
@@ -66,7 +38,7 @@ fn live_renewals<'a>(ctx: &Ctx<'a>) -> Vec<(&'a str, Timestamp)> {
             let renew = l.spec.as_ref()?.renew_time.as_ref()?.0;
             // Without Node objects readiness is unknown: the median still keeps one dead node from
             // moving the reference, and a node that is behind is reported with that caveat.
-            let usable = snap.nodes.is_empty() || snap.node(name).is_some_and(node_is_ready);
+            let usable = snap.nodes.is_empty() || snap.node(name).is_some_and(node::is_ready);
             usable.then_some((name, renew))
         })
         .collect()
@@ -176,7 +148,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         }
     }
 
-    let hits = logs::scan(snap, &signatures());
+    let hits = logs::scan(snap, &ctx.catalog.rule(ID).compiled);
     if !hits.is_empty() {
         if let Some((_, worst)) = out.iter_mut().max_by_key(|(off, _)| *off) {
             add_hits(ctx, worst, &hits);
@@ -195,7 +167,11 @@ fn push_ntp(f: &mut Finding) {
 }
 
 fn fix_node(ctx: &Ctx, f: &mut Finding, node: &str) {
-    let ip = ctx.snap.node(node).and_then(internal_ip).unwrap_or("-");
+    let ip = ctx
+        .snap
+        .node(node)
+        .and_then(node::internal_ip)
+        .unwrap_or("-");
     f.evidence.push(ctx.text(ID, "tolerance", &[]));
     f.remediation
         .push(ctx.text(ID, "on_node", &[("node", node), ("ip", ip)]));
@@ -267,7 +243,7 @@ fn log_only(ctx: &Ctx, hits: &[LogHit], live_leases: usize) -> Finding {
         .iter()
         .filter_map(|n| {
             let name = n.metadata.name.as_deref()?;
-            Some((name, internal_ip(n).unwrap_or(name)))
+            Some((name, node::internal_ip(n).unwrap_or(name)))
         })
         .collect();
     nodes.sort();

@@ -288,13 +288,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let failed: Vec<&Release> = ctx
         .releases
         .iter()
-        .filter(|r| {
-            r.latest().status() == Status::Failed
-                && r.latest()
-                    .description
-                    .as_deref()
-                    .is_some_and(|d| d.contains(MESSAGE))
-        })
+        .filter(|r| r.latest_failed_with(MESSAGE))
         .collect();
     for rel in &failed {
         let latest = rel.latest();

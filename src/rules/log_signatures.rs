@@ -134,15 +134,9 @@ pub fn node_ip<'a>(
     node: Option<&str>,
     pod_obj: Option<&'a Pod>,
 ) -> Option<&'a str> {
-    let from_node = node.and_then(|n| snap.node(n)).and_then(|n| {
-        n.status
-            .as_ref()?
-            .addresses
-            .as_ref()?
-            .iter()
-            .find(|a| a.type_ == "InternalIP")
-            .map(|a| a.address.as_str())
-    });
+    let from_node = node
+        .and_then(|n| snap.node(n))
+        .and_then(crate::snapshot::node::internal_ip);
     from_node.or_else(|| pod_obj?.status.as_ref()?.host_ip.as_deref())
 }
 

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::Pod;
-use regex::Regex;
 
 use super::Ctx;
 use super::logs::{self, LogHit};
@@ -56,10 +55,6 @@ pub fn cidr_is_private(cidr: &str) -> Option<bool> {
             .iter()
             .any(|&(n, l)| len >= l && in_block(ip, n, l)),
     )
-}
-
-fn signature() -> Regex {
-    Regex::new(r"No private IPv4 address found").expect("valid pattern")
 }
 
 /// The IPv4 addresses a pod has from the pod network. A hostNetwork pod's address is its node's,
@@ -130,7 +125,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             }
         }
     }
-    for hit in logs::scan(snap, &[signature()]) {
+    for hit in logs::scan(snap, &ctx.catalog.rule(ID).compiled) {
         by_node
             .entry(hit.node.unwrap_or(""))
             .or_default()
