@@ -1,13 +1,16 @@
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use kubectl_bkdoctor::app::{self, EXIT_ERROR, Fatal};
 use kubectl_bkdoctor::cli::Cli;
+use kubectl_bkdoctor::host::Host;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Host::from_env().command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stdout = io::stdout();
+    cli.stdout_is_terminal = stdout.is_terminal();
     let mut out = io::BufWriter::new(stdout.lock());
     let result = app::run(cli, &mut out).and_then(|code| {
         out.flush()?;

@@ -3,9 +3,9 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
-use super::{ReleaseReport, Report, Summary};
+use super::{Look, ReleaseReport, Report, Summary};
 use crate::catalog::{Catalog, fill};
 use crate::findings::{Finding, Severity, Skipped};
 use crate::i18n::Lang;
@@ -15,6 +15,9 @@ fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(headers.iter().map(|k| Cell::new(catalog.ui(k, lang))));
+    // comfy-table would decide on its own by looking at the real stdout; the caller already decided
+    // (terminal, --no-color, NO_COLOR), and the writer may not be stdout at all.
+    t.force_no_tty();
     t
 }
 
@@ -35,12 +38,26 @@ fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
     catalog.ui(key, lang).to_string()
 }
 
+/// Only the severity is coloured: the commands must stay plain text to copy.
+fn severity_cell(text: String, s: Severity, color: bool) -> Cell {
+    let cell = Cell::new(text);
+    if !color {
+        return cell;
+    }
+    match s {
+        Severity::Error => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        Severity::Warning => cell.fg(Color::Yellow),
+        Severity::Info => cell.fg(Color::Cyan),
+    }
+}
+
 fn findings_table(
     out: &mut dyn Write,
     findings: &[Finding],
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
+    let lang = look.lang;
     if findings.is_empty() {
         return writeln!(out, "{}", catalog.ui("no_findings", lang));
     }
@@ -66,12 +83,15 @@ fn findings_table(
             seen.push_str(e);
         }
         t.add_row(vec![
-            Cell::new(severity(catalog, lang, f.severity)),
+            severity_cell(severity(catalog, lang, f.severity), f.severity, look.color),
             Cell::new(&f.rule),
             Cell::new(object),
             Cell::new(seen),
             Cell::new(f.remediation.join("\n")),
         ]);
+    }
+    if look.color {
+        t.enforce_styling();
     }
     write_table(out, &t)
 }
@@ -96,9 +116,10 @@ pub fn write_report(
     out: &mut dyn Write,
     r: &Report,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
-    findings_table(out, &r.findings, catalog, lang)?;
+    let lang = look.lang;
+    findings_table(out, &r.findings, catalog, look)?;
     skipped_list(out, &r.skipped, catalog, lang)?;
     let s: &Summary = &r.summary;
     let n = |v: usize| v.to_string();
@@ -123,8 +144,9 @@ pub fn write_release(
     out: &mut dyn Write,
     r: &ReleaseReport,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
+    let lang = look.lang;
     writeln!(
         out,
         "{}",
@@ -165,6 +187,6 @@ pub fn write_release(
     write_table(out, &t)?;
     writeln!(out)?;
     writeln!(out, "{}", catalog.ui("release_findings", lang))?;
-    findings_table(out, &r.findings, catalog, lang)?;
+    findings_table(out, &r.findings, catalog, look)?;
     skipped_list(out, &r.skipped, catalog, lang)
 }
