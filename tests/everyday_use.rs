@@ -309,3 +309,22 @@ fn language_follows_the_locale_unless_lang_is_given() {
     assert!(v["findings"][0]["title"].as_str().unwrap().contains("卡在"));
     assert_eq!(v["findings"][0]["severity"], "error");
 }
+
+/// The README's sample table is real output: regenerate it with
+/// `cargo run -q -- check --snapshot examples/snapshot` when the table changes.
+#[test]
+fn readme_sample_is_what_the_binary_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- sample: kubectl-bkdoctor check --snapshot examples/snapshot")
+        .expect("README has the sample");
+    let block = &readme[start..];
+    let body_start = block
+        .find("$ kubectl bkdoctor check --snapshot examples/snapshot\n")
+        .unwrap();
+    let body = &block[body_start..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    let sample = &body[..body.find("```").unwrap()];
+    let real = stdout(&run(&["check", "--snapshot", "examples/snapshot"], &[]));
+    assert_eq!(sample, real);
+}
