@@ -436,3 +436,68 @@ fn license_file_is_the_license_cargo_declares() {
         "the full text"
     );
 }
+
+/// Without --binary the script builds the host target itself; a stand-in for cargo (CARGO=...) shows
+/// the exact build it asks for, without a several-minute release build inside the tests.
+#[test]
+fn dist_builds_the_host_target_with_cargo_release_locked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("cargo.log");
+    let fake = tmp.path().join("fake-cargo");
+    fs::write(
+        &fake,
+        r#"#!/bin/sh
+echo "args: $*" >>"$FAKE_LOG"
+echo "commit: $BKDOCTOR_GIT_COMMIT" >>"$FAKE_LOG"
+while [ $# -gt 0 ]; do [ "$1" = --target ] && target=$2; shift; done
+mkdir -p "$CARGO_TARGET_DIR/$target/release"
+cp "$FAKE_BIN" "$CARGO_TARGET_DIR/$target/release/kubectl-bkdoctor"
+"#,
+    )
+    .unwrap();
+    let host = String::from_utf8(Command::new("rustc").arg("-vV").output().unwrap().stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .unwrap();
+    let out = tmp.path().join("dist");
+    let manifest = tmp.path().join("bkdoctor.yaml");
+    let o = Command::new("bash")
+        .arg(root().join("scripts/dist.sh"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--manifest")
+        .arg(&manifest)
+        .env("CARGO", format!("sh {}", fake.display()))
+        .env("CARGO_TARGET_DIR", tmp.path().join("target"))
+        .env("FAKE_LOG", &log)
+        .env("FAKE_BIN", env!("CARGO_BIN_EXE_kubectl-bkdoctor"))
+        .env_remove("BKDOCTOR_GIT_COMMIT")
+        .output()
+        .unwrap();
+    ok(&o);
+    let log = fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains(&format!("args: build --release --locked --target {host} ")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("commit: \n"),
+        "the commit is passed to build.rs: {log}"
+    );
+    let archive = out.join(format!("{NAME}-{}-{host}.tar.gz", tag()));
+    let real = sha256_hex(&fs::read(&archive).unwrap());
+    let m = load_yaml(&manifest);
+    assert_eq!(krew_problems("bkdoctor.yaml", &m), Vec::<String>::new());
+    assert_eq!(
+        m.pointer("/spec/platforms")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(1),
+        "only the platform that was built is listed"
+    );
+    assert_eq!(
+        m.pointer("/spec/platforms/0/sha256"),
+        Some(&Value::from(real))
+    );
+}

@@ -98,12 +98,11 @@ fn finding(
         writeln!(out)?;
     }
     if !f.explanation.is_empty() {
-        writeln!(
-            out,
-            "{} {}",
+        let why = fill(
             catalog.ui("md_why", lang),
-            escape(&f.explanation)
-        )?;
+            &[("text", &escape(&f.explanation))],
+        );
+        writeln!(out, "{why}")?;
         writeln!(out)?;
     }
     if !f.remediation.is_empty() {
@@ -144,11 +143,11 @@ fn skipped(out: &mut dyn Write, list: &[Skipped], catalog: &Catalog, lang: Lang)
 }
 
 fn build_line(out: &mut dyn Write, catalog: &Catalog, lang: Lang) -> io::Result<()> {
+    let build = format!("kubectl-bkdoctor {}", version::LONG);
     writeln!(
         out,
-        "- {} kubectl-bkdoctor {}",
-        catalog.ui("md_version", lang),
-        version::LONG
+        "- {}",
+        fill(catalog.ui("md_version", lang), &[("build", &build)])
     )
 }
 
@@ -169,9 +168,17 @@ pub fn write_report(
         ),
         None => catalog.ui("md_all_namespaces", lang).to_string(),
     };
-    writeln!(out, "- {} {scope}", catalog.ui("md_scope", lang))?;
+    writeln!(
+        out,
+        "- {}",
+        fill(catalog.ui("md_scope", lang), &[("scope", &scope)])
+    )?;
     if let Some(t) = &s.snapshot_time {
-        writeln!(out, "- {} {t}", catalog.ui("md_time", lang))?;
+        writeln!(
+            out,
+            "- {}",
+            fill(catalog.ui("md_time", lang), &[("time", t)])
+        )?;
     }
     let n = |v: usize| v.to_string();
     writeln!(
