@@ -25,11 +25,12 @@ impl Host {
         Host::detect(|k| std::env::var(k).ok())
     }
 
-    /// The parser, with usage and examples in the host's words.
+    /// The parser, with usage and examples in the host's words. kubectl starts a plugin by its file
+    /// path, which is not what the operator typed either.
     pub fn command(self) -> Command {
         let cmd = Cli::command();
         match self {
-            Host::Kubectl => cmd,
+            Host::Kubectl => cmd.bin_name("kubectl bkdoctor"),
             Host::Helm => in_helm_words(cmd.bin_name("helm bkdoctor")),
         }
     }
@@ -85,7 +86,7 @@ mod tests {
         assert!(h.contains("helm bkdoctor check --snapshot"), "{h}");
         assert!(!h.contains("kubectl bkdoctor"), "{h}");
         let k = help(Host::Kubectl, &["x", "check", "--help"]);
-        assert!(k.contains("kubectl bkdoctor check"), "{k}");
+        assert!(k.contains("Usage: kubectl bkdoctor check"), "{k}");
     }
 
     /// Every subcommand, including ones added later, shows how an operator runs it.
