@@ -204,5 +204,6 @@ if ! grep -q 'sha256:' "$rendered"; then
   echo "dist.sh: no archive at all: no manifest written" >&2; rm -f "$rendered"; exit 1
 fi
 mkdir -p "$(dirname "$manifest")"
+chmod 0644 "$rendered"   # mktemp makes it private; a manifest is for publishing
 mv "$rendered" "$manifest"
 echo "$manifest"
