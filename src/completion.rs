@@ -8,7 +8,10 @@ use clap_complete::Shell as Generator;
 
 use crate::cli::Cli;
 
-pub const EXAMPLES: &str = "Examples:
+pub const EXAMPLES: &str =
+    "The script completes the kubectl-bkdoctor command: its subcommands, flags and their values.
+
+Examples:
   # bash: this shell, then every new one
   source <(kubectl bkdoctor completion bash)
   kubectl bkdoctor completion bash > /etc/bash_completion.d/kubectl-bkdoctor
