@@ -123,6 +123,12 @@ fn helm_plugin_install_of_the_repository_runs_the_doctor() {
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
 
+    // `helm bkdoctor <TAB>`: helm asks the plugin's plugin.complete.
+    let words = ok(&helm.run(&["__complete", "bkdoctor", "check", "-o", "mark"], &[]));
+    assert!(words.starts_with("markdown\t"), "{words}");
+    let words = ok(&helm.run(&["__complete", "bkdoctor", "re"], &[]));
+    assert!(words.starts_with("release\t"), "{words}");
+
     let help = ok(&helm.run(&["bkdoctor", "check", "--help"], &[]));
     assert!(help.contains("Usage: helm bkdoctor check"), "{help}");
     assert!(help.contains("helm bkdoctor check --snapshot"), "{help}");
@@ -221,6 +227,27 @@ fn kubectl_finds_the_plugin_on_path() {
         .unwrap();
     assert!(text(&o).0.contains(ROLLBACK), "{:?}", text(&o));
     assert_eq!(o.status.code(), Some(1));
+    // `kubectl bkdoctor <TAB>` (kubectl 1.26+) asks kubectl_complete-bkdoctor, a link to the binary.
+    std::os::unix::fs::symlink(
+        "kubectl-bkdoctor",
+        bin_dir.path().join("kubectl_complete-bkdoctor"),
+    )
+    .unwrap();
+    let complete = |words: &[&str]| {
+        let o = Command::new(&kubectl)
+            .arg("__complete")
+            .args(words)
+            .env("PATH", &path)
+            .env("KUBECONFIG", bin_dir.path().join("none"))
+            .output()
+            .unwrap();
+        text(&o).0
+    };
+    let words = complete(&["bkdoctor", "ch"]);
+    assert!(words.starts_with("check\t"), "{words}");
+    let words = complete(&["bkdoctor", "check", "--snapshot", ""]);
+    assert_eq!(words.trim_end(), ":16", "directories only for --snapshot");
+
     let list = Command::new(&kubectl)
         .args(["plugin", "list"])
         .env("PATH", &path)
