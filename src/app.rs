@@ -11,7 +11,7 @@ use crate::cli::{CheckArgs, Cli, Command, ReleaseArgs, RulesArgs, Source};
 use crate::collect;
 use crate::findings::Finding;
 use crate::i18n::Lang;
-use crate::render::{self, Format, ReleaseReport, Report, Summary};
+use crate::render::{self, Format, Look, ReleaseReport, Report, Summary};
 use crate::rules::{self, Ctx};
 use crate::snapshot::{Snapshot, pod};
 
@@ -42,14 +42,26 @@ pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
     let lang = Lang::detect(cli.lang);
+    let look = Look {
+        lang,
+        color: render::use_color(
+            cli.stdout_is_terminal,
+            cli.no_color,
+            std::env::var_os("NO_COLOR").as_deref(),
+        ),
+    };
     let mut catalog = Catalog::builtin();
     for path in &cli.rules_files {
         catalog.add_file(path).map_err(Fatal::Msg)?;
     }
     match cli.command {
-        Command::Check(args) => check(args, &catalog, lang, cli.now, out),
-        Command::Release(args) => release(args, &catalog, lang, cli.now, out),
+        Command::Check(args) => check(args, &catalog, look, cli.now, out),
+        Command::Release(args) => release(args, &catalog, look, cli.now, out),
         Command::Rules(args) => list_rules(args, &catalog, lang, out),
+        Command::Completion(args) => {
+            crate::completion::write(args.shell, out)?;
+            Ok(0)
+        }
     }
 }
 
@@ -61,8 +73,9 @@ fn list_rules(
 ) -> Result<u8, Fatal> {
     let list = render::rules::RuleList::new(catalog, lang);
     match args.output {
-        Format::Table => render::rules::write(out, &list, catalog, lang)?,
+        Format::Table | Format::Markdown => render::rules::write(out, &list, catalog, lang)?,
         Format::Json => render::json::write(out, &list)?,
+        Format::Yaml => render::yaml::write(out, &list)?,
     }
     Ok(0)
 }
@@ -84,13 +97,13 @@ fn now(flag: Option<Timestamp>, snap: &Snapshot) -> Timestamp {
 fn check(
     args: CheckArgs,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
     now_flag: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<u8, Fatal> {
     let snap = load(&args.source)?;
     let now = now(now_flag, &snap);
-    let ctx = Ctx::new(&snap, catalog, lang, now);
+    let ctx = Ctx::new(&snap, catalog, look.lang, now);
     let mut findings = rules::run_all(&ctx);
     let namespace = if args.all_namespaces {
         None
@@ -124,23 +137,20 @@ fn check(
         findings,
         skipped: snap.skipped.clone(),
     };
-    match args.output {
-        Format::Table => render::table::write_report(out, &report, catalog, lang)?,
-        Format::Json => render::json::write(out, &report)?,
-    }
+    render::write_report(out, &report, args.output, catalog, look)?;
     Ok(render::exit_code(&report.findings))
 }
 
 fn release(
     args: ReleaseArgs,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
     now_flag: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<u8, Fatal> {
     let snap = load(&args.source)?;
     let now = now(now_flag, &snap);
-    let ctx = Ctx::new(&snap, catalog, lang, now);
+    let ctx = Ctx::new(&snap, catalog, look.lang, now);
     let named: Vec<_> = ctx
         .releases
         .iter()
@@ -213,9 +223,6 @@ fn release(
         findings,
         skipped: snap.skipped.clone(),
     };
-    match args.output {
-        Format::Table => render::table::write_release(out, &report, catalog, lang)?,
-        Format::Json => render::json::write(out, &report)?,
-    }
+    render::write_release(out, &report, args.output, catalog, look)?;
     Ok(render::exit_code(&report.findings))
 }

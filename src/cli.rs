@@ -11,7 +11,7 @@ use crate::render::Format;
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-bkdoctor",
-    version,
+    version = crate::version::LONG,
     about = "Diagnose a BlueKing (蓝鲸) deployment on Kubernetes: known issues, evidence, and the exact command that fixes each",
     after_help = "Examples:\n  kubectl bkdoctor check --snapshot ./cluster-dump\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump\n\nExit status: 0 no findings at warning or above, 1 findings at warning or above, 2 could not run."
 )]
@@ -30,6 +30,14 @@ pub struct Cli {
     /// Add log signatures from a YAML file in the catalog's format (repeatable)
     #[arg(long = "rules", global = true, value_name = "FILE")]
     pub rules_files: Vec<PathBuf>,
+
+    /// Never colour the table (NO_COLOR=1 does the same); colour is only used on a terminal
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// Set by main, not a flag: colour needs a terminal, and only main knows where stdout goes.
+    #[arg(skip)]
+    pub stdout_is_terminal: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +52,9 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
     )]
     Release(ReleaseArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell)
+    #[command(after_help = crate::completion::EXAMPLES)]
+    Completion(crate::completion::CompletionArgs),
     /// List the known issues the doctor looks for: id, severity, title, what it reads
     #[command(
         after_help = "Examples:\n  kubectl bkdoctor rules\n  kubectl bkdoctor rules -o json --rules ./my-signatures.yaml"

@@ -2,18 +2,79 @@
 //! chooses stdout.
 
 pub mod json;
+pub mod markdown;
 pub mod rules;
 pub mod table;
+pub mod wrap;
+pub mod yaml;
+
+use std::ffi::OsStr;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::catalog::Catalog;
 use crate::findings::{Finding, Severity, Skipped};
 use crate::helm::Revision;
+use crate::i18n::Lang;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// For a person at a terminal
     Table,
+    /// For scripts; field names are stable
     Json,
+    /// The JSON document as YAML, same field names
+    Yaml,
+    /// A report to paste into a support ticket
+    Markdown,
+}
+
+/// How to show a report besides its format: language, and whether the table may use colour.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    pub lang: Lang,
+    pub color: bool,
+}
+
+/// Colour is for a person at a terminal: never in a pipe or a file, where escape codes would end up
+/// in a ticket or a grep. `NO_COLOR` follows <https://no-color.org>: set and not empty disables it.
+pub fn use_color(
+    stdout_is_terminal: bool,
+    no_color_flag: bool,
+    no_color_env: Option<&OsStr>,
+) -> bool {
+    stdout_is_terminal && !no_color_flag && no_color_env.is_none_or(|v| v.is_empty())
+}
+
+pub fn write_report(
+    out: &mut dyn Write,
+    r: &Report,
+    format: Format,
+    catalog: &Catalog,
+    look: Look,
+) -> io::Result<()> {
+    match format {
+        Format::Table => table::write_report(out, r, catalog, look),
+        Format::Json => json::write(out, r),
+        Format::Yaml => yaml::write(out, r),
+        Format::Markdown => markdown::write_report(out, r, catalog, look.lang),
+    }
+}
+
+pub fn write_release(
+    out: &mut dyn Write,
+    r: &ReleaseReport,
+    format: Format,
+    catalog: &Catalog,
+    look: Look,
+) -> io::Result<()> {
+    match format {
+        Format::Table => table::write_release(out, r, catalog, look),
+        Format::Json => json::write(out, r),
+        Format::Yaml => yaml::write(out, r),
+        Format::Markdown => markdown::write_release(out, r, catalog, look.lang),
+    }
 }
 
 /// The result of `check`. Field names are a contract (`-o json`).
@@ -64,5 +125,20 @@ pub fn exit_code(findings: &[Finding]) -> u8 {
         1
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_opt_out() {
+        assert!(use_color(true, false, None));
+        assert!(!use_color(false, false, None), "pipe or file");
+        assert!(!use_color(true, true, None), "--no-color");
+        assert!(!use_color(true, false, Some(OsStr::new("1"))), "NO_COLOR=1");
+        // no-color.org: an empty NO_COLOR does not count.
+        assert!(use_color(true, false, Some(OsStr::new(""))));
     }
 }

@@ -1,20 +1,49 @@
 //! Tables for people. Commands are never wrapped, so each line of the Fix column can be copied and
-//! pasted as it is.
+//! pasted as it is; prose is wrapped so that the table fits a wide terminal rather than a 500-column
+//! line, and a wrapped advice line stays a `#` comment on every line.
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
-use super::{ReleaseReport, Report, Summary};
+use super::wrap::wrap;
+use super::{Look, ReleaseReport, Report, Summary};
 use crate::catalog::{Catalog, fill};
 use crate::findings::{Finding, Severity, Skipped};
 use crate::i18n::Lang;
+
+/// Columns of prose: wide enough for a sentence, narrow enough that five columns fit ~200 columns.
+const SEEN_WIDTH: usize = 64;
+const ADVICE_WIDTH: usize = 64;
+
+fn seen_cell(f: &Finding) -> String {
+    let mut lines = wrap(&f.title, SEEN_WIDTH, "");
+    for e in &f.evidence {
+        lines.extend(wrap(&format!("- {e}"), SEEN_WIDTH, "  "));
+    }
+    lines.join("\n")
+}
+
+fn fix_cell(f: &Finding) -> String {
+    let mut lines = Vec::new();
+    for r in &f.remediation {
+        if r.starts_with('#') {
+            lines.extend(wrap(r, ADVICE_WIDTH, "# "));
+        } else {
+            lines.push(r.clone());
+        }
+    }
+    lines.join("\n")
+}
 
 pub(super) fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(headers.iter().map(|k| Cell::new(catalog.ui(k, lang))));
+    // comfy-table would decide on its own by looking at the real stdout; the caller already decided
+    // (terminal, --no-color, NO_COLOR), and the writer may not be stdout at all.
+    t.force_no_tty();
     t
 }
 
@@ -35,12 +64,26 @@ pub(super) fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
     catalog.ui(key, lang).to_string()
 }
 
+/// Only the severity is coloured: the commands must stay plain text to copy.
+fn severity_cell(text: String, s: Severity, color: bool) -> Cell {
+    let cell = Cell::new(text);
+    if !color {
+        return cell;
+    }
+    match s {
+        Severity::Error => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        Severity::Warning => cell.fg(Color::Yellow),
+        Severity::Info => cell.fg(Color::Cyan),
+    }
+}
+
 fn findings_table(
     out: &mut dyn Write,
     findings: &[Finding],
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
+    let lang = look.lang;
     if findings.is_empty() {
         return writeln!(out, "{}", catalog.ui("no_findings", lang));
     }
@@ -60,18 +103,16 @@ fn findings_table(
             Some(ns) => format!("{}\n-n {ns}", f.object),
             None => f.object.clone(),
         };
-        let mut seen = f.title.clone();
-        for e in &f.evidence {
-            seen.push_str("\n- ");
-            seen.push_str(e);
-        }
         t.add_row(vec![
-            Cell::new(severity(catalog, lang, f.severity)),
+            severity_cell(severity(catalog, lang, f.severity), f.severity, look.color),
             Cell::new(&f.rule),
             Cell::new(object),
-            Cell::new(seen),
-            Cell::new(f.remediation.join("\n")),
+            Cell::new(seen_cell(f)),
+            Cell::new(fix_cell(f)),
         ]);
+    }
+    if look.color {
+        t.enforce_styling();
     }
     write_table(out, &t)
 }
@@ -96,9 +137,10 @@ pub fn write_report(
     out: &mut dyn Write,
     r: &Report,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
-    findings_table(out, &r.findings, catalog, lang)?;
+    let lang = look.lang;
+    findings_table(out, &r.findings, catalog, look)?;
     skipped_list(out, &r.skipped, catalog, lang)?;
     let s: &Summary = &r.summary;
     let n = |v: usize| v.to_string();
@@ -123,8 +165,9 @@ pub fn write_release(
     out: &mut dyn Write,
     r: &ReleaseReport,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
+    let lang = look.lang;
     writeln!(
         out,
         "{}",
@@ -165,6 +208,6 @@ pub fn write_release(
     write_table(out, &t)?;
     writeln!(out)?;
     writeln!(out, "{}", catalog.ui("release_findings", lang))?;
-    findings_table(out, &r.findings, catalog, lang)?;
+    findings_table(out, &r.findings, catalog, look)?;
     skipped_list(out, &r.skipped, catalog, lang)
 }
