@@ -4,4 +4,5 @@
 
 pub mod dir;
 pub mod ingest;
+pub mod live;
 pub mod logs;
