@@ -1,0 +1,293 @@
+//! The objects and logs the server holds, and loading them from a snapshot directory
+//! (kubectl-bkdoctor's offline format: `kubectl get -o json|yaml` files, typed lists,
+//! `logs/<ns>/<pod>/<container>[.previous].log`, `kubectl cluster-info dump` output).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::resources::{self, ResourceType};
+
+/// Deeper than this is a loop or a trap, as the doctor's own loader says.
+const MAX_DEPTH: usize = 16;
+
+#[derive(Clone, Debug, Default)]
+pub struct ContainerLog {
+    pub current: Option<String>,
+    pub previous: Option<String>,
+}
+
+pub type LogKey = (String, String, String);
+
+#[derive(Default)]
+pub struct Store {
+    pub types: Vec<ResourceType>,
+    /// (group, resource) → `ns/name` (or `name` when cluster-scoped) → object: etcd's keys under
+    /// /registry/<resource>/, whose byte order is the order lists come in and what `continue`
+    /// tokens point into.
+    pub objects: BTreeMap<(String, String), BTreeMap<String, Value>>,
+    pub logs: HashMap<LogKey, ContainerLog>,
+    pub resource_version: u64,
+    /// The `serverTime` of a snapshot's `SnapshotInfo`, if a loaded directory had one.
+    pub snapshot_server_time: Option<String>,
+    /// Files of a loaded directory that could not be read, with why.
+    pub load_warnings: Vec<String>,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Store {
+            types: resources::builtin(),
+            resource_version: 1000,
+            ..Default::default()
+        }
+    }
+
+    pub fn find_type(&self, group: &str, resource: &str) -> Option<&ResourceType> {
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.resource == resource)
+    }
+
+    fn type_for(&mut self, api_version: &str, kind: &str, namespaced: bool) -> ResourceType {
+        let (group, _) = resources::split_api_version(api_version);
+        let found = self.types.iter().find(|t| {
+            t.kind == kind && (t.group == group || (api_version.is_empty() && t.group.is_empty()))
+        });
+        let found = found.or_else(|| {
+            // A kind-hinted item without apiVersion: take the first group that has that kind.
+            api_version
+                .is_empty()
+                .then(|| self.types.iter().find(|t| t.kind == kind))
+                .flatten()
+        });
+        if let Some(t) = found {
+            return t.clone();
+        }
+        let t = ResourceType::guessed(api_version, kind, namespaced);
+        self.types.push(t.clone());
+        t
+    }
+
+    /// Adds an object, a `List` or a typed list (whose items carry no kind). The first of two
+    /// objects with the same name wins when `replace` is false, as in the doctor's loader.
+    pub fn add(&mut self, value: Value, kind_hint: Option<&str>, replace: bool) {
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| kind_hint.map(str::to_string));
+        let is_list = value.get("items").is_some_and(Value::is_array)
+            && kind.as_deref().is_none_or(|k| k.ends_with("List"));
+        if is_list {
+            let item_kind = kind
+                .as_deref()
+                .and_then(|k| k.strip_suffix("List"))
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .or_else(|| kind_hint.map(str::to_string));
+            if let Value::Object(mut map) = value
+                && let Some(Value::Array(items)) = map.remove("items")
+            {
+                for item in items {
+                    self.add(item, item_kind.as_deref(), replace);
+                }
+            }
+            return;
+        }
+        let Some(kind) = kind else { return };
+        let api_version = value["apiVersion"].as_str().unwrap_or("").to_string();
+        if kind == "SnapshotInfo" {
+            if let Some(t) = value["serverTime"].as_str() {
+                self.snapshot_server_time.get_or_insert(t.to_string());
+            }
+            return;
+        }
+        let namespace = value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let name = value["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let t = self.type_for(&api_version, &kind, !namespace.is_empty());
+        let mut value = value;
+        // Stored as the API returns single objects: with kind and apiVersion.
+        value["kind"] = Value::String(t.kind.clone());
+        value["apiVersion"] = Value::String(t.api_version());
+        // The store's revision stays ahead of every object's, as etcd's does.
+        if let Some(rv) = value["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            self.resource_version = self.resource_version.max(rv);
+        } else {
+            self.resource_version += 1;
+            value["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
+        }
+        let key = if t.namespaced {
+            format!("{namespace}/{name}")
+        } else {
+            name
+        };
+        let bucket = self.objects.entry((t.group, t.resource)).or_default();
+        if replace || !bucket.contains_key(&key) {
+            bucket.insert(key, value);
+        }
+    }
+
+    pub fn set_log(&mut self, key: LogKey, previous: bool, text: String) {
+        let entry = self.logs.entry(key).or_default();
+        if previous {
+            entry.previous = Some(text);
+        } else {
+            entry.current = Some(text);
+        }
+    }
+
+    pub fn load_dir(&mut self, root: &Path) -> std::io::Result<()> {
+        if !std::fs::metadata(root)?.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", root.display()),
+            ));
+        }
+        self.walk(root, 0);
+        Ok(())
+    }
+
+    fn walk(&mut self, dir: &Path, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            self.load_warnings
+                .push(format!("{}: cannot read directory", dir.display()));
+            return;
+        };
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                self.walk(&path, depth + 1);
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            if lower.ends_with(".json") || lower.ends_with(".yaml") || lower.ends_with(".yml") {
+                if let Err(e) = self.load_object_file(&path) {
+                    self.load_warnings.push(format!("{}: {e}", path.display()));
+                }
+            } else if name == "logs.txt" {
+                match std::fs::read(&path) {
+                    Ok(bytes) => self.add_dump_logs(&String::from_utf8_lossy(&bytes)),
+                    Err(e) => self.load_warnings.push(format!("{}: {e}", path.display())),
+                }
+            } else if let Some((key, previous)) = log_file(&path) {
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        self.set_log(key, previous, String::from_utf8_lossy(&bytes).into_owned())
+                    }
+                    Err(e) => self.load_warnings.push(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+    }
+
+    fn load_object_file(&mut self, path: &Path) -> Result<(), String> {
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let hint = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(resources::kind_from_file_stem);
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let values: Vec<Value> = if is_json {
+            serde_json::Deserializer::from_slice(&bytes)
+                .into_iter::<Value>()
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("not valid JSON: {e}"))?
+        } else {
+            use serde::Deserialize;
+            let text = std::str::from_utf8(&bytes).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            for doc in serde_yaml_ng::Deserializer::from_str(text) {
+                let v = Value::deserialize(doc).map_err(|e| format!("not valid YAML: {e}"))?;
+                if !v.is_null() {
+                    out.push(v);
+                }
+            }
+            out
+        };
+        for v in values {
+            self.add(v, hint, false);
+        }
+        Ok(())
+    }
+
+    /// `kubectl cluster-info dump` puts every container's current log of a pod in one `logs.txt`
+    /// between START and END marker lines.
+    fn add_dump_logs(&mut self, text: &str) {
+        let mut current: Option<(LogKey, String)> = None;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim_end();
+            if let Some(key) = marker(trimmed, "==== START logs for container ") {
+                current = Some((key, String::new()));
+            } else if marker(trimmed, "==== END logs for container ").is_some() {
+                if let Some((key, body)) = current.take() {
+                    self.logs
+                        .entry(key)
+                        .or_default()
+                        .current
+                        .get_or_insert(body);
+                }
+            } else if let Some((_, body)) = current.as_mut() {
+                body.push_str(line);
+            }
+        }
+        if let Some((key, body)) = current {
+            self.logs
+                .entry(key)
+                .or_default()
+                .current
+                .get_or_insert(body);
+        }
+    }
+}
+
+fn marker(line: &str, prefix: &str) -> Option<LogKey> {
+    let rest = line.strip_prefix(prefix)?.strip_suffix(" ====")?;
+    let (container, pod) = rest.split_once(" of pod ")?;
+    let (ns, pod) = pod.split_once('/')?;
+    Some((ns.to_string(), pod.to_string(), container.to_string()))
+}
+
+fn log_file(path: &Path) -> Option<(LogKey, bool)> {
+    let file = path.file_name()?.to_str()?;
+    let pod_dir = path.parent()?;
+    let ns_dir = pod_dir.parent()?;
+    if ns_dir.parent()?.file_name()?.to_str()? != "logs" {
+        return None;
+    }
+    let stem = file.strip_suffix(".log")?;
+    let (container, previous) = match stem.strip_suffix(".previous") {
+        Some(c) => (c, true),
+        None => (stem, false),
+    };
+    Some((
+        (
+            ns_dir.file_name()?.to_str()?.to_string(),
+            pod_dir.file_name()?.to_str()?.to_string(),
+            container.to_string(),
+        ),
+        previous,
+    ))
+}
