@@ -67,7 +67,7 @@ pub struct SnapshotArgs {
 #[derive(Debug, Args)]
 pub struct Source {
     /// Read a snapshot directory (kubectl get -o json|yaml files, pod logs) instead of a live cluster
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kubeconfig", "context"])]
     pub snapshot: Option<PathBuf>,
 
     #[command(flatten)]

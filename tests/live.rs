@@ -917,3 +917,75 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
+
+#[test]
+fn an_expired_continue_token_restarts_the_list_once() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pending-upgrade");
+    let now = offline_time(&dir);
+    let expired = Fault::new(
+        |r| r.path == "/api/v1/secrets" && r.param("continue").is_some(),
+        Respond::Status {
+            code: 410,
+            reason: "Expired".into(),
+            message:
+                "The provided continue parameter is too old to display a consistent list result."
+                    .into(),
+        },
+    )
+    .times(1);
+    let live = serve(FakeApi::new().load_dir(&dir).page_size(1).fault(expired));
+    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["skipped"], json!([]));
+    assert_eq!(v["findings"][0]["rule"], "helm-operation-in-progress");
+    let firsts = live
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/secrets" && r.param("continue").is_none())
+        .count();
+    assert_eq!(firsts, 2, "the list started over once");
+}
+
+#[test]
+fn progress_only_on_a_terminal_and_never_on_stdout() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pending-upgrade");
+    let live = serve(
+        FakeApi::new()
+            .load_dir(&dir)
+            .latency(std::time::Duration::from_millis(250)),
+    );
+    // Not a terminal: stderr stays empty.
+    let r = live.run(&["check", "-o", "json"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    r.json();
+
+    let Some(script) = find_on_path("script") else {
+        eprintln!("script(1) is not installed here; skipping the terminal half");
+        return;
+    };
+    // Under script(1) stderr is a pseudo-terminal while stdout goes to a file.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.json");
+    let inner = format!(
+        "{BIN} check -o json --kubeconfig {} > {}",
+        live.kc(),
+        out.display()
+    );
+    let o = Command::new(script)
+        .args(["-qec", &inner, "/dev/null"])
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        terminal.contains("reading context \"fake\""),
+        "{terminal:?}"
+    );
+    assert!(terminal.contains("requests"));
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["findings"][0]["rule"], "helm-operation-in-progress");
+}

@@ -197,6 +197,7 @@ impl Api {
         let request = Request::new(path);
         let mut pages = Vec::new();
         let mut token: Option<String> = None;
+        let mut restarted = false;
         for _ in 0..MAX_PAGES {
             let lp = ListParams {
                 label_selector: label_selector.map(str::to_string),
@@ -210,7 +211,17 @@ impl Api {
                 request.list(&lp)
             }
             .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-            let page = self.get_json(req).await?;
+            let page = match self.get_json(req).await {
+                // A continue token expires with its etcd compaction (about 5 minutes): on a big,
+                // busy cluster a slow list can outlive it. Start over once, as kubectl does.
+                Err(Failure::Api { code: 410, .. }) if token.is_some() && !restarted => {
+                    restarted = true;
+                    token = None;
+                    pages.clear();
+                    continue;
+                }
+                page => page?,
+            };
             let next = page["metadata"]["continue"]
                 .as_str()
                 .filter(|t| !t.is_empty())
