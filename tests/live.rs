@@ -989,3 +989,90 @@ fn progress_only_on_a_terminal_and_never_on_stdout() {
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["findings"][0]["rule"], "helm-operation-in-progress");
 }
+
+/// Numbers for the README, not a check: `cargo test --test live big_cluster -- --ignored --nocapture`.
+/// 60 releases x 10 revisions whose payloads carry ~30 KiB of values each, 2,000 pods of which 100
+/// are crash-looping.
+#[test]
+#[ignore]
+fn big_cluster_costs() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = |n: usize| {
+        let mut s = String::with_capacity(n);
+        while s.len() < n {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            s.push_str(&format!("{seed:016x}"));
+        }
+        s
+    };
+    let mut objects = Vec::new();
+    let mut full_list_bytes = 0usize;
+    for r in 0..60 {
+        let name = format!("bk-app-{r}");
+        for rev in 1..=10u32 {
+            let status = if rev == 10 { "deployed" } else { "superseded" };
+            let release = json!({
+                "name": name, "namespace": "blueking", "version": rev,
+                "info": {"status": status, "description": "Upgrade complete"},
+                "chart": {"metadata": {"name": name, "version": "1.0.0"}, "values": {"blob": noise(15_000)}},
+                "config": {"blob": noise(15_000)},
+                "manifest": noise(8_000),
+            });
+            let stored = encode(release.to_string().as_bytes());
+            let obj = json!({
+                "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+                "metadata": {"name": format!("sh.helm.release.v1.{name}.v{rev}"), "namespace": "blueking",
+                             "labels": {"owner": "helm", "name": name, "status": status, "version": rev.to_string()}},
+                "data": {"release": STANDARD.encode(stored)},
+            });
+            full_list_bytes += obj.to_string().len();
+            objects.push(obj);
+        }
+    }
+    let mut api = FakeApi::new();
+    for p in 0..2000 {
+        let troubled = p % 20 == 0;
+        let name = format!("bk-pod-{p}");
+        objects.push(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "blueking", "labels": {"app.kubernetes.io/instance": format!("bk-app-{}", p % 60)}},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "x"}]},
+            "status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": if troubled {"False"} else {"True"}}],
+                "containerStatuses": [{"name": "app", "ready": !troubled, "restartCount": if troubled {7} else {0},
+                    "image": "x", "imageID": "", "state": {"running": {}}}]}}));
+        if troubled {
+            api = api
+                .log("blueking", &name, "app", false, &"starting\n".repeat(500))
+                .log(
+                    "blueking",
+                    &name,
+                    "app",
+                    true,
+                    &"error: connection refused\n".repeat(500),
+                );
+        }
+    }
+    let live = serve(
+        api.objects(objects)
+            .latency(std::time::Duration::from_millis(5)),
+    );
+    let started = Instant::now();
+    let r = live.run(&["check", "-o", "json", "-v"]);
+    let elapsed = started.elapsed();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let requests = live.server.requests();
+    eprintln!(
+        "big cluster: {} requests ({} helm payloads, {} logs), {:.2}s wall; {}; a full `kubectl get secrets -l owner=helm -o json` would be {:.1} MiB",
+        requests.len(),
+        requests
+            .iter()
+            .filter(|r| r.path.contains("/sh.helm.release.v1."))
+            .count(),
+        requests.iter().filter(|r| r.path.ends_with("/log")).count(),
+        elapsed.as_secs_f64(),
+        r.stderr.trim(),
+        full_list_bytes as f64 / (1024.0 * 1024.0)
+    );
+}
