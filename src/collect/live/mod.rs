@@ -289,7 +289,7 @@ pub async fn collect(
     let mut snap = Snapshot::default();
     let mut ingest = Ingest::default();
     let mut helm_objects = BTreeMap::new();
-    let mut unread: Vec<(&Resource, String)> = Vec::new();
+    let mut unread: Vec<(&[&str], String)> = Vec::new();
     let mut first_failure = None;
     let mut any_read = false;
     for (i, ns, res) in results {
@@ -317,13 +317,19 @@ pub async fn collect(
                 let reason = f.describe();
                 first_failure.get_or_insert_with(|| format!("{what}: {reason}"));
                 snap.skipped.push(Skipped::new(what.clone(), reason));
-                unread.push((r, what));
+                unread.push((r.words, what));
             }
         }
     }
     if !any_read {
+        // RBAC that grants one namespace cannot grant the cluster-wide lists `check` starts with.
+        let hint = if scope.namespace.is_none() {
+            "; with access to one namespace only, pass -n NAMESPACE"
+        } else {
+            ""
+        };
         return Err(format!(
-            "could not read anything from {}: {}",
+            "could not read anything from {}: {}{hint}",
             cluster.name(),
             first_failure.unwrap_or_default()
         ));
@@ -367,9 +373,8 @@ pub async fn collect(
             (job, res)
         });
     }
-    let (mut fetched, mut logs) = tokio::join!(drain(payloads), drain(log_jobs));
-    let fetched = fetched.as_mut().map_err(|e| e.clone())?;
-    let logs = logs.as_mut().map_err(|e| e.clone())?;
+    let (fetched, logs) = tokio::join!(drain(payloads), drain(log_jobs));
+    let (mut fetched, mut logs) = (fetched?, logs?);
 
     fetched.sort_by_key(|(i, _)| *i);
     for (i, res) in fetched.drain(..) {
@@ -423,7 +428,7 @@ pub async fn collect(
     }
     record_log_failures(&mut snap, &log_failures);
     if !log_failures.is_empty() {
-        unread.push((&LOGS, "pod logs".to_string()));
+        unread.push((LOG_WORDS, "pod logs".to_string()));
     }
 
     let not_run = rules_not_run(catalog, &unread);
@@ -437,8 +442,8 @@ pub async fn collect(
     })
 }
 
-/// Pod logs are not a list, but rules read them and their reading can fail.
-static LOGS: Resource = res("pod logs", &["logs"], "", "", "", true);
+/// How the catalog's `reads` name pod logs.
+const LOG_WORDS: &[&str] = &["logs"];
 
 async fn drain<T: 'static>(mut set: JoinSet<T>) -> Result<Vec<T>, String> {
     let mut out = Vec::new();
@@ -525,20 +530,16 @@ fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]
 
 /// One entry per unread collection naming the rules that read it (the catalog's `reads`), so that
 /// a quiet report is never mistaken for a healthy cluster.
-pub fn rules_not_run(catalog: &Catalog, unread: &[(&Resource, String)]) -> Vec<Skipped> {
+pub fn rules_not_run(catalog: &Catalog, unread: &[(&[&str], String)]) -> Vec<Skipped> {
     let mut out = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for (r, what) in unread {
-        if !seen.insert(r.what) {
-            continue;
-        }
+    for (words, what) in unread {
         let ids: Vec<&str> = catalog
             .rules
             .iter()
             .filter(|rule| {
                 rule.reads.iter().any(|read| {
                     let read = read.to_lowercase();
-                    r.words.iter().any(|w| read.contains(w))
+                    words.iter().any(|w| read.contains(w))
                 })
             })
             .map(|rule| rule.id.as_str())
@@ -601,10 +602,9 @@ mod tests {
     #[test]
     fn forbidden_secrets_name_the_helm_rules() {
         let catalog = Catalog::builtin();
-        let secrets = &RESOURCES[0];
         let skipped = rules_not_run(
             &catalog,
-            &[(secrets, "secrets (helm release records)".into())],
+            &[(RESOURCES[0].words, "secrets (helm release records)".into())],
         );
         assert_eq!(skipped.len(), 1);
         assert!(skipped[0].what.contains("helm-operation-in-progress"));
