@@ -1076,3 +1076,24 @@ fn big_cluster_costs() {
         full_list_bytes as f64 / (1024.0 * 1024.0)
     );
 }
+
+#[test]
+fn untrusted_server_certificate_is_one_line_exit_2() {
+    // The kubeconfig trusts another server's CA: the TLS handshake must fail, and say so briefly.
+    let server = FakeApi::new().start();
+    let other = FakeApi::new().start();
+    let b64 = |s: &str| STANDARD.encode(s.as_bytes());
+    let yaml = server
+        .kubeconfig_yaml(false, "default")
+        .replace(&b64(server.ca_pem()), &b64(other.ca_pem()));
+    let tmp = tempfile::tempdir().unwrap();
+    let kc = tmp.path().join("config");
+    std::fs::write(&kc, yaml).unwrap();
+    let r = run(&["check", "--kubeconfig", kc.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains(server.url()), "{}", r.stderr);
+    assert!(r.stderr.contains("certificate"), "{}", r.stderr);
+    assert!(server.requests().is_empty());
+}
