@@ -81,7 +81,7 @@ fn collect_live(
         let collected = live::collect(&cluster, &scope, catalog).await;
         progress.finish().await;
         let collected = collected.map_err(Fatal::Msg)?;
-        if args.verbose {
+        if args.verbose.is_some() {
             eprintln!(
                 "collected from {}: {}",
                 cluster.name(),

@@ -89,9 +89,10 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub request_timeout: Timeout,
 
-    /// Print what the collection cost (requests, bytes, time) on stderr
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    /// Print what the collection cost (requests, bytes, time) on stderr. Takes kubectl's `-v=N`
+    /// too, so a habit does not become a usage error.
+    #[arg(short = 'v', long, value_name = "LEVEL", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
+    pub verbose: Option<u8>,
 }
 
 /// A per-request limit; `None` is kubectl's "0": wait as long as it takes.
@@ -209,6 +210,22 @@ mod tests {
         assert!(t("soon").is_err());
         assert!(t("10x").is_err());
         assert!(t("s").is_err());
+    }
+
+    #[test]
+    fn verbose_as_kubectl_users_type_it() {
+        let v = |args: &[&str]| {
+            let mut argv = vec!["kubectl-bkdoctor", "snapshot"];
+            argv.extend(args);
+            match Cli::try_parse_from(argv).map(|c| c.command) {
+                Ok(Command::Snapshot(s)) => Ok((s.cluster.verbose, s.dir)),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.kind()),
+            }
+        };
+        assert_eq!(v(&["-v", "d"]), Ok((Some(1), "d".into())));
+        assert_eq!(v(&["-v=6", "d"]), Ok((Some(6), "d".into())));
+        assert_eq!(v(&["d"]), Ok((None, "d".into())));
     }
 
     #[test]

@@ -469,6 +469,13 @@ fn forbidden_secrets_degrade_to_a_skipped_entry() {
         t.stdout
     );
     assert!(t.stderr.is_empty());
+
+    // And a snapshot taken under the same RBAC keeps saying it when read back.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s");
+    assert_eq!(live.run(&["snapshot", out.to_str().unwrap()]).code, 0);
+    let back = run(&["check", "--snapshot", out.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(back.json()["skipped"], v["skipped"]);
 }
 
 #[test]
