@@ -43,6 +43,9 @@ pub const DEFAULT_USER: &str = "system:serviceaccount:default:viewer";
 /// The bearer token a default server accepts.
 pub const DEFAULT_TOKEN: &str = "fake-apiserver-token";
 
+/// kube-apiserver's message for a compacted continue token (apiserver storage/etcd3).
+pub const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
 /// What a [`Fault`] makes the server do instead of (or before) answering normally.
 #[derive(Clone, Debug)]
 pub enum Respond {
@@ -62,6 +65,9 @@ pub enum Respond {
     Delay(Duration),
     /// Never answer: the client's request timeout must fire.
     Hang,
+    /// Answer normally but drop the connection after this many bytes of the body, with the
+    /// Content-Length of the whole one.
+    CutAfter(usize),
 }
 
 /// A misbehaviour for the requests `matches` selects; `times` limits how often (None: always).
@@ -88,6 +94,19 @@ impl Fault {
     pub fn path(path: &str, respond: Respond) -> Self {
         let path = path.to_string();
         Fault::new(move |r| r.path == path, respond)
+    }
+
+    /// A list continued with a token the server no longer honours: the 410 Expired etcd gives
+    /// once the token's revision is compacted. The client must start the list again.
+    pub fn continue_expired() -> Self {
+        Fault::new(
+            |r| r.param("continue").is_some_and(|c| !c.is_empty()),
+            Respond::Status {
+                code: 410,
+                reason: "Expired".into(),
+                message: EXPIRED_CONTINUE.into(),
+            },
+        )
     }
 
     /// Only the first `n` matching requests.
@@ -208,7 +227,8 @@ impl FakeApi {
         self
     }
 
-    /// Denies `resource` (e.g. `secrets`, or `pods/log` for logs only) with the API server's 403.
+    /// Denies `resource` (e.g. `secrets`; `pods/log` for logs, which `pods` does not cover, as in
+    /// RBAC) with the API server's 403.
     /// `None` denies it everywhere; `Some(ns)` in that namespace, and cluster-wide lists too,
     /// since RBAC cannot grant a cluster-wide list that excludes a namespace.
     pub fn forbid(mut self, resource: &str, namespace: Option<&str>) -> Self {

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::body::{Frame, SizeHint};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -117,7 +117,59 @@ pub async fn serve(
     }
 }
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<Bytes>;
+
+/// A whole body, or one that stops after `cut` bytes with an error while its Content-Length
+/// promised all of them: the connection drops mid-response.
+pub struct Body {
+    data: Option<Bytes>,
+    len: u64,
+    fail: bool,
+}
+
+impl Body {
+    fn new(data: Bytes, cut: Option<usize>) -> Self {
+        let len = data.len() as u64;
+        match cut {
+            Some(n) if n < data.len() => Body {
+                data: Some(data.slice(..n)),
+                len,
+                fail: true,
+            },
+            _ => Body {
+                data: Some(data),
+                len,
+                fail: false,
+            },
+        }
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(d) = self.data.take().filter(|d| !d.is_empty()) {
+            return std::task::Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        if std::mem::take(&mut self.fail) {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::other("response cut"))));
+        }
+        std::task::Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.as_ref().is_none_or(Bytes::is_empty) && !self.fail
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.len)
+    }
+}
 
 struct InFlight<'a>(&'a State);
 
@@ -167,7 +219,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Resp {
+async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Response<Body> {
     let _in_flight = InFlight::enter(&state);
     let header = |name: header::HeaderName| {
         req.headers()
@@ -204,6 +256,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         tokio::time::sleep(d).await;
     }
     let mut response = None;
+    let mut cut = None;
     for (fault, count) in &state.config.faults {
         if !(fault.matches)(&record) {
             continue;
@@ -216,6 +269,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         match &fault.respond {
             Respond::Delay(d) => tokio::time::sleep(*d).await,
             Respond::Hang => std::future::pending::<()>().await,
+            Respond::CutAfter(n) => cut = Some(*n),
             Respond::Status {
                 code,
                 reason,
@@ -253,11 +307,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         headers.insert("audit-id", v);
     }
     state.requests.lock().unwrap()[index].status = response.status().as_u16();
-    response
+    response.map(|b| Body::new(b, cut))
 }
 
 fn raw(code: u16, content_type: &str, body: String) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Bytes::from(body));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -594,14 +648,13 @@ fn resource_request(
 /// The recorded 403: "secrets is forbidden: User \"U\" cannot list resource \"secrets\" in API
 /// group \"\" at the cluster scope", phrased for the verb, name and scope of this request.
 fn forbidden(state: &State, req: &RecordedRequest, target: &Target) -> Option<Resp> {
+    // RBAC names a subresource as `pods/log`, distinct from `pods`: denying one leaves the other.
     let resource = match target.subresource {
-        Some(sub) if sub != "status" || target.name.is_some() => {
-            format!("{}/{sub}", target.t.resource)
-        }
-        _ => target.t.resource.clone(),
+        Some(sub) => format!("{}/{sub}", target.t.resource),
+        None => target.t.resource.clone(),
     };
     let denied = state.config.forbidden.iter().any(|(r, ns)| {
-        let resource_matches = *r == resource || *r == target.t.resource;
+        let resource_matches = *r == resource;
         let scope_matches = match (ns, target.namespace) {
             (None, _) => true,
             (Some(_), None) => true,
@@ -1023,7 +1076,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) ->
     {
         body.truncate(n);
     }
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Bytes::from(body));
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     r
