@@ -127,6 +127,7 @@ pub(crate) struct Config {
     pub missing_groups: Vec<String>,
     pub server_time: Option<jiff::Timestamp>,
     pub latency: Option<Duration>,
+    pub implicit_namespaces: bool,
     pub faults: Vec<(Fault, Arc<AtomicUsize>)>,
 }
 
@@ -156,6 +157,7 @@ impl FakeApi {
                 missing_groups: Vec::new(),
                 server_time: None,
                 latency: None,
+                implicit_namespaces: true,
                 faults: Vec::new(),
             },
             load_error: None,
@@ -259,6 +261,13 @@ impl FakeApi {
         self
     }
 
+    /// Serves only the Namespace objects given. By default every namespace that holds objects,
+    /// and default, kube-system, kube-public and kube-node-lease, exist as Active namespaces.
+    pub fn without_implicit_namespaces(mut self) -> Self {
+        self.config.implicit_namespaces = false;
+        self
+    }
+
     /// Every request waits this long before it is answered.
     pub fn latency(mut self, d: Duration) -> Self {
         self.config.latency = Some(d);
@@ -299,6 +308,9 @@ impl FakeApi {
             && let Some(t) = &self.store.snapshot_server_time
         {
             self.config.server_time = t.parse().ok();
+        }
+        if self.config.implicit_namespaces {
+            self.store.add_implicit_namespaces();
         }
         let pki = tls::generate(&self.config.user).expect("fake-apiserver: certificates");
         let state = Arc::new(server::State::new(self.store, self.config.clone()));

@@ -35,6 +35,8 @@ pub enum Auth {
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
     pub method: String,
+    /// `HTTP/1.1` or `HTTP/2.0`: Go clients negotiate HTTP/2 as with a real API server.
+    pub version: String,
     pub path: String,
     /// The raw query string, `""` if none.
     pub query: String,
@@ -238,6 +240,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
     let query = req.uri().query().unwrap_or("").to_string();
     let record = RecordedRequest {
         method: req.method().as_str().to_string(),
+        version: format!("{:?}", req.version()),
         path: req.uri().path().to_string(),
         params: parse_query(&query),
         query,
@@ -291,10 +294,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
     let mut response = response.unwrap_or_else(|| route(&state, &record));
 
     let headers = response.headers_mut();
-    let now = state
-        .config
-        .server_time
-        .unwrap_or_else(jiff::Timestamp::now);
+    let now = now(&state.config);
     if let Ok(v) = HeaderValue::from_str(&now.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
         headers.insert(header::DATE, v);
     }
@@ -308,6 +308,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
     }
     state.requests.lock().unwrap()[index].status = response.status().as_u16();
     response.map(|b| Body::new(b, cut))
+}
+
+/// The server's clock: fixed by the test, or the real one.
+fn now(config: &Config) -> jiff::Timestamp {
+    config.server_time.unwrap_or_else(jiff::Timestamp::now)
 }
 
 fn raw(code: u16, content_type: &str, body: String) -> Resp {
@@ -485,6 +490,20 @@ fn group_list(store: &Store, config: &Config) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// `kubectl get all` expands to the resources in category `all`.
+fn categories(t: &ResourceType) -> Vec<&'static str> {
+    let all = matches!(
+        (t.group.as_str(), t.resource.as_str()),
+        ("", "pods" | "services")
+            | (
+                "apps",
+                "deployments" | "daemonsets" | "statefulsets" | "replicasets"
+            )
+            | ("batch", "jobs" | "cronjobs")
+    );
+    if all { vec!["all"] } else { Vec::new() }
+}
+
 fn resource_list(store: &Store, group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
     for t in store
@@ -499,6 +518,7 @@ fn resource_list(store: &Store, group: &str, version: &str) -> Value {
             "kind": t.kind,
             "verbs": ["get", "list"],
             "shortNames": t.short_names,
+            "categories": categories(t),
         }));
         if t.resource == "pods" && group.is_empty() {
             resources.push(json!({
@@ -637,7 +657,7 @@ fn resource_request(
             }
             list(state, store, req, &target)
         }
-        (Some(name), None | Some("status")) => get(store, req, &target, name),
+        (Some(name), None | Some("status")) => get(state, store, req, &target, name),
         (Some(name), Some("log")) if target.t.resource == "pods" && target.t.group.is_empty() => {
             pod_log(store, req, target.namespace.unwrap_or(""), name)
         }
@@ -705,7 +725,7 @@ fn metadata_only(obj: &Value) -> Value {
     })
 }
 
-fn get(store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
+fn get(state: &State, store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
     let key = object_key(target.namespace, name);
     let obj = store
         .objects
@@ -717,7 +737,10 @@ fn get(store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Res
     match shape(req.accept.as_deref()) {
         Shape::Full => json_response(200, obj),
         Shape::Metadata => json_response(200, &metadata_only(obj)),
-        Shape::Table => json_response(200, &table(target.t, &[obj], req, None, "")),
+        Shape::Table => json_response(
+            200,
+            &table(now(&state.config), target.t, &[obj], req, None, ""),
+        ),
     }
 }
 
@@ -878,16 +901,16 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
             "metadata": metadata,
             "items": objects.iter().map(|o| metadata_only(o)).collect::<Vec<_>>(),
         }),
-        Shape::Table => table(t, &objects, req, Some(rv), &token),
+        Shape::Table => table(now(&state.config), t, &objects, req, Some(rv), &token),
     };
     json_response(200, &body)
 }
 
-fn age(created: Option<&str>) -> String {
+fn age(created: Option<&str>, now: jiff::Timestamp) -> String {
     let Some(created) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {
         return "<unknown>".into();
     };
-    let secs = (jiff::Timestamp::now().as_second() - created.as_second()).max(0);
+    let secs = (now.as_second() - created.as_second()).max(0);
     match secs {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),
@@ -898,6 +921,7 @@ fn age(created: Option<&str>) -> String {
 
 /// What `kubectl get` prints: the server renders the columns (server-side printing).
 fn table(
+    now: jiff::Timestamp,
     t: &ResourceType,
     objects: &[&Value],
     req: &RecordedRequest,
@@ -947,7 +971,7 @@ fn table(
                 }
                 _ => {}
             }
-            cells.push(age(meta["creationTimestamp"].as_str()).into());
+            cells.push(age(meta["creationTimestamp"].as_str(), now).into());
             let object = match req.param("includeObject") {
                 Some("None") => Value::Null,
                 Some("Object") => (*o).clone(),

@@ -146,6 +146,53 @@ impl Store {
         }
     }
 
+    /// A Namespace object for every namespace that holds objects, and for those every cluster has,
+    /// unless given: a real cluster cannot hold objects in a namespace that does not exist, and
+    /// kubectl asks for the namespace when a get finds nothing.
+    pub fn add_implicit_namespaces(&mut self) {
+        let mut oldest: BTreeMap<String, Option<String>> =
+            ["default", "kube-system", "kube-public", "kube-node-lease"]
+                .into_iter()
+                .map(|n| (n.to_string(), None))
+                .collect();
+        for bucket in self.objects.values() {
+            for (key, obj) in bucket {
+                let Some((ns, _)) = key.split_once('/') else {
+                    continue;
+                };
+                let created = obj["metadata"]["creationTimestamp"].as_str();
+                let entry = oldest.entry(ns.to_string()).or_default();
+                if let Some(c) = created
+                    && entry.as_deref().is_none_or(|e| c < e)
+                {
+                    *entry = Some(c.to_string());
+                }
+            }
+        }
+        for (name, created) in oldest {
+            let mut metadata = serde_json::json!({
+                "name": name,
+                "labels": {"kubernetes.io/metadata.name": name},
+                // Older than anything in them, and leaves the lists' revision as it was.
+                "resourceVersion": "1",
+            });
+            if let Some(c) = created {
+                metadata["creationTimestamp"] = Value::String(c);
+            }
+            self.add(
+                serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": metadata,
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                }),
+                None,
+                false,
+            );
+        }
+    }
+
     pub fn set_log(&mut self, key: LogKey, previous: bool, text: String) {
         let entry = self.logs.entry(key).or_default();
         if previous {

@@ -632,3 +632,35 @@ fn every_project_fixture_loads() {
         }
     }
 }
+
+#[tokio::test]
+async fn namespaces_exist_for_what_they_hold() {
+    let server = FakeApi::new().load_dir(fixture("healthy")).start();
+    let (client, _dir) = client(&server).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let names: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.metadata.name.unwrap())
+        .collect();
+    for ns in ["blueking", "default", "kube-node-lease", "kube-system"] {
+        assert!(names.contains(&ns.to_string()), "{names:?}");
+    }
+    let blueking = namespaces.get("blueking").await.unwrap();
+    assert_eq!(blueking.status.unwrap().phase.as_deref(), Some("Active"));
+
+    let bare = FakeApi::new().without_implicit_namespaces().start();
+    let (bare_client, _bare_dir) = common::client(&bare).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(bare_client);
+    assert!(
+        namespaces
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
