@@ -43,6 +43,9 @@ pub const DEFAULT_USER: &str = "system:serviceaccount:default:viewer";
 /// The bearer token a default server accepts.
 pub const DEFAULT_TOKEN: &str = "fake-apiserver-token";
 
+/// kube-apiserver's message for a compacted continue token (apiserver storage/etcd3).
+pub const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
 /// What a [`Fault`] makes the server do instead of (or before) answering normally.
 #[derive(Clone, Debug)]
 pub enum Respond {
@@ -62,6 +65,9 @@ pub enum Respond {
     Delay(Duration),
     /// Never answer: the client's request timeout must fire.
     Hang,
+    /// Answer normally but drop the connection after this many bytes of the body, with the
+    /// Content-Length of the whole one.
+    CutAfter(usize),
 }
 
 /// A misbehaviour for the requests `matches` selects; `times` limits how often (None: always).
@@ -90,6 +96,19 @@ impl Fault {
         Fault::new(move |r| r.path == path, respond)
     }
 
+    /// A list continued with a token the server no longer honours: the 410 Expired etcd gives
+    /// once the token's revision is compacted. The client must start the list again.
+    pub fn continue_expired() -> Self {
+        Fault::new(
+            |r| r.param("continue").is_some_and(|c| !c.is_empty()),
+            Respond::Status {
+                code: 410,
+                reason: "Expired".into(),
+                message: EXPIRED_CONTINUE.into(),
+            },
+        )
+    }
+
     /// Only the first `n` matching requests.
     pub fn times(mut self, n: usize) -> Self {
         self.times = Some(n);
@@ -108,6 +127,7 @@ pub(crate) struct Config {
     pub missing_groups: Vec<String>,
     pub server_time: Option<jiff::Timestamp>,
     pub latency: Option<Duration>,
+    pub implicit_namespaces: bool,
     pub faults: Vec<(Fault, Arc<AtomicUsize>)>,
 }
 
@@ -137,6 +157,7 @@ impl FakeApi {
                 missing_groups: Vec::new(),
                 server_time: None,
                 latency: None,
+                implicit_namespaces: true,
                 faults: Vec::new(),
             },
             load_error: None,
@@ -208,7 +229,8 @@ impl FakeApi {
         self
     }
 
-    /// Denies `resource` (e.g. `secrets`, or `pods/log` for logs only) with the API server's 403.
+    /// Denies `resource` (e.g. `secrets`; `pods/log` for logs, which `pods` does not cover, as in
+    /// RBAC) with the API server's 403.
     /// `None` denies it everywhere; `Some(ns)` in that namespace, and cluster-wide lists too,
     /// since RBAC cannot grant a cluster-wide list that excludes a namespace.
     pub fn forbid(mut self, resource: &str, namespace: Option<&str>) -> Self {
@@ -236,6 +258,13 @@ impl FakeApi {
     /// `recorded/secrets-metadata-page1.json` byte for byte. Objects added later raise it.
     pub fn resource_version(mut self, rv: u64) -> Self {
         self.store.resource_version = rv;
+        self
+    }
+
+    /// Serves only the Namespace objects given. By default every namespace that holds objects,
+    /// and default, kube-system, kube-public and kube-node-lease, exist as Active namespaces.
+    pub fn without_implicit_namespaces(mut self) -> Self {
+        self.config.implicit_namespaces = false;
         self
     }
 
@@ -279,6 +308,9 @@ impl FakeApi {
             && let Some(t) = &self.store.snapshot_server_time
         {
             self.config.server_time = t.parse().ok();
+        }
+        if self.config.implicit_namespaces {
+            self.store.add_implicit_namespaces();
         }
         let pki = tls::generate(&self.config.user).expect("fake-apiserver: certificates");
         let state = Arc::new(server::State::new(self.store, self.config.clone()));

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::body::{Frame, SizeHint};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -35,6 +35,8 @@ pub enum Auth {
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
     pub method: String,
+    /// `HTTP/1.1` or `HTTP/2.0`: Go clients negotiate HTTP/2 as with a real API server.
+    pub version: String,
     pub path: String,
     /// The raw query string, `""` if none.
     pub query: String,
@@ -117,7 +119,59 @@ pub async fn serve(
     }
 }
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<Bytes>;
+
+/// A whole body, or one that stops after `cut` bytes with an error while its Content-Length
+/// promised all of them: the connection drops mid-response.
+pub struct Body {
+    data: Option<Bytes>,
+    len: u64,
+    fail: bool,
+}
+
+impl Body {
+    fn new(data: Bytes, cut: Option<usize>) -> Self {
+        let len = data.len() as u64;
+        match cut {
+            Some(n) if n < data.len() => Body {
+                data: Some(data.slice(..n)),
+                len,
+                fail: true,
+            },
+            _ => Body {
+                data: Some(data),
+                len,
+                fail: false,
+            },
+        }
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(d) = self.data.take().filter(|d| !d.is_empty()) {
+            return std::task::Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        if std::mem::take(&mut self.fail) {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::other("response cut"))));
+        }
+        std::task::Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.as_ref().is_none_or(Bytes::is_empty) && !self.fail
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.len)
+    }
+}
 
 struct InFlight<'a>(&'a State);
 
@@ -167,7 +221,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Resp {
+async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Response<Body> {
     let _in_flight = InFlight::enter(&state);
     let header = |name: header::HeaderName| {
         req.headers()
@@ -186,6 +240,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
     let query = req.uri().query().unwrap_or("").to_string();
     let record = RecordedRequest {
         method: req.method().as_str().to_string(),
+        version: format!("{:?}", req.version()),
         path: req.uri().path().to_string(),
         params: parse_query(&query),
         query,
@@ -204,6 +259,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         tokio::time::sleep(d).await;
     }
     let mut response = None;
+    let mut cut = None;
     for (fault, count) in &state.config.faults {
         if !(fault.matches)(&record) {
             continue;
@@ -216,6 +272,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         match &fault.respond {
             Respond::Delay(d) => tokio::time::sleep(*d).await,
             Respond::Hang => std::future::pending::<()>().await,
+            Respond::CutAfter(n) => cut = Some(*n),
             Respond::Status {
                 code,
                 reason,
@@ -237,10 +294,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
     let mut response = response.unwrap_or_else(|| route(&state, &record));
 
     let headers = response.headers_mut();
-    let now = state
-        .config
-        .server_time
-        .unwrap_or_else(jiff::Timestamp::now);
+    let now = now(&state.config);
     if let Ok(v) = HeaderValue::from_str(&now.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
         headers.insert(header::DATE, v);
     }
@@ -253,11 +307,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         headers.insert("audit-id", v);
     }
     state.requests.lock().unwrap()[index].status = response.status().as_u16();
-    response
+    response.map(|b| Body::new(b, cut))
+}
+
+/// The server's clock: fixed by the test, or the real one.
+fn now(config: &Config) -> jiff::Timestamp {
+    config.server_time.unwrap_or_else(jiff::Timestamp::now)
 }
 
 fn raw(code: u16, content_type: &str, body: String) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Bytes::from(body));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -431,6 +490,20 @@ fn group_list(store: &Store, config: &Config) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// `kubectl get all` expands to the resources in category `all`.
+fn categories(t: &ResourceType) -> Vec<&'static str> {
+    let all = matches!(
+        (t.group.as_str(), t.resource.as_str()),
+        ("", "pods" | "services")
+            | (
+                "apps",
+                "deployments" | "daemonsets" | "statefulsets" | "replicasets"
+            )
+            | ("batch", "jobs" | "cronjobs")
+    );
+    if all { vec!["all"] } else { Vec::new() }
+}
+
 fn resource_list(store: &Store, group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
     for t in store
@@ -445,6 +518,7 @@ fn resource_list(store: &Store, group: &str, version: &str) -> Value {
             "kind": t.kind,
             "verbs": ["get", "list"],
             "shortNames": t.short_names,
+            "categories": categories(t),
         }));
         if t.resource == "pods" && group.is_empty() {
             resources.push(json!({
@@ -583,7 +657,7 @@ fn resource_request(
             }
             list(state, store, req, &target)
         }
-        (Some(name), None | Some("status")) => get(store, req, &target, name),
+        (Some(name), None | Some("status")) => get(state, store, req, &target, name),
         (Some(name), Some("log")) if target.t.resource == "pods" && target.t.group.is_empty() => {
             pod_log(store, req, target.namespace.unwrap_or(""), name)
         }
@@ -594,14 +668,13 @@ fn resource_request(
 /// The recorded 403: "secrets is forbidden: User \"U\" cannot list resource \"secrets\" in API
 /// group \"\" at the cluster scope", phrased for the verb, name and scope of this request.
 fn forbidden(state: &State, req: &RecordedRequest, target: &Target) -> Option<Resp> {
+    // RBAC names a subresource as `pods/log`, distinct from `pods`: denying one leaves the other.
     let resource = match target.subresource {
-        Some(sub) if sub != "status" || target.name.is_some() => {
-            format!("{}/{sub}", target.t.resource)
-        }
-        _ => target.t.resource.clone(),
+        Some(sub) => format!("{}/{sub}", target.t.resource),
+        None => target.t.resource.clone(),
     };
     let denied = state.config.forbidden.iter().any(|(r, ns)| {
-        let resource_matches = *r == resource || *r == target.t.resource;
+        let resource_matches = *r == resource;
         let scope_matches = match (ns, target.namespace) {
             (None, _) => true,
             (Some(_), None) => true,
@@ -652,7 +725,7 @@ fn metadata_only(obj: &Value) -> Value {
     })
 }
 
-fn get(store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
+fn get(state: &State, store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
     let key = object_key(target.namespace, name);
     let obj = store
         .objects
@@ -664,7 +737,10 @@ fn get(store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Res
     match shape(req.accept.as_deref()) {
         Shape::Full => json_response(200, obj),
         Shape::Metadata => json_response(200, &metadata_only(obj)),
-        Shape::Table => json_response(200, &table(target.t, &[obj], req, None, "")),
+        Shape::Table => json_response(
+            200,
+            &table(now(&state.config), target.t, &[obj], req, None, ""),
+        ),
     }
 }
 
@@ -825,16 +901,16 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
             "metadata": metadata,
             "items": objects.iter().map(|o| metadata_only(o)).collect::<Vec<_>>(),
         }),
-        Shape::Table => table(t, &objects, req, Some(rv), &token),
+        Shape::Table => table(now(&state.config), t, &objects, req, Some(rv), &token),
     };
     json_response(200, &body)
 }
 
-fn age(created: Option<&str>) -> String {
+fn age(created: Option<&str>, now: jiff::Timestamp) -> String {
     let Some(created) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {
         return "<unknown>".into();
     };
-    let secs = (jiff::Timestamp::now().as_second() - created.as_second()).max(0);
+    let secs = (now.as_second() - created.as_second()).max(0);
     match secs {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),
@@ -845,6 +921,7 @@ fn age(created: Option<&str>) -> String {
 
 /// What `kubectl get` prints: the server renders the columns (server-side printing).
 fn table(
+    now: jiff::Timestamp,
     t: &ResourceType,
     objects: &[&Value],
     req: &RecordedRequest,
@@ -894,7 +971,7 @@ fn table(
                 }
                 _ => {}
             }
-            cells.push(age(meta["creationTimestamp"].as_str()).into());
+            cells.push(age(meta["creationTimestamp"].as_str(), now).into());
             let object = match req.param("includeObject") {
                 Some("None") => Value::Null,
                 Some("Object") => (*o).clone(),
@@ -1023,7 +1100,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) ->
     {
         body.truncate(n);
     }
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Bytes::from(body));
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     r

@@ -111,6 +111,13 @@ impl Store {
         let name = value["metadata"]["name"].as_str().unwrap_or("").to_string();
         let t = self.type_for(&api_version, &kind, !namespace.is_empty());
         let mut value = value;
+        // As the API server does when the namespace comes only from the request.
+        let namespace = if t.namespaced && namespace.is_empty() {
+            value["metadata"]["namespace"] = Value::String("default".into());
+            "default".to_string()
+        } else {
+            namespace
+        };
         // Stored as the API returns single objects: with kind and apiVersion.
         value["kind"] = Value::String(t.kind.clone());
         value["apiVersion"] = Value::String(t.api_version());
@@ -129,9 +136,60 @@ impl Store {
         } else {
             name
         };
+        if t.group.is_empty() && t.kind == "Event" {
+            // The API server serves every Event through both APIs; events.k8s.io/v1 renames fields.
+            self.add(events_v1(&value), None, replace);
+        }
         let bucket = self.objects.entry((t.group, t.resource)).or_default();
         if replace || !bucket.contains_key(&key) {
             bucket.insert(key, value);
+        }
+    }
+
+    /// A Namespace object for every namespace that holds objects, and for those every cluster has,
+    /// unless given: a real cluster cannot hold objects in a namespace that does not exist, and
+    /// kubectl asks for the namespace when a get finds nothing.
+    pub fn add_implicit_namespaces(&mut self) {
+        let mut oldest: BTreeMap<String, Option<String>> =
+            ["default", "kube-system", "kube-public", "kube-node-lease"]
+                .into_iter()
+                .map(|n| (n.to_string(), None))
+                .collect();
+        for bucket in self.objects.values() {
+            for (key, obj) in bucket {
+                let Some((ns, _)) = key.split_once('/') else {
+                    continue;
+                };
+                let created = obj["metadata"]["creationTimestamp"].as_str();
+                let entry = oldest.entry(ns.to_string()).or_default();
+                if let Some(c) = created
+                    && entry.as_deref().is_none_or(|e| c < e)
+                {
+                    *entry = Some(c.to_string());
+                }
+            }
+        }
+        for (name, created) in oldest {
+            let mut metadata = serde_json::json!({
+                "name": name,
+                "labels": {"kubernetes.io/metadata.name": name},
+                // Older than anything in them, and leaves the lists' revision as it was.
+                "resourceVersion": "1",
+            });
+            if let Some(c) = created {
+                metadata["creationTimestamp"] = Value::String(c);
+            }
+            self.add(
+                serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": metadata,
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                }),
+                None,
+                false,
+            );
         }
     }
 
@@ -261,6 +319,36 @@ impl Store {
                 .get_or_insert(body);
         }
     }
+}
+
+/// A core v1 Event as events.k8s.io/v1 shows it (k8s.io/kubernetes pkg/apis/events/v1
+/// conversion).
+fn events_v1(core: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("apiVersion".into(), "events.k8s.io/v1".into());
+    out.insert("kind".into(), "Event".into());
+    for (from, to) in [
+        ("metadata", "metadata"),
+        ("eventTime", "eventTime"),
+        ("series", "series"),
+        ("reportingComponent", "reportingController"),
+        ("reportingInstance", "reportingInstance"),
+        ("action", "action"),
+        ("reason", "reason"),
+        ("involvedObject", "regarding"),
+        ("related", "related"),
+        ("message", "note"),
+        ("type", "type"),
+        ("source", "deprecatedSource"),
+        ("firstTimestamp", "deprecatedFirstTimestamp"),
+        ("lastTimestamp", "deprecatedLastTimestamp"),
+        ("count", "deprecatedCount"),
+    ] {
+        if let Some(v) = core.get(from).filter(|v| !v.is_null()) {
+            out.insert(to.into(), v.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 fn marker(line: &str, prefix: &str) -> Option<LogKey> {

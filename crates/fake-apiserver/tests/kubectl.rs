@@ -94,6 +94,25 @@ fn get_pods_all_namespaces_json() {
         .find(|r| r.path == "/api/v1/pods")
         .expect("kubectl listed pods cluster-wide");
     assert_eq!(list.param("limit"), Some("500"));
+    assert_eq!(list.version, "HTTP/2.0");
+}
+
+#[test]
+fn get_all_and_not_found() {
+    if !kubectl_on_path() {
+        return;
+    }
+    let s = Session::new(FakeApi::new().load_dir(fixture("pending-upgrade")));
+    let out = s.ok(&["get", "all", "-n", "blueking"]);
+    assert!(
+        out.contains("pod/bk-paas-apiserver-6c9f7d8b4-x2k9p"),
+        "{out}"
+    );
+    let missing = s.run(&["get", "pod", "nope", "-n", "blueking"]);
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).trim(),
+        "Error from server (NotFound): pods \"nope\" not found"
+    );
 }
 
 #[test]
