@@ -1104,3 +1104,52 @@ fn untrusted_server_certificate_is_one_line_exit_2() {
     assert!(r.stderr.contains("certificate"), "{}", r.stderr);
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn broken_answers_and_forbidden_logs_are_skipped_not_fatal() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-failed");
+    let now = offline_time(&dir);
+    let live = serve(
+        FakeApi::new()
+            .load_dir(&dir)
+            .fault(Fault::path("/api/v1/services", Respond::CutAfter(40)))
+            .fault(Fault::path(
+                "/apis/apps/v1/deployments",
+                Respond::Raw {
+                    code: 502,
+                    content_type: "text/html".into(),
+                    body: "<html><body>502 Bad Gateway</body></html>".into(),
+                },
+            ))
+            .forbid("pods/log", None),
+    );
+    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["findings"][0]["rule"], "helm-release-failed");
+    let skipped = v["skipped"].as_array().unwrap();
+    let reason = |what: &str| {
+        skipped
+            .iter()
+            .find(|s| s["what"] == what)
+            .unwrap_or_else(|| panic!("no {what} in {skipped:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(!reason("services").is_empty());
+    assert_eq!(
+        reason("deployments"),
+        "HTTP 502: <html><body>502 Bad Gateway</body></html>"
+    );
+    let logs: Vec<_> = skipped
+        .iter()
+        .filter(|s| s["what"].as_str().unwrap().starts_with("log of "))
+        .collect();
+    assert!(!logs.is_empty());
+    assert!(
+        logs.iter()
+            .all(|s| s["reason"].as_str().unwrap().starts_with("forbidden"))
+    );
+    assert_eq!(r.stderr, "");
+}
