@@ -23,7 +23,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use self::api::{Failure, api_failure};
+use self::api::{Api, Failure, api_failure};
 use self::connect::Cluster;
 use super::ingest::Ingest;
 use super::logs::tail_of;
@@ -252,21 +252,51 @@ pub async fn collect(
     catalog: &Catalog,
 ) -> Result<Collected, String> {
     let started = Instant::now();
-    let api = cluster.api.clone();
+    let server_time = probe(cluster).await?;
+    let mut c = Collector::default();
+    c.add_lists(cluster, scope, list_all(&cluster.api, scope).await?)?;
 
-    // First a cheap request that every client may make: it tells whether the cluster is there at
-    // all, and its Date header is the control plane's clock.
+    // Payloads need the storage labels, logs the pod list; the two then run side by side.
+    let sem = Arc::new(Semaphore::new(CONCURRENCY));
+    let plan = helm_plan::payloads_to_fetch(&c.snap.helm_records, scope.full_history_of.as_deref());
+    let jobs = log_jobs_for(&c.snap);
+    let (payloads, logs) = tokio::join!(
+        fetch_payloads(&cluster.api, &sem, &c.snap.helm_records, plan),
+        fetch_logs(&cluster.api, &sem, jobs)
+    );
+    c.add_payloads(payloads?);
+    c.add_logs(logs?);
+
+    let mut snap = c.snap;
+    snap.skipped.extend(rules_not_run(catalog, &c.unread));
+    snap.server_time = server_time;
+    snap.collected_at = Some(Timestamp::now());
+    Ok(Collected {
+        snap,
+        helm_objects: c.helm_objects,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A cheap request every client may make: it tells whether the cluster is there at all, and its
+/// `Date` header is the control plane's clock.
+async fn probe(cluster: &Cluster) -> Result<Option<Timestamp>, String> {
     let version = http::Request::get("/version")
         .body(Vec::new())
         .expect("a constant request is valid");
-    let server_time = match api.send(version).await {
-        Err(f) => return Err(connect::unusable(cluster, &f)),
+    match cluster.api.send(version).await {
+        Err(f) => Err(connect::unusable(cluster, &f)),
         Ok(raw) if raw.status == 401 => {
-            return Err(connect::unusable(cluster, &api_failure(401, &raw.body)));
+            Err(connect::unusable(cluster, &api_failure(401, &raw.body)))
         }
-        Ok(raw) => raw.date,
-    };
+        Ok(raw) => Ok(raw.date),
+    }
+}
 
+type ListResult = (usize, Option<String>, Result<Vec<Value>, Failure>);
+
+/// Every list of [`RESOURCES`] at once, in a stable order: index, namespace (`None`: cluster-wide).
+async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
     let mut lists = JoinSet::new();
     for (i, r) in RESOURCES.iter().enumerate() {
         for ns in r.namespaces(scope.namespace.as_deref()) {
@@ -279,93 +309,61 @@ pub async fn collect(
             });
         }
     }
-    let mut results = Vec::new();
-    while let Some(done) = lists.join_next().await {
-        results.push(done.map_err(|e| format!("internal error while collecting: {e}"))?);
-    }
+    let mut results = drain(lists).await?;
     // Completion order varies; the snapshot must not.
     results.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(results)
+}
 
-    let mut snap = Snapshot::default();
-    let mut ingest = Ingest::default();
-    let mut helm_objects = BTreeMap::new();
-    let mut unread: Vec<(&[&str], String)> = Vec::new();
-    let mut first_failure = None;
-    let mut any_read = false;
-    for (i, ns, res) in results {
-        let r = &RESOURCES[i];
-        let what = match &ns {
-            Some(ns) => format!("{} in namespace {ns}", r.what),
-            None => r.what.to_string(),
-        };
-        match res {
-            Ok(pages) => {
-                any_read = true;
-                for page in pages {
-                    match r.helm {
-                        Some(driver) => {
-                            add_storage_metadata(&mut snap, &mut helm_objects, driver, page)
-                        }
-                        None => ingest.add(&mut snap, page, &what, Some(r.kind)),
-                    }
-                }
-            }
-            Err(f) => {
-                if f.code() == Some(401) {
-                    return Err(connect::unusable(cluster, &f));
-                }
-                let reason = f.describe();
-                first_failure.get_or_insert_with(|| format!("{what}: {reason}"));
-                snap.skipped.push(Skipped::new(what.clone(), reason));
-                unread.push((r.words, what));
-            }
-        }
-    }
-    if !any_read {
-        // RBAC that grants one namespace cannot grant the cluster-wide lists `check` starts with.
-        let hint = if scope.namespace.is_none() {
-            "; with access to one namespace only, pass -n NAMESPACE"
-        } else {
-            ""
-        };
-        return Err(format!(
-            "could not read anything from {}: {}{hint}",
-            cluster.name(),
-            first_failure.unwrap_or_default()
-        ));
-    }
+type PayloadResult = (usize, Result<Value, Failure>);
 
-    let sem = Arc::new(Semaphore::new(CONCURRENCY));
-    let plan = helm_plan::payloads_to_fetch(&snap.helm_records, scope.full_history_of.as_deref());
-    let mut payloads = JoinSet::new();
+/// The storage objects `plan` (indices into `records`) names, a few at a time.
+async fn fetch_payloads(
+    api: &Api,
+    sem: &Arc<Semaphore>,
+    records: &[ReleaseRecord],
+    plan: Vec<usize>,
+) -> Result<Vec<PayloadResult>, String> {
+    let mut set = JoinSet::new();
     for i in plan {
-        let r = &snap.helm_records[i];
-        let path = format!(
-            "/api/v1/namespaces/{}/{}",
-            r.namespace,
-            match r.driver {
-                Driver::Secret => "secrets",
-                Driver::ConfigMap => "configmaps",
-            }
-        );
+        let r = &records[i];
+        let plural = match r.driver {
+            Driver::Secret => "secrets",
+            Driver::ConfigMap => "configmaps",
+        };
+        let path = format!("/api/v1/namespaces/{}/{plural}", r.namespace);
         let name = r.object_name.clone();
         let (api, sem) = (api.clone(), sem.clone());
-        payloads.spawn(async move {
+        set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             (i, api.get_object(&path, &name).await)
         });
     }
-    let mut log_jobs = JoinSet::new();
-    for job in log_jobs_for(&snap) {
+    let mut out = drain(set).await?;
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out)
+}
+
+type LogJob = (LogKey, bool);
+type LogResult = (LogJob, Result<Option<bytes::Bytes>, Failure>);
+
+async fn fetch_logs(
+    api: &Api,
+    sem: &Arc<Semaphore>,
+    jobs: Vec<LogJob>,
+) -> Result<Vec<LogResult>, String> {
+    let mut set = JoinSet::new();
+    for job in jobs {
         let (api, sem) = (api.clone(), sem.clone());
-        log_jobs.spawn(async move {
+        set.spawn(async move {
             let _permit = sem.acquire_owned().await;
+            let (key, previous) = &job;
             let res = api
                 .log(
-                    &job.0.namespace,
-                    &job.0.pod,
-                    &job.0.container,
-                    job.1,
+                    &key.namespace,
+                    &key.pod,
+                    &key.container,
+                    *previous,
                     LOG_TAIL_LINES as i64,
                     LOG_TAIL_BYTES as i64,
                 )
@@ -373,73 +371,134 @@ pub async fn collect(
             (job, res)
         });
     }
-    let (fetched, logs) = tokio::join!(drain(payloads), drain(log_jobs));
-    let (mut fetched, mut logs) = (fetched?, logs?);
+    let mut out = drain(set).await?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
 
-    fetched.sort_by_key(|(i, _)| *i);
-    for (i, res) in fetched.drain(..) {
-        let record = &snap.helm_records[i];
-        let what = format!(
-            "{} {}/{}",
-            record.driver.kubectl_kind(),
-            record.namespace,
-            record.object_name
-        );
-        match res {
-            Ok(obj) => {
-                let parsed = match record.driver {
-                    Driver::Secret => helm::secrets::from_object(&obj),
-                    Driver::ConfigMap => helm::configmaps::from_object(&obj),
-                };
-                match parsed {
-                    Some(full) => {
-                        helm_objects.insert(storage_key(&full), obj);
-                        snap.helm_records[i] = full;
+/// What has been read so far, and what could not be.
+#[derive(Default)]
+struct Collector {
+    snap: Snapshot,
+    ingest: Ingest,
+    helm_objects: BTreeMap<StorageKey, Value>,
+    /// The catalog words of each collection that failed, and how skipped entries name it.
+    unread: Vec<(&'static [&'static str], String)>,
+}
+
+impl Collector {
+    fn add_lists(
+        &mut self,
+        cluster: &Cluster,
+        scope: &Scope,
+        results: Vec<ListResult>,
+    ) -> Result<(), String> {
+        let mut first_failure = None;
+        let mut any_read = false;
+        for (i, ns, res) in results {
+            let r = &RESOURCES[i];
+            let what = match &ns {
+                Some(ns) => format!("{} in namespace {ns}", r.what),
+                None => r.what.to_string(),
+            };
+            match res {
+                Ok(pages) => {
+                    any_read = true;
+                    for page in pages {
+                        match r.helm {
+                            Some(driver) => add_storage_metadata(
+                                &mut self.snap,
+                                &mut self.helm_objects,
+                                driver,
+                                page,
+                            ),
+                            None => self.ingest.add(&mut self.snap, page, &what, Some(r.kind)),
+                        }
                     }
-                    None => snap
-                        .skipped
-                        .push(Skipped::new(what, "not helm release storage any more")),
+                }
+                // Credentials that expire mid-run are as fatal as wrong ones.
+                Err(f) if f.code() == Some(401) => return Err(connect::unusable(cluster, &f)),
+                Err(f) => {
+                    let reason = f.describe();
+                    first_failure.get_or_insert_with(|| format!("{what}: {reason}"));
+                    self.snap.skipped.push(Skipped::new(what.clone(), reason));
+                    self.unread.push((r.words, what));
                 }
             }
-            // The labels still give status and revision; only the payload's details are missing.
-            Err(f) => snap.skipped.push(Skipped::new(
-                what,
-                format!("payload not read: {}", f.describe()),
-            )),
+        }
+        if any_read {
+            return Ok(());
+        }
+        // RBAC that grants one namespace cannot grant the cluster-wide lists `check` starts with.
+        let hint = if scope.namespace.is_none() {
+            "; with access to one namespace only, pass -n NAMESPACE"
+        } else {
+            ""
+        };
+        Err(format!(
+            "could not read anything from {}: {}{hint}",
+            cluster.name(),
+            first_failure.unwrap_or_default()
+        ))
+    }
+
+    fn add_payloads(&mut self, fetched: Vec<PayloadResult>) {
+        for (i, res) in fetched {
+            let record = &self.snap.helm_records[i];
+            let what = format!(
+                "{} {}/{}",
+                record.driver.kubectl_kind(),
+                record.namespace,
+                record.object_name
+            );
+            match res {
+                Ok(obj) => {
+                    let parsed = match record.driver {
+                        Driver::Secret => helm::secrets::from_object(&obj),
+                        Driver::ConfigMap => helm::configmaps::from_object(&obj),
+                    };
+                    match parsed {
+                        Some(full) => {
+                            self.helm_objects.insert(storage_key(&full), obj);
+                            self.snap.helm_records[i] = full;
+                        }
+                        None => self
+                            .snap
+                            .skipped
+                            .push(Skipped::new(what, "not helm release storage any more")),
+                    }
+                }
+                // The labels still give status and revision; only the payload's details are missing.
+                Err(f) => self.snap.skipped.push(Skipped::new(
+                    what,
+                    format!("payload not read: {}", f.describe()),
+                )),
+            }
         }
     }
 
-    logs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut log_failures = Vec::new();
-    for ((key, previous), res) in logs.drain(..) {
-        match res {
-            Ok(Some(bytes)) => {
-                let text = tail_of(&bytes, false);
-                let entry = snap.logs.entry(key).or_default();
-                if previous {
-                    entry.previous = Some(text);
-                } else {
-                    entry.current = Some(text);
+    fn add_logs(&mut self, logs: Vec<LogResult>) {
+        let mut failures = Vec::new();
+        for ((key, previous), res) in logs {
+            match res {
+                Ok(Some(bytes)) => {
+                    let text = tail_of(&bytes, false);
+                    let entry = self.snap.logs.entry(key).or_default();
+                    if previous {
+                        entry.previous = Some(text);
+                    } else {
+                        entry.current = Some(text);
+                    }
                 }
+                Ok(None) => {}
+                Err(f) => failures.push((key, previous, f)),
             }
-            Ok(None) => {}
-            Err(f) => log_failures.push((key, previous, f)),
+        }
+        record_log_failures(&mut self.snap, &failures);
+        if !failures.is_empty() {
+            self.unread.push((LOG_WORDS, "pod logs".to_string()));
         }
     }
-    record_log_failures(&mut snap, &log_failures);
-    if !log_failures.is_empty() {
-        unread.push((LOG_WORDS, "pod logs".to_string()));
-    }
-
-    let not_run = rules_not_run(catalog, &unread);
-    snap.skipped.extend(not_run);
-    snap.server_time = server_time;
-    snap.collected_at = Some(Timestamp::now());
-    Ok(Collected {
-        snap,
-        helm_objects,
-        elapsed: started.elapsed(),
-    })
 }
 
 /// How the catalog's `reads` name pod logs.
@@ -481,7 +540,7 @@ fn add_storage_metadata(
 
 /// (container, previous?) pairs worth a log request: every container of a pod that is not ready or
 /// has restarted, and the previous instance of those that restarted.
-fn log_jobs_for(snap: &Snapshot) -> Vec<(LogKey, bool)> {
+fn log_jobs_for(snap: &Snapshot) -> Vec<LogJob> {
     let mut jobs = Vec::new();
     for p in snap.pods.iter().filter(|p| pod::is_troubled(p)) {
         for c in pod::container_statuses(p) {
@@ -530,7 +589,7 @@ fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]
 
 /// One entry per unread collection naming the rules that read it (the catalog's `reads`), so that
 /// a quiet report is never mistaken for a healthy cluster.
-pub fn rules_not_run(catalog: &Catalog, unread: &[(&[&str], String)]) -> Vec<Skipped> {
+pub fn rules_not_run(catalog: &Catalog, unread: &[(&[&'static str], String)]) -> Vec<Skipped> {
     let mut out = Vec::new();
     for (words, what) in unread {
         let ids: Vec<&str> = catalog
