@@ -13,7 +13,7 @@ use crate::render::Format;
     name = "kubectl-bkdoctor",
     version,
     about = "Diagnose a BlueKing (蓝鲸) deployment on Kubernetes: known issues, evidence, and the exact command that fixes each",
-    after_help = "Examples:\n  kubectl bkdoctor check --snapshot ./cluster-dump\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump\n\nExit status: 0 no findings at warning or above, 1 findings at warning or above, 2 could not run."
+    after_help = "Examples:\n  kubectl bkdoctor check\n  kubectl bkdoctor release bk-paas -n blueking\n  kubectl bkdoctor snapshot ./bk-snapshot\n  kubectl bkdoctor check --snapshot ./cluster-dump\n\nExit status: 0 no findings at warning or above, 1 findings at warning or above, 2 could not run."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,12 +32,12 @@ pub struct Cli {
 pub enum Command {
     /// Look for every known issue, in all namespaces or one
     #[command(
-        after_help = "Examples:\n  kubectl bkdoctor check --snapshot ./cluster-dump\n  kubectl bkdoctor check --snapshot ./cluster-dump -n blueking -o json"
+        after_help = "Examples:\n  kubectl bkdoctor check\n  kubectl bkdoctor check -n blueking -o json --context prod\n  kubectl bkdoctor check --snapshot ./cluster-dump"
     )]
     Check(CheckArgs),
     /// Decode one helm release's history and look for the known issues that concern it
     #[command(
-        after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
+        after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
     )]
     Release(ReleaseArgs),
     /// Collect from the cluster into a snapshot directory that is safe to send to support
@@ -89,8 +89,8 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub request_timeout: Timeout,
 
-    /// Print what the collection cost (requests, bytes, time) on stderr. Takes kubectl's `-v=N`
-    /// too, so a habit does not become a usage error.
+    // Takes an optional level so that kubectl's habitual `-v=6` is not a usage error.
+    /// Print what the collection cost (requests, bytes, time) on stderr
     #[arg(short = 'v', long, value_name = "LEVEL", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
     pub verbose: Option<u8>,
 }
