@@ -197,6 +197,7 @@ fn release(
     now_flag: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<u8, Fatal> {
+    let mut found_elsewhere = Vec::new();
     let snap = match &args.source.snapshot {
         Some(dir) => collect::dir::load(dir)?,
         None => {
@@ -208,6 +209,7 @@ fn release(
                     full_history_of: Some(name),
                 })?;
             args.namespace = scope.namespace;
+            found_elsewhere = collected.release_elsewhere;
             collected.snap
         }
     };
@@ -229,7 +231,11 @@ fn release(
                 Some(ns) => format!("in namespace {ns}"),
                 None => "in any namespace".to_string(),
             };
-            let elsewhere: Vec<_> = named.iter().map(|r| r.namespace.as_str()).collect();
+            let mut elsewhere: Vec<_> = named.iter().map(|r| r.namespace.as_str()).collect();
+            // A live run reads one namespace; it looked up where else the release lives.
+            elsewhere.extend(found_elsewhere.iter().map(String::as_str));
+            elsewhere.sort();
+            elsewhere.dedup();
             let hint = if elsewhere.is_empty() {
                 let mut all: Vec<_> = ctx
                     .releases

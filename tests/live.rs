@@ -1153,3 +1153,17 @@ fn broken_answers_and_forbidden_logs_are_skipped_not_fatal() {
     );
     assert_eq!(r.stderr, "");
 }
+
+#[test]
+fn release_in_the_wrong_namespace_says_where_it_is() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pending-upgrade");
+    let live = serve(FakeApi::new().load_dir(&dir));
+    let r = live.run(&["release", "bk-paas"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    assert_eq!(
+        r.stderr.trim(),
+        "error: helm release bk-paas not found in namespace default (it exists in namespace blueking)"
+    );
+    assert!(live.server.writes().is_empty());
+}

@@ -241,6 +241,8 @@ pub struct Collected {
     /// Helm storage objects as the API gave them: the full object when its payload was fetched,
     /// else the metadata-only one. The snapshot writer sanitises them.
     pub helm_objects: BTreeMap<StorageKey, Value>,
+    /// For `release NAME` when the namespace collected has no such release: where it does exist.
+    pub release_elsewhere: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -255,6 +257,12 @@ pub async fn collect(
     let server_time = probe(cluster).await?;
     let mut c = Collector::default();
     c.add_lists(cluster, scope, list_all(&cluster.api, scope).await?)?;
+    let release_elsewhere = match &scope.full_history_of {
+        Some(name) if !c.snap.helm_records.iter().any(|r| &r.name == name) => {
+            namespaces_holding(&cluster.api, name).await
+        }
+        _ => Vec::new(),
+    };
 
     // Payloads need the storage labels, logs the pod list; the two then run side by side.
     let sem = Arc::new(Semaphore::new(CONCURRENCY));
@@ -274,8 +282,36 @@ pub async fn collect(
     Ok(Collected {
         snap,
         helm_objects: c.helm_objects,
+        release_elsewhere,
         elapsed: started.elapsed(),
     })
+}
+
+/// The namespaces where helm storage of release `name` exists: two small metadata-only lists, so
+/// that `release NAME` run in the wrong namespace can say where to look. Best effort: an error
+/// only means no hint.
+async fn namespaces_holding(api: &Api, name: &str) -> Vec<String> {
+    let selector = format!("{HELM_SELECTOR},name={name}");
+    let (secrets, configmaps) = tokio::join!(
+        api.list("/api/v1/secrets", Some(&selector), true),
+        api.list("/api/v1/configmaps", Some(&selector), true)
+    );
+    let mut out: Vec<String> = [secrets, configmaps]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|page| {
+            page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["metadata"]["namespace"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A cheap request every client may make: it tells whether the cluster is there at all, and its

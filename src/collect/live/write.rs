@@ -280,37 +280,46 @@ pub fn write(dir: &Path, c: &Collected, about: &About) -> Result<Written, String
 }
 
 fn readme(about: &About) -> String {
+    let scope = match about.namespace {
+        Some(ns) => format!("namespace {ns} (and cluster-scoped objects)"),
+        None => "all namespaces".to_string(),
+    };
+    // Flush left on purpose: this is Markdown, and its list items continue on indented lines.
     format!(
-        "# kubectl-bkdoctor snapshot\n\n\
-Collected by `kubectl-bkdoctor snapshot` from {context:?} ({server}), {scope}.\n\
-Read it with `kubectl-bkdoctor check --snapshot DIR`; `snapshot-info.json` says when it was taken,\n\
-the API server's clock at that moment, and what could not be read.\n\n\
-## What is in it\n\
-- One `kind: List` file per resource kind: nodes, namespaces, pods, services, configmaps (except\n\
-  helm release storage), deployments, daemonsets, statefulsets, jobs, events, leases, CRDs, PVCs.\n\
-  Objects are written as the tool parsed them; fields it does not model are not kept.\n\
-- `helm/`: helm's release records (Secrets of type `helm.sh/release.v1`, ConfigMaps of the\n\
-  configmap driver), one per revision.\n\
-- `logs/<namespace>/<pod>/<container>.log` and `.previous.log`: the last {lines} lines (at most\n\
-  {kib} KiB) of the containers of pods that were not ready or had restarted.\n\n\
-## What was left out\n\
-- Every Secret that is not a helm release record: none was read, none is here.\n\
-- From each helm release record that was read, before encoding it again as helm does: `config`\n\
-  (the values given at install/upgrade, where passwords are), `chart.values`, `chart.templates`,\n\
-  `chart.files`, `manifest`, each hook's `manifest` and `info.notes` (rendered NOTES.txt). Names,\n\
-  revisions, statuses, chart and app versions, times and helm's descriptions remain.\n\
-- Helm release records whose payload was not needed (older healthy revisions) were listed by\n\
-  their labels only: they have no `data` and carry the annotation\n\
-  `{ann}: {not_collected}`. Records whose payload could not be decoded carry\n\
-  `{ann}: {unreadable}` and the reason in `{reason_ann}`, without the undecodable bytes.\n\n\
-Still present and worth a look before sending: ConfigMaps, pod specs (environment variables)\n\
-and container logs are as the cluster had them.\n",
+        r#"# kubectl-bkdoctor snapshot
+
+Collected by `kubectl-bkdoctor snapshot` from context "{context}" ({server}), {scope}.
+Read it with `kubectl-bkdoctor check --snapshot DIR`; `snapshot-info.json` says when it was
+taken, the API server's clock at that moment, and what could not be read.
+
+## What is in it
+
+- One `kind: List` file per resource kind: nodes, namespaces, pods, services, configmaps (except
+  helm release storage), deployments, daemonsets, statefulsets, jobs, events, leases, CRDs, PVCs.
+  Objects are written as the tool parsed them; fields it does not model are not kept.
+- `helm/`: helm's release records (Secrets of type `helm.sh/release.v1`, ConfigMaps of the
+  configmap driver), one per revision.
+- `logs/<namespace>/<pod>/<container>.log` and `.previous.log`: the last {lines} lines (at most
+  {kib} KiB) of each container of the pods that were not ready or had restarted.
+
+## What was left out
+
+- Every Secret that is not a helm release record: none was read, none is here.
+- From each helm release record that was read, before it was encoded again as helm does:
+  `config` (the values given at install and upgrade, where passwords are), `chart.values`,
+  `chart.templates`, `chart.files`, `manifest`, each hook's `manifest`, and `info.notes` (the
+  rendered NOTES.txt). Names, revisions, statuses, chart and app versions, times and helm's
+  descriptions remain.
+- Helm release records whose payload no check needed (older healthy revisions) are kept by their
+  labels only: no `data`, and the annotation `{ann}: {not_collected}`.
+  Records whose payload could not be decoded have no `data` either, the annotation
+  `{ann}: {unreadable}` and the reason in `{reason_ann}`.
+
+Still here as the cluster had them, worth a look before sending: ConfigMaps, pod specs
+(environment variables) and container logs.
+"#,
         context = about.context,
         server = about.server,
-        scope = match about.namespace {
-            Some(ns) => format!("namespace {ns} (and cluster-scoped objects)"),
-            None => "all namespaces".to_string(),
-        },
         lines = crate::snapshot::LOG_TAIL_LINES,
         kib = crate::snapshot::LOG_TAIL_BYTES / 1024,
         ann = helm::PAYLOAD_ANNOTATION,
