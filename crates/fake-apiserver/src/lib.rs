@@ -18,8 +18,8 @@
 //! ```
 //!
 //! Extending it: a new kind of misbehaviour is a [`Respond`] variant matched by a [`Fault`];
-//! write support (issue 5's probe pods) goes in `server::handle` where non-GET requests are
-//! refused today.
+//! behaviour that depends on what was sent (issue 5's probe pods: create, phases, delete) is a
+//! [`Handler`] over the served [`Objects`]. Without a handler every write is refused with 405.
 
 mod kubeconfig;
 mod resources;
@@ -116,6 +116,66 @@ impl Fault {
     }
 }
 
+/// Answers a request itself, with a status code and a JSON body, or lets the server answer
+/// (`None`). Runs after authentication, before the server refuses writes: issue 5's probe pods
+/// (create, then phases advancing per poll, then delete) are a handler over [`Objects`].
+pub type Handler =
+    Arc<dyn Fn(&RecordedRequest, &mut Objects<'_>) -> Option<(u16, Value)> + Send + Sync>;
+
+/// The objects and logs a running server holds, for handlers and tests to change.
+pub struct Objects<'a> {
+    pub(crate) store: &'a mut store::Store,
+}
+
+impl Objects<'_> {
+    /// `group` is `""` for the core group; `namespace` is `None` for cluster-scoped objects.
+    pub fn get(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&Value> {
+        self.store
+            .objects
+            .get(&(group.to_string(), resource.to_string()))?
+            .get(&store::key(namespace, name))
+    }
+
+    /// Adds or replaces an object (it must have kind and apiVersion).
+    pub fn put(&mut self, object: Value) {
+        self.store.add(object, None, true);
+    }
+
+    pub fn remove(
+        &mut self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        self.store
+            .objects
+            .get_mut(&(group.to_string(), resource.to_string()))?
+            .remove(&store::key(namespace, name))
+    }
+
+    pub fn set_log(
+        &mut self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+        text: &str,
+    ) {
+        self.store.set_log(
+            (namespace.into(), pod.into(), container.into()),
+            previous,
+            text.into(),
+        );
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Config {
     pub token: Option<String>,
@@ -128,6 +188,7 @@ pub(crate) struct Config {
     pub server_time: Option<jiff::Timestamp>,
     pub latency: Option<Duration>,
     pub implicit_namespaces: bool,
+    pub handlers: Vec<Handler>,
     pub faults: Vec<(Fault, Arc<AtomicUsize>)>,
 }
 
@@ -158,6 +219,7 @@ impl FakeApi {
                 server_time: None,
                 latency: None,
                 implicit_namespaces: true,
+                handlers: Vec::new(),
                 faults: Vec::new(),
             },
             load_error: None,
@@ -271,6 +333,18 @@ impl FakeApi {
     /// Every request waits this long before it is answered.
     pub fn latency(mut self, d: Duration) -> Self {
         self.config.latency = Some(d);
+        self
+    }
+
+    /// See [`Handler`]; handlers are asked in the order added.
+    pub fn handler(
+        mut self,
+        handler: impl Fn(&RecordedRequest, &mut Objects<'_>) -> Option<(u16, Value)>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.config.handlers.push(Arc::new(handler));
         self
     }
 
@@ -442,6 +516,12 @@ impl FakeApiServer {
     /// Files of a loaded directory that could not be parsed.
     pub fn load_warnings(&self) -> Vec<String> {
         self.state.store.lock().unwrap().load_warnings.clone()
+    }
+
+    /// Reads or changes the served objects and logs while the server runs.
+    pub fn with_objects<R>(&self, f: impl FnOnce(&mut Objects<'_>) -> R) -> R {
+        let mut store = self.state.store.lock().unwrap();
+        f(&mut Objects { store: &mut store })
     }
 
     /// Adds or replaces objects while the server runs.

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::body::{Frame, SizeHint};
 use hyper::header::{self, HeaderValue};
@@ -42,6 +43,8 @@ pub struct RecordedRequest {
     pub query: String,
     pub params: BTreeMap<String, String>,
     pub accept: Option<String>,
+    /// The request body (lossy UTF-8, at most 4 MiB): what a write would have written.
+    pub body: String,
     pub user_agent: Option<String>,
     pub auth: Auth,
     /// The status the server answered; 0 while it has not answered.
@@ -223,8 +226,10 @@ fn percent_decode(s: &str) -> String {
 
 async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Response<Body> {
     let _in_flight = InFlight::enter(&state);
+    let (parts, body) = req.into_parts();
     let header = |name: header::HeaderName| {
-        req.headers()
+        parts
+            .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
@@ -237,14 +242,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         None if client_cert => Auth::ClientCert,
         None => Auth::None,
     };
-    let query = req.uri().query().unwrap_or("").to_string();
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let body = match http_body_util::Limited::new(body, 4 << 20).collect().await {
+        Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+        Err(_) => String::new(),
+    };
     let record = RecordedRequest {
-        method: req.method().as_str().to_string(),
-        version: format!("{:?}", req.version()),
-        path: req.uri().path().to_string(),
+        method: parts.method.as_str().to_string(),
+        version: format!("{:?}", parts.version),
+        path: parts.uri.path().to_string(),
         params: parse_query(&query),
         query,
         accept: header(header::ACCEPT),
+        body,
         user_agent: header(header::USER_AGENT),
         auth,
         status: 0,
@@ -396,6 +406,14 @@ fn route(state: &State, req: &RecordedRequest) -> Resp {
         Auth::None if config.anonymous => {}
         Auth::None | Auth::BadToken => return status(401, "Unauthorized", "Unauthorized", None),
     }
+    let mut store = state.store.lock().unwrap();
+    for handler in &config.handlers {
+        let mut objects = crate::Objects { store: &mut store };
+        if let Some((code, body)) = handler(req, &mut objects) {
+            return json_response(code, &body);
+        }
+    }
+    let store = store;
     if req.method != "GET" {
         // The doctor is read-only; tests assert on the record that no write was ever tried.
         return status(
@@ -411,7 +429,6 @@ fn route(state: &State, req: &RecordedRequest) -> Resp {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let store = state.store.lock().unwrap();
     match segments.as_slice() {
         ["version"] => raw(200, "application/json", VERSION_JSON.to_string()),
         ["api"] => json_response(
@@ -710,13 +727,6 @@ fn forbidden(state: &State, req: &RecordedRequest, target: &Target) -> Option<Re
     ))
 }
 
-fn object_key(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
-    }
-}
-
 fn metadata_only(obj: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
@@ -726,7 +736,7 @@ fn metadata_only(obj: &Value) -> Value {
 }
 
 fn get(state: &State, store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
-    let key = object_key(target.namespace, name);
+    let key = crate::store::key(target.namespace, name);
     let obj = store
         .objects
         .get(&(target.t.group.clone(), target.t.resource.clone()))
@@ -1017,7 +1027,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) ->
     let pod = store
         .objects
         .get(&(String::new(), "pods".to_string()))
-        .and_then(|b| b.get(&object_key(Some(namespace), name)));
+        .and_then(|b| b.get(&crate::store::key(Some(namespace), name)));
     // A snapshot may hold logs of pods it has no object for; those are served as if it had.
     let logged: Vec<String> = store
         .logs

@@ -131,11 +131,7 @@ impl Store {
             self.resource_version += 1;
             value["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         }
-        let key = if t.namespaced {
-            format!("{namespace}/{name}")
-        } else {
-            name
-        };
+        let key = key(t.namespaced.then_some(namespace.as_str()), &name);
         if t.group.is_empty() && t.kind == "Event" {
             // The API server serves every Event through both APIs; events.k8s.io/v1 renames fields.
             self.add(events_v1(&value), None, replace);
@@ -318,6 +314,14 @@ impl Store {
                 .current
                 .get_or_insert(body);
         }
+    }
+}
+
+/// The etcd key of an object under its resource's prefix.
+pub fn key(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
     }
 }
 

@@ -664,3 +664,68 @@ async fn namespaces_exist_for_what_they_hold() {
             .is_empty()
     );
 }
+
+/// The extension point issue 5 builds on: a handler creates, advances and deletes probe pods
+/// while the server records every request.
+#[tokio::test]
+async fn a_handler_can_simulate_a_pod_lifecycle() {
+    let server = FakeApi::new()
+        .handler(|r, objects| {
+            let pods = "/api/v1/namespaces/default/pods";
+            match (r.method.as_str(), r.path.as_str()) {
+                ("POST", p) if p == pods => {
+                    let mut pod: Value = serde_json::from_str(&r.body).ok()?;
+                    pod["apiVersion"] = "v1".into();
+                    pod["kind"] = "Pod".into();
+                    pod["metadata"]["namespace"] = "default".into();
+                    pod["status"] = json!({"phase": "Pending"});
+                    objects.put(pod.clone());
+                    Some((201, pod))
+                }
+                ("GET", p) => {
+                    let name = p.strip_prefix(pods)?.strip_prefix('/')?;
+                    // Each poll moves the pod on: Pending, then Succeeded with its log.
+                    let mut pod = objects.get("", "pods", Some("default"), name)?.clone();
+                    if pod["status"]["phase"] == "Pending" {
+                        pod["status"]["phase"] = "Succeeded".into();
+                        objects.put(pod);
+                        objects.set_log("default", name, "probe", false, "dns=ok\n");
+                    }
+                    None
+                }
+                ("DELETE", p) => {
+                    let name = p.strip_prefix(pods)?.strip_prefix('/')?;
+                    let pod = objects.remove("", "pods", Some("default"), name)?;
+                    Some((200, pod))
+                }
+                _ => None,
+            }
+        })
+        .start();
+    let (client, _dir) = client(&server).await;
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "probe-node-1"},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "probe", "image": "busybox"}]},
+    }))
+    .unwrap();
+    let created = pods.create(&Default::default(), &pod).await.unwrap();
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+    let done = pods.get("probe-node-1").await.unwrap();
+    assert_eq!(done.status.unwrap().phase.as_deref(), Some("Succeeded"));
+    let log = pods
+        .logs("probe-node-1", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(log, "dns=ok\n");
+    pods.delete("probe-node-1", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(pods.get("probe-node-1").await.is_err());
+    let writes = server.writes();
+    assert_eq!(
+        writes.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(),
+        ["POST", "DELETE"]
+    );
+    assert!(writes[0].body.contains("\"nodeName\":\"node-1\""));
+}
