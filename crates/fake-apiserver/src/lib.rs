@@ -355,21 +355,66 @@ impl FakeApi {
         self
     }
 
-    /// The kubelet of the node running `pod` cannot be reached: every log request for it gets the
-    /// 500 recorded from a real API server in that state.
+    /// The kubelet of the node running `pod` cannot be reached: its log requests get the 500 a
+    /// real API server gives then (recorded/error-pod-log-kubelet-unreachable.txt), naming the
+    /// node's InternalIP (127.0.0.9 if unknown) and the kubelet URL the API server built.
     pub fn kubelet_unreachable(self, namespace: &str, pod: &str) -> Self {
-        let prefix = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
-        let (ns, p) = (namespace.to_string(), pod.to_string());
-        self.fault(Fault::new(
-            move |r| r.path == prefix,
-            Respond::Status {
-                code: 500,
-                reason: String::new(),
-                message: format!(
-                    "Get \"https://127.0.0.9:10250/containerLogs/{ns}/{p}/\": dial tcp 127.0.0.9:10250: connect: connection refused"
-                ),
-            },
-        ))
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
+        let (namespace, pod) = (namespace.to_string(), pod.to_string());
+        self.handler(move |r, objects| {
+            if r.path != path {
+                return None;
+            }
+            let object = objects.get("", "pods", Some(&namespace), &pod);
+            let container = match r.param("container").filter(|c| !c.is_empty()) {
+                Some(c) => c.to_string(),
+                None => {
+                    // Without a container the API server first needs the pod to name one.
+                    let containers = object?["spec"]["containers"].as_array()?;
+                    (containers.len() == 1)
+                        .then(|| containers[0]["name"].as_str())??
+                        .to_string()
+                }
+            };
+            let ip = object
+                .and_then(|p| p["spec"]["nodeName"].as_str())
+                .and_then(|n| objects.get("", "nodes", None, n))
+                .and_then(|n| {
+                    n["status"]["addresses"]
+                        .as_array()?
+                        .iter()
+                        .find(|a| a["type"] == "InternalIP")?["address"]
+                        .as_str()
+                })
+                .unwrap_or("127.0.0.9")
+                .to_string();
+            // The kubelet query as the API server encodes it: set options only, keys sorted.
+            let query: Vec<String> = ["follow", "limitBytes", "previous", "sinceSeconds", "tailLines", "timestamps"]
+                .iter()
+                .filter_map(|k| {
+                    let v = r.param(k).filter(|v| !v.is_empty() && *v != "false")?;
+                    Some(format!("{k}={v}"))
+                })
+                .collect();
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            Some((
+                500,
+                serde_json::json!({
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": format!(
+                        "Get \"https://{ip}:10250/containerLogs/{namespace}/{pod}/{container}{query}\": dial tcp {ip}:10250: connect: connection refused"
+                    ),
+                    "code": 500,
+                }),
+            ))
+        })
     }
 
     /// Starts serving on 127.0.0.1 on its own thread and tokio runtime, so synchronous tests can
