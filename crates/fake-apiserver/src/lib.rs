@@ -142,8 +142,12 @@ impl Objects<'_> {
             .get(&store::key(namespace, name))
     }
 
-    /// Adds or replaces an object (it must have kind and apiVersion).
-    pub fn put(&mut self, object: Value) {
+    /// Adds or replaces an object (it must have kind and apiVersion). It gets a new
+    /// resourceVersion, as every write does, and watchers see it.
+    pub fn put(&mut self, mut object: Value) {
+        if let Some(m) = object["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
         self.store.add(object, None, true);
     }
 
@@ -155,9 +159,7 @@ impl Objects<'_> {
         name: &str,
     ) -> Option<Value> {
         self.store
-            .objects
-            .get_mut(&(group.to_string(), resource.to_string()))?
-            .remove(&store::key(namespace, name))
+            .remove(group, resource, &store::key(namespace, name))
     }
 
     pub fn set_log(
@@ -431,6 +433,7 @@ impl FakeApi {
         if self.config.implicit_namespaces {
             self.store.add_implicit_namespaces();
         }
+        self.store.changes = Some(tokio::sync::broadcast::channel(1024).0);
         let pki = tls::generate(&self.config.user).expect("fake-apiserver: certificates");
         let state = Arc::new(server::State::new(self.store, self.config.clone()));
         let listener =
@@ -571,10 +574,11 @@ impl FakeApiServer {
 
     /// Adds or replaces objects while the server runs.
     pub fn add_objects(&self, objects: impl IntoIterator<Item = Value>) {
-        let mut store = self.state.store.lock().unwrap();
-        for o in objects {
-            store.add(o, None, true);
-        }
+        self.with_objects(|o| {
+            for object in objects {
+                o.put(object);
+            }
+        })
     }
 }
 

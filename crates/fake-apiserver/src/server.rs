@@ -124,24 +124,27 @@ pub async fn serve(
 
 type Resp = Response<Bytes>;
 
-/// A whole body, or one that stops after `cut` bytes with an error while its Content-Length
-/// promised all of them: the connection drops mid-response.
-pub struct Body {
-    data: Option<Bytes>,
-    len: u64,
-    fail: bool,
+/// A whole body; or one that stops after `cut` bytes with an error while its Content-Length
+/// promised all of them (the connection drops mid-response); or a watch stream.
+pub enum Body {
+    Full {
+        data: Option<Bytes>,
+        len: u64,
+        fail: bool,
+    },
+    Stream(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 impl Body {
     fn new(data: Bytes, cut: Option<usize>) -> Self {
         let len = data.len() as u64;
         match cut {
-            Some(n) if n < data.len() => Body {
+            Some(n) if n < data.len() => Body::Full {
                 data: Some(data.slice(..n)),
                 len,
                 fail: true,
             },
-            _ => Body {
+            _ => Body::Full {
                 data: Some(data),
                 len,
                 fail: false,
@@ -155,26 +158,45 @@ impl hyper::body::Body for Body {
     type Error = std::io::Error;
 
     fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        if let Some(d) = self.data.take().filter(|d| !d.is_empty()) {
-            return std::task::Poll::Ready(Some(Ok(Frame::data(d))));
+        use std::task::Poll;
+        match self.get_mut() {
+            Body::Full { data, fail, .. } => {
+                if let Some(d) = data.take().filter(|d| !d.is_empty()) {
+                    return Poll::Ready(Some(Ok(Frame::data(d))));
+                }
+                if std::mem::take(fail) {
+                    return Poll::Ready(Some(Err(std::io::Error::other("response cut"))));
+                }
+                Poll::Ready(None)
+            }
+            Body::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|c| Ok(Frame::data(c)))),
         }
-        if std::mem::take(&mut self.fail) {
-            return std::task::Poll::Ready(Some(Err(std::io::Error::other("response cut"))));
-        }
-        std::task::Poll::Ready(None)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.data.as_ref().is_none_or(Bytes::is_empty) && !self.fail
+        match self {
+            Body::Full { data, fail, .. } => data.as_ref().is_none_or(Bytes::is_empty) && !fail,
+            Body::Stream(_) => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.len)
+        match self {
+            Body::Full { len, .. } => SizeHint::with_exact(*len),
+            Body::Stream(_) => SizeHint::default(),
+        }
     }
 }
+
+/// Carries a watch's event stream out of the synchronous router, in the response's extensions
+/// (which must be Clone).
+#[derive(Clone)]
+struct WatchStream(Arc<Mutex<Option<tokio::sync::mpsc::Receiver<Bytes>>>>);
 
 struct InFlight<'a>(&'a State);
 
@@ -317,7 +339,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         headers.insert("audit-id", v);
     }
     state.requests.lock().unwrap()[index].status = response.status().as_u16();
-    response.map(|b| Body::new(b, cut))
+    let stream = response
+        .extensions_mut()
+        .remove::<WatchStream>()
+        .and_then(|w| w.0.lock().unwrap().take());
+    match stream {
+        Some(rx) => response.map(|_| Body::Stream(rx)),
+        None => response.map(|b| Body::new(b, cut)),
+    }
 }
 
 /// The server's clock: fixed by the test, or the real one.
@@ -669,8 +698,7 @@ fn resource_request(
     match (target.name, target.subresource) {
         (None, _) => {
             if matches!(req.param("watch"), Some("true" | "1")) {
-                // Watches are not served yet; a client that needs one fails clearly.
-                return bad_request("watch is not supported by the fake API server");
+                return watch(store, req, &target);
             }
             list(state, store, req, &target)
         }
@@ -914,6 +942,84 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
         Shape::Table => table(now(&state.config), t, &objects, req, Some(rv), &token),
     };
     json_response(200, &body)
+}
+
+/// A watch: the current objects as ADDED when the client starts from no resourceVersion or "0"
+/// (there is no history to replay from a later one), then every change while the server runs,
+/// one JSON event per line, until `timeoutSeconds` or the client goes.
+fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
+    let t = target.t;
+    let labels = match LabelSelector::parse(req.param("labelSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return bad_request(&e),
+    };
+    let fields = match FieldSelector::parse(req.param("fieldSelector").unwrap_or(""), &t.resource) {
+        Ok(s) => s,
+        Err(e) => return bad_request(&e),
+    };
+    let Some(changes) = &store.changes else {
+        return bad_request("watch is not available before the server starts");
+    };
+    let mut changes = changes.subscribe();
+    let namespace = target.namespace.map(str::to_string);
+    let in_scope = move |o: &Value| {
+        namespace
+            .as_deref()
+            .is_none_or(|ns| o["metadata"]["namespace"] == ns)
+            && labels.matches(o)
+            && fields.matches(o)
+    };
+    let initial: Vec<Value> = match req.param("resourceVersion") {
+        None | Some("" | "0") => store
+            .objects
+            .get(&(t.group.clone(), t.resource.clone()))
+            .into_iter()
+            .flat_map(|b| b.values())
+            .filter(|o| in_scope(o))
+            .cloned()
+            .collect(),
+        Some(_) => Vec::new(),
+    };
+    let timeout = req
+        .param("timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1800u64);
+    let (group, resource) = (t.group.clone(), t.resource.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let line = |kind: &str, object: &Value| {
+        let mut text = json!({"type": kind, "object": object}).to_string();
+        text.push('\n');
+        Bytes::from(text)
+    };
+    tokio::spawn(async move {
+        for o in &initial {
+            if tx.send(line("ADDED", o)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        loop {
+            let change = tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                c = changes.recv() => c,
+            };
+            match change {
+                Ok(c) if c.group == group && c.resource == resource && in_scope(&c.object) => {
+                    if tx.send(line(c.kind, &c.object)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    let mut r = raw(200, "application/json", String::new());
+    r.extensions_mut()
+        .insert(WatchStream(Arc::new(Mutex::new(Some(rx)))));
+    r
 }
 
 fn age(created: Option<&str>, now: jiff::Timestamp) -> String {

@@ -715,3 +715,44 @@ async fn a_handler_can_simulate_a_pod_lifecycle() {
     );
     assert!(writes[0].body.contains("\"nodeName\":\"node-1\""));
 }
+
+#[tokio::test]
+async fn watches_see_existing_then_changed_objects() {
+    use futures::{StreamExt, TryStreamExt};
+    use kube::api::{WatchEvent, WatchParams};
+
+    let server = FakeApi::new().load_dir(fixture("pending-upgrade")).start();
+    let (client, _dir) = client(&server).await;
+    let pods: Api<Pod> = Api::namespaced(client, "blueking");
+    let existing = pods.list(&ListParams::default()).await.unwrap().items.len();
+    let mut stream = pods
+        .watch(&WatchParams::default().timeout(10), "0")
+        .await
+        .unwrap()
+        .boxed();
+    for _ in 0..existing {
+        match stream.try_next().await.unwrap() {
+            Some(WatchEvent::Added(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    server.add_objects([json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "probe", "namespace": "blueking"},
+        "spec": {"containers": [{"name": "probe"}]},
+    })]);
+    // Another namespace: not this watch's business.
+    server.add_objects([json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "elsewhere", "namespace": "default"},
+    })]);
+    server.with_objects(|o| o.remove("", "pods", Some("blueking"), "probe"));
+    match stream.try_next().await.unwrap() {
+        Some(WatchEvent::Added(p)) => assert_eq!(p.metadata.name.as_deref(), Some("probe")),
+        other => panic!("{other:?}"),
+    }
+    match stream.try_next().await.unwrap() {
+        Some(WatchEvent::Deleted(p)) => assert_eq!(p.metadata.name.as_deref(), Some("probe")),
+        other => panic!("{other:?}"),
+    }
+}
