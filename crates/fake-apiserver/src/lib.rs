@@ -18,8 +18,8 @@
 //! ```
 //!
 //! Extending it: a new kind of misbehaviour is a [`Respond`] variant matched by a [`Fault`];
-//! write support (issue 5's probe pods) goes in `server::handle` where non-GET requests are
-//! refused today.
+//! behaviour that depends on what was sent (issue 5's probe pods: create, phases, delete) is a
+//! [`Handler`] over the served [`Objects`]. Without a handler every write is refused with 405.
 
 mod kubeconfig;
 mod resources;
@@ -116,6 +116,68 @@ impl Fault {
     }
 }
 
+/// Answers a request itself, with a status code and a JSON body, or lets the server answer
+/// (`None`). Runs after authentication, before the server refuses writes: issue 5's probe pods
+/// (create, then phases advancing per poll, then delete) are a handler over [`Objects`].
+pub type Handler =
+    Arc<dyn Fn(&RecordedRequest, &mut Objects<'_>) -> Option<(u16, Value)> + Send + Sync>;
+
+/// The objects and logs a running server holds, for handlers and tests to change.
+pub struct Objects<'a> {
+    pub(crate) store: &'a mut store::Store,
+}
+
+impl Objects<'_> {
+    /// `group` is `""` for the core group; `namespace` is `None` for cluster-scoped objects.
+    pub fn get(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&Value> {
+        self.store
+            .objects
+            .get(&(group.to_string(), resource.to_string()))?
+            .get(&store::key(namespace, name))
+    }
+
+    /// Adds or replaces an object (it must have kind and apiVersion). It gets a new
+    /// resourceVersion, as every write does, and watchers see it.
+    pub fn put(&mut self, mut object: Value) {
+        if let Some(m) = object["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        self.store.add(object, None, true);
+    }
+
+    pub fn remove(
+        &mut self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        self.store
+            .remove(group, resource, &store::key(namespace, name))
+    }
+
+    pub fn set_log(
+        &mut self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+        text: &str,
+    ) {
+        self.store.set_log(
+            (namespace.into(), pod.into(), container.into()),
+            previous,
+            text.into(),
+        );
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Config {
     pub token: Option<String>,
@@ -128,6 +190,7 @@ pub(crate) struct Config {
     pub server_time: Option<jiff::Timestamp>,
     pub latency: Option<Duration>,
     pub implicit_namespaces: bool,
+    pub handlers: Vec<Handler>,
     pub faults: Vec<(Fault, Arc<AtomicUsize>)>,
 }
 
@@ -158,6 +221,7 @@ impl FakeApi {
                 server_time: None,
                 latency: None,
                 implicit_namespaces: true,
+                handlers: Vec::new(),
                 faults: Vec::new(),
             },
             load_error: None,
@@ -274,6 +338,18 @@ impl FakeApi {
         self
     }
 
+    /// See [`Handler`]; handlers are asked in the order added.
+    pub fn handler(
+        mut self,
+        handler: impl Fn(&RecordedRequest, &mut Objects<'_>) -> Option<(u16, Value)>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.config.handlers.push(Arc::new(handler));
+        self
+    }
+
     pub fn fault(mut self, fault: Fault) -> Self {
         self.config
             .faults
@@ -281,21 +357,66 @@ impl FakeApi {
         self
     }
 
-    /// The kubelet of the node running `pod` cannot be reached: every log request for it gets the
-    /// 500 recorded from a real API server in that state.
+    /// The kubelet of the node running `pod` cannot be reached: its log requests get the 500 a
+    /// real API server gives then (recorded/error-pod-log-kubelet-unreachable.txt), naming the
+    /// node's InternalIP (127.0.0.9 if unknown) and the kubelet URL the API server built.
     pub fn kubelet_unreachable(self, namespace: &str, pod: &str) -> Self {
-        let prefix = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
-        let (ns, p) = (namespace.to_string(), pod.to_string());
-        self.fault(Fault::new(
-            move |r| r.path == prefix,
-            Respond::Status {
-                code: 500,
-                reason: String::new(),
-                message: format!(
-                    "Get \"https://127.0.0.9:10250/containerLogs/{ns}/{p}/\": dial tcp 127.0.0.9:10250: connect: connection refused"
-                ),
-            },
-        ))
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
+        let (namespace, pod) = (namespace.to_string(), pod.to_string());
+        self.handler(move |r, objects| {
+            if r.path != path {
+                return None;
+            }
+            let object = objects.get("", "pods", Some(&namespace), &pod);
+            let container = match r.param("container").filter(|c| !c.is_empty()) {
+                Some(c) => c.to_string(),
+                None => {
+                    // Without a container the API server first needs the pod to name one.
+                    let containers = object?["spec"]["containers"].as_array()?;
+                    (containers.len() == 1)
+                        .then(|| containers[0]["name"].as_str())??
+                        .to_string()
+                }
+            };
+            let ip = object
+                .and_then(|p| p["spec"]["nodeName"].as_str())
+                .and_then(|n| objects.get("", "nodes", None, n))
+                .and_then(|n| {
+                    n["status"]["addresses"]
+                        .as_array()?
+                        .iter()
+                        .find(|a| a["type"] == "InternalIP")?["address"]
+                        .as_str()
+                })
+                .unwrap_or("127.0.0.9")
+                .to_string();
+            // The kubelet query as the API server encodes it: set options only, keys sorted.
+            let query: Vec<String> = ["follow", "limitBytes", "previous", "sinceSeconds", "tailLines", "timestamps"]
+                .iter()
+                .filter_map(|k| {
+                    let v = r.param(k).filter(|v| !v.is_empty() && *v != "false")?;
+                    Some(format!("{k}={v}"))
+                })
+                .collect();
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            Some((
+                500,
+                serde_json::json!({
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": format!(
+                        "Get \"https://{ip}:10250/containerLogs/{namespace}/{pod}/{container}{query}\": dial tcp {ip}:10250: connect: connection refused"
+                    ),
+                    "code": 500,
+                }),
+            ))
+        })
     }
 
     /// Starts serving on 127.0.0.1 on its own thread and tokio runtime, so synchronous tests can
@@ -312,6 +433,7 @@ impl FakeApi {
         if self.config.implicit_namespaces {
             self.store.add_implicit_namespaces();
         }
+        self.store.changes = Some(tokio::sync::broadcast::channel(1024).0);
         let pki = tls::generate(&self.config.user).expect("fake-apiserver: certificates");
         let state = Arc::new(server::State::new(self.store, self.config.clone()));
         let listener =
@@ -444,12 +566,19 @@ impl FakeApiServer {
         self.state.store.lock().unwrap().load_warnings.clone()
     }
 
+    /// Reads or changes the served objects and logs while the server runs.
+    pub fn with_objects<R>(&self, f: impl FnOnce(&mut Objects<'_>) -> R) -> R {
+        let mut store = self.state.store.lock().unwrap();
+        f(&mut Objects { store: &mut store })
+    }
+
     /// Adds or replaces objects while the server runs.
     pub fn add_objects(&self, objects: impl IntoIterator<Item = Value>) {
-        let mut store = self.state.store.lock().unwrap();
-        for o in objects {
-            store.add(o, None, true);
-        }
+        self.with_objects(|o| {
+            for object in objects {
+                o.put(object);
+            }
+        })
     }
 }
 

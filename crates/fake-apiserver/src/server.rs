@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::body::{Frame, SizeHint};
 use hyper::header::{self, HeaderValue};
@@ -42,6 +43,8 @@ pub struct RecordedRequest {
     pub query: String,
     pub params: BTreeMap<String, String>,
     pub accept: Option<String>,
+    /// The request body (lossy UTF-8, at most 4 MiB): what a write would have written.
+    pub body: String,
     pub user_agent: Option<String>,
     pub auth: Auth,
     /// The status the server answered; 0 while it has not answered.
@@ -121,24 +124,27 @@ pub async fn serve(
 
 type Resp = Response<Bytes>;
 
-/// A whole body, or one that stops after `cut` bytes with an error while its Content-Length
-/// promised all of them: the connection drops mid-response.
-pub struct Body {
-    data: Option<Bytes>,
-    len: u64,
-    fail: bool,
+/// A whole body; or one that stops after `cut` bytes with an error while its Content-Length
+/// promised all of them (the connection drops mid-response); or a watch stream.
+pub enum Body {
+    Full {
+        data: Option<Bytes>,
+        len: u64,
+        fail: bool,
+    },
+    Stream(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 impl Body {
     fn new(data: Bytes, cut: Option<usize>) -> Self {
         let len = data.len() as u64;
         match cut {
-            Some(n) if n < data.len() => Body {
+            Some(n) if n < data.len() => Body::Full {
                 data: Some(data.slice(..n)),
                 len,
                 fail: true,
             },
-            _ => Body {
+            _ => Body::Full {
                 data: Some(data),
                 len,
                 fail: false,
@@ -152,26 +158,45 @@ impl hyper::body::Body for Body {
     type Error = std::io::Error;
 
     fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        if let Some(d) = self.data.take().filter(|d| !d.is_empty()) {
-            return std::task::Poll::Ready(Some(Ok(Frame::data(d))));
+        use std::task::Poll;
+        match self.get_mut() {
+            Body::Full { data, fail, .. } => {
+                if let Some(d) = data.take().filter(|d| !d.is_empty()) {
+                    return Poll::Ready(Some(Ok(Frame::data(d))));
+                }
+                if std::mem::take(fail) {
+                    return Poll::Ready(Some(Err(std::io::Error::other("response cut"))));
+                }
+                Poll::Ready(None)
+            }
+            Body::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|c| Ok(Frame::data(c)))),
         }
-        if std::mem::take(&mut self.fail) {
-            return std::task::Poll::Ready(Some(Err(std::io::Error::other("response cut"))));
-        }
-        std::task::Poll::Ready(None)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.data.as_ref().is_none_or(Bytes::is_empty) && !self.fail
+        match self {
+            Body::Full { data, fail, .. } => data.as_ref().is_none_or(Bytes::is_empty) && !fail,
+            Body::Stream(_) => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.len)
+        match self {
+            Body::Full { len, .. } => SizeHint::with_exact(*len),
+            Body::Stream(_) => SizeHint::default(),
+        }
     }
 }
+
+/// Carries a watch's event stream out of the synchronous router, in the response's extensions
+/// (which must be Clone).
+#[derive(Clone)]
+struct WatchStream(Arc<Mutex<Option<tokio::sync::mpsc::Receiver<Bytes>>>>);
 
 struct InFlight<'a>(&'a State);
 
@@ -223,8 +248,10 @@ fn percent_decode(s: &str) -> String {
 
 async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Response<Body> {
     let _in_flight = InFlight::enter(&state);
+    let (parts, body) = req.into_parts();
     let header = |name: header::HeaderName| {
-        req.headers()
+        parts
+            .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
@@ -237,14 +264,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         None if client_cert => Auth::ClientCert,
         None => Auth::None,
     };
-    let query = req.uri().query().unwrap_or("").to_string();
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let body = match http_body_util::Limited::new(body, 4 << 20).collect().await {
+        Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+        Err(_) => String::new(),
+    };
     let record = RecordedRequest {
-        method: req.method().as_str().to_string(),
-        version: format!("{:?}", req.version()),
-        path: req.uri().path().to_string(),
+        method: parts.method.as_str().to_string(),
+        version: format!("{:?}", parts.version),
+        path: parts.uri.path().to_string(),
         params: parse_query(&query),
         query,
         accept: header(header::ACCEPT),
+        body,
         user_agent: header(header::USER_AGENT),
         auth,
         status: 0,
@@ -307,7 +339,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
         headers.insert("audit-id", v);
     }
     state.requests.lock().unwrap()[index].status = response.status().as_u16();
-    response.map(|b| Body::new(b, cut))
+    let stream = response
+        .extensions_mut()
+        .remove::<WatchStream>()
+        .and_then(|w| w.0.lock().unwrap().take());
+    match stream {
+        Some(rx) => response.map(|_| Body::Stream(rx)),
+        None => response.map(|b| Body::new(b, cut)),
+    }
 }
 
 /// The server's clock: fixed by the test, or the real one.
@@ -396,6 +435,14 @@ fn route(state: &State, req: &RecordedRequest) -> Resp {
         Auth::None if config.anonymous => {}
         Auth::None | Auth::BadToken => return status(401, "Unauthorized", "Unauthorized", None),
     }
+    let mut store = state.store.lock().unwrap();
+    for handler in &config.handlers {
+        let mut objects = crate::Objects { store: &mut store };
+        if let Some((code, body)) = handler(req, &mut objects) {
+            return json_response(code, &body);
+        }
+    }
+    let store = store;
     if req.method != "GET" {
         // The doctor is read-only; tests assert on the record that no write was ever tried.
         return status(
@@ -411,7 +458,6 @@ fn route(state: &State, req: &RecordedRequest) -> Resp {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let store = state.store.lock().unwrap();
     match segments.as_slice() {
         ["version"] => raw(200, "application/json", VERSION_JSON.to_string()),
         ["api"] => json_response(
@@ -652,8 +698,7 @@ fn resource_request(
     match (target.name, target.subresource) {
         (None, _) => {
             if matches!(req.param("watch"), Some("true" | "1")) {
-                // Watches are not served yet; a client that needs one fails clearly.
-                return bad_request("watch is not supported by the fake API server");
+                return watch(store, req, &target);
             }
             list(state, store, req, &target)
         }
@@ -710,13 +755,6 @@ fn forbidden(state: &State, req: &RecordedRequest, target: &Target) -> Option<Re
     ))
 }
 
-fn object_key(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
-    }
-}
-
 fn metadata_only(obj: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
@@ -726,7 +764,7 @@ fn metadata_only(obj: &Value) -> Value {
 }
 
 fn get(state: &State, store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
-    let key = object_key(target.namespace, name);
+    let key = crate::store::key(target.namespace, name);
     let obj = store
         .objects
         .get(&(target.t.group.clone(), target.t.resource.clone()))
@@ -906,6 +944,84 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
     json_response(200, &body)
 }
 
+/// A watch: the current objects as ADDED when the client starts from no resourceVersion or "0"
+/// (there is no history to replay from a later one), then every change while the server runs,
+/// one JSON event per line, until `timeoutSeconds` or the client goes.
+fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
+    let t = target.t;
+    let labels = match LabelSelector::parse(req.param("labelSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return bad_request(&e),
+    };
+    let fields = match FieldSelector::parse(req.param("fieldSelector").unwrap_or(""), &t.resource) {
+        Ok(s) => s,
+        Err(e) => return bad_request(&e),
+    };
+    let Some(changes) = &store.changes else {
+        return bad_request("watch is not available before the server starts");
+    };
+    let mut changes = changes.subscribe();
+    let namespace = target.namespace.map(str::to_string);
+    let in_scope = move |o: &Value| {
+        namespace
+            .as_deref()
+            .is_none_or(|ns| o["metadata"]["namespace"] == ns)
+            && labels.matches(o)
+            && fields.matches(o)
+    };
+    let initial: Vec<Value> = match req.param("resourceVersion") {
+        None | Some("" | "0") => store
+            .objects
+            .get(&(t.group.clone(), t.resource.clone()))
+            .into_iter()
+            .flat_map(|b| b.values())
+            .filter(|o| in_scope(o))
+            .cloned()
+            .collect(),
+        Some(_) => Vec::new(),
+    };
+    let timeout = req
+        .param("timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1800u64);
+    let (group, resource) = (t.group.clone(), t.resource.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let line = |kind: &str, object: &Value| {
+        let mut text = json!({"type": kind, "object": object}).to_string();
+        text.push('\n');
+        Bytes::from(text)
+    };
+    tokio::spawn(async move {
+        for o in &initial {
+            if tx.send(line("ADDED", o)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        loop {
+            let change = tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                c = changes.recv() => c,
+            };
+            match change {
+                Ok(c) if c.group == group && c.resource == resource && in_scope(&c.object) => {
+                    if tx.send(line(c.kind, &c.object)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    let mut r = raw(200, "application/json", String::new());
+    r.extensions_mut()
+        .insert(WatchStream(Arc::new(Mutex::new(Some(rx)))));
+    r
+}
+
 fn age(created: Option<&str>, now: jiff::Timestamp) -> String {
     let Some(created) = created.and_then(|c| c.parse::<jiff::Timestamp>().ok()) else {
         return "<unknown>".into();
@@ -1017,7 +1133,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) ->
     let pod = store
         .objects
         .get(&(String::new(), "pods".to_string()))
-        .and_then(|b| b.get(&object_key(Some(namespace), name)));
+        .and_then(|b| b.get(&crate::store::key(Some(namespace), name)));
     // A snapshot may hold logs of pods it has no object for; those are served as if it had.
     let logged: Vec<String> = store
         .logs

@@ -33,6 +33,18 @@ pub struct Store {
     pub snapshot_server_time: Option<String>,
     /// Files of a loaded directory that could not be read, with why.
     pub load_warnings: Vec<String>,
+    /// Where changes go once the server runs, for watches. Loading sends nothing.
+    pub changes: Option<tokio::sync::broadcast::Sender<Change>>,
+}
+
+/// One watch event: an object added, modified or deleted while the server runs.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub group: String,
+    pub resource: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`, as in the watch stream.
+    pub kind: &'static str,
+    pub object: Value,
 }
 
 impl Store {
@@ -121,27 +133,37 @@ impl Store {
         // Stored as the API returns single objects: with kind and apiVersion.
         value["kind"] = Value::String(t.kind.clone());
         value["apiVersion"] = Value::String(t.api_version());
-        // The store's revision stays ahead of every object's, as etcd's does.
-        if let Some(rv) = value["metadata"]["resourceVersion"]
+        // The store's revision stays ahead of every object's, as etcd's does; once the server
+        // runs, every write is a new revision.
+        let given = value["metadata"]["resourceVersion"]
             .as_str()
             .and_then(|v| v.parse::<u64>().ok())
-        {
+            .filter(|_| self.changes.is_none());
+        if let Some(rv) = given {
             self.resource_version = self.resource_version.max(rv);
         } else {
             self.resource_version += 1;
             value["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         }
-        let key = if t.namespaced {
-            format!("{namespace}/{name}")
-        } else {
-            name
-        };
+        let key = key(t.namespaced.then_some(namespace.as_str()), &name);
         if t.group.is_empty() && t.kind == "Event" {
             // The API server serves every Event through both APIs; events.k8s.io/v1 renames fields.
             self.add(events_v1(&value), None, replace);
         }
-        let bucket = self.objects.entry((t.group, t.resource)).or_default();
-        if replace || !bucket.contains_key(&key) {
+        let bucket = self
+            .objects
+            .entry((t.group.clone(), t.resource.clone()))
+            .or_default();
+        let existed = bucket.contains_key(&key);
+        if replace || !existed {
+            if let Some(tx) = &self.changes {
+                let _ = tx.send(Change {
+                    group: t.group,
+                    resource: t.resource,
+                    kind: if existed { "MODIFIED" } else { "ADDED" },
+                    object: value.clone(),
+                });
+            }
             bucket.insert(key, value);
         }
     }
@@ -191,6 +213,26 @@ impl Store {
                 false,
             );
         }
+    }
+
+    /// Removes an object as a running server deletes one: watchers see it go.
+    pub fn remove(&mut self, group: &str, resource: &str, key: &str) -> Option<Value> {
+        let object = self
+            .objects
+            .get_mut(&(group.to_string(), resource.to_string()))?
+            .remove(key)?;
+        self.resource_version += 1;
+        if let Some(tx) = &self.changes {
+            let mut gone = object.clone();
+            gone["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
+            let _ = tx.send(Change {
+                group: group.to_string(),
+                resource: resource.to_string(),
+                kind: "DELETED",
+                object: gone,
+            });
+        }
+        Some(object)
     }
 
     pub fn set_log(&mut self, key: LogKey, previous: bool, text: String) {
@@ -318,6 +360,14 @@ impl Store {
                 .current
                 .get_or_insert(body);
         }
+    }
+}
+
+/// The etcd key of an object under its resource's prefix.
+pub fn key(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
     }
 }
 
