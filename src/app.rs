@@ -7,8 +7,10 @@ use std::io::Write;
 use jiff::Timestamp;
 
 use crate::catalog::Catalog;
-use crate::cli::{CheckArgs, Cli, Command, ReleaseArgs, RulesArgs, Source};
+use crate::cli::{CheckArgs, Cli, ClusterArgs, Command, ReleaseArgs, RulesArgs, SnapshotArgs};
 use crate::collect;
+use crate::collect::live::connect::{self, Cluster, HelmEnv, NamespaceChoice};
+use crate::collect::live::{self, Collected, Scope, progress};
 use crate::findings::Finding;
 use crate::i18n::Lang;
 use crate::render::{self, Format, Look, ReleaseReport, Report, Summary};
@@ -58,6 +60,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
         Command::Check(args) => check(args, &catalog, look, cli.now, out),
         Command::Release(args) => release(args, &catalog, look, cli.now, out),
         Command::Rules(args) => list_rules(args, &catalog, lang, out),
+        Command::Snapshot(args) => snapshot(args, &catalog, out),
         Command::Completion(args) => {
             crate::completion::write(args.shell, out)?;
             Ok(0)
@@ -80,13 +83,74 @@ fn list_rules(
     Ok(0)
 }
 
-fn load(source: &Source) -> Result<Snapshot, Fatal> {
-    match &source.snapshot {
-        Some(dir) => Ok(collect::dir::load(dir)?),
-        None => Err(Fatal::Msg(
-            "reading a live cluster is not available yet; pass --snapshot DIR (a directory of `kubectl get -o yaml` files and pod logs)".into(),
-        )),
+/// Connects through the kubeconfig and collects. `scope` picks what to collect once the context's
+/// namespace is known.
+fn collect_live(
+    args: &ClusterArgs,
+    catalog: &Catalog,
+    scope: impl FnOnce(&str) -> Scope,
+) -> Result<(Collected, Cluster, Scope), Fatal> {
+    let helm = HelmEnv::from_process();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal::Msg(format!("cannot start: {e}")))?;
+    runtime.block_on(async {
+        let context = connect::context_override(args, helm.as_ref());
+        let cluster = connect::connect(
+            args.kubeconfig.as_ref(),
+            context.as_deref(),
+            args.request_timeout.0,
+        )
+        .await
+        .map_err(Fatal::Msg)?;
+        let scope = scope(&cluster.namespace);
+        let progress = progress::Progress::start(
+            format!("reading {}", cluster.name()),
+            cluster.api.stats.clone(),
+        );
+        let collected = live::collect(&cluster, &scope, catalog).await;
+        progress.finish().await;
+        let collected = collected.map_err(Fatal::Msg)?;
+        if args.verbose.is_some() {
+            eprintln!(
+                "collected from {}: {}",
+                cluster.name(),
+                progress::summary(&cluster.api.stats, collected.elapsed)
+            );
+        }
+        Ok((collected, cluster, scope))
+    })
+}
+
+fn namespace_choice(flag: Option<&str>, all: bool) -> NamespaceChoice {
+    NamespaceChoice::resolve(flag, all, HelmEnv::from_process().as_ref())
+}
+
+fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Result<u8, Fatal> {
+    let choice = namespace_choice(args.namespace.as_deref(), args.all_namespaces);
+    let (collected, cluster, scope) = collect_live(&args.cluster, catalog, |ctx_ns| Scope {
+        namespace: choice.for_check(ctx_ns),
+        full_history_of: None,
+    })?;
+    let about = live::write::About {
+        context: &cluster.context,
+        server: &cluster.server,
+        namespace: scope.namespace.as_deref(),
+    };
+    let written = live::write::write(&args.dir, &collected, &about).map_err(Fatal::Msg)?;
+    writeln!(
+        out,
+        "wrote {} files ({} KiB) to {}; read it with: kubectl bkdoctor check --snapshot {}",
+        written.files,
+        written.bytes.div_ceil(1024),
+        args.dir.display(),
+        args.dir.display()
+    )?;
+    for s in &collected.snap.skipped {
+        writeln!(out, "not collected: {}: {}", s.what, s.reason)?;
     }
+    Ok(0)
 }
 
 fn now(flag: Option<Timestamp>, snap: &Snapshot) -> Timestamp {
@@ -101,15 +165,28 @@ fn check(
     now_flag: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<u8, Fatal> {
-    let snap = load(&args.source)?;
+    let (snap, namespace) = match &args.source.snapshot {
+        Some(dir) => {
+            let namespace = if args.all_namespaces {
+                None
+            } else {
+                args.namespace
+            };
+            (collect::dir::load(dir)?, namespace)
+        }
+        None => {
+            let choice = namespace_choice(args.namespace.as_deref(), args.all_namespaces);
+            let (collected, _, scope) =
+                collect_live(&args.source.cluster, catalog, |ctx_ns| Scope {
+                    namespace: choice.for_check(ctx_ns),
+                    full_history_of: None,
+                })?;
+            (collected.snap, scope.namespace)
+        }
+    };
     let now = now(now_flag, &snap);
     let ctx = Ctx::new(&snap, catalog, look.lang, now);
     let mut findings = rules::run_all(&ctx);
-    let namespace = if args.all_namespaces {
-        None
-    } else {
-        args.namespace
-    };
     if let Some(ns) = &namespace {
         findings.retain(|f| f.namespace.as_deref().is_none_or(|n| n == ns));
     }
@@ -142,13 +219,28 @@ fn check(
 }
 
 fn release(
-    args: ReleaseArgs,
+    mut args: ReleaseArgs,
     catalog: &Catalog,
     look: Look,
     now_flag: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<u8, Fatal> {
-    let snap = load(&args.source)?;
+    let mut found_elsewhere = Vec::new();
+    let snap = match &args.source.snapshot {
+        Some(dir) => collect::dir::load(dir)?,
+        None => {
+            let choice = namespace_choice(args.namespace.as_deref(), false);
+            let name = args.name.clone();
+            let (collected, _, scope) =
+                collect_live(&args.source.cluster, catalog, |ctx_ns| Scope {
+                    namespace: Some(choice.for_release(ctx_ns)),
+                    full_history_of: Some(name),
+                })?;
+            args.namespace = scope.namespace;
+            found_elsewhere = collected.release_elsewhere;
+            collected.snap
+        }
+    };
     let now = now(now_flag, &snap);
     let ctx = Ctx::new(&snap, catalog, look.lang, now);
     let named: Vec<_> = ctx
@@ -167,7 +259,11 @@ fn release(
                 Some(ns) => format!("in namespace {ns}"),
                 None => "in any namespace".to_string(),
             };
-            let elsewhere: Vec<_> = named.iter().map(|r| r.namespace.as_str()).collect();
+            let mut elsewhere: Vec<_> = named.iter().map(|r| r.namespace.as_str()).collect();
+            // A live run reads one namespace; it looked up where else the release lives.
+            elsewhere.extend(found_elsewhere.iter().map(String::as_str));
+            elsewhere.sort();
+            elsewhere.dedup();
             let hint = if elsewhere.is_empty() {
                 let mut all: Vec<_> = ctx
                     .releases

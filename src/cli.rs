@@ -13,7 +13,7 @@ use crate::render::Format;
     name = "kubectl-bkdoctor",
     version = crate::version::LONG,
     about = "Diagnose a BlueKing (蓝鲸) deployment on Kubernetes: known issues, evidence, and the exact command that fixes each",
-    after_help = "Examples:\n  kubectl bkdoctor check --snapshot ./cluster-dump\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump\n\nExit status: 0 no findings at warning or above, 1 findings at warning or above, 2 could not run."
+    after_help = "Examples:\n  kubectl bkdoctor check\n  kubectl bkdoctor release bk-paas -n blueking\n  kubectl bkdoctor snapshot ./bk-snapshot\n  kubectl bkdoctor check --snapshot ./cluster-dump\n\nExit status: 0 no findings at warning or above, 1 findings at warning or above, 2 could not run."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -44,12 +44,12 @@ pub struct Cli {
 pub enum Command {
     /// Look for every known issue, in all namespaces or one
     #[command(
-        after_help = "Examples:\n  kubectl bkdoctor check --snapshot ./cluster-dump\n  kubectl bkdoctor check --snapshot ./cluster-dump -n blueking -o json"
+        after_help = "Examples:\n  kubectl bkdoctor check\n  kubectl bkdoctor check -n blueking -o json --context prod\n  kubectl bkdoctor check --snapshot ./cluster-dump"
     )]
     Check(CheckArgs),
     /// Decode one helm release's history and look for the known issues that concern it
     #[command(
-        after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
+        after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
     )]
     Release(ReleaseArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell)
@@ -60,6 +60,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor rules\n  kubectl bkdoctor rules -o json --rules ./my-signatures.yaml"
     )]
     Rules(RulesArgs),
+    /// Collect from the cluster into a snapshot directory that is safe to send to support
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor snapshot ./bk-snapshot\n  kubectl bkdoctor check --snapshot ./bk-snapshot\n\nThe directory holds no Secret except helm release records, and those without values, manifests or notes; its README lists what was left out."
+    )]
+    Snapshot(SnapshotArgs),
 }
 
 #[derive(Debug, Args)]
@@ -70,10 +75,102 @@ pub struct RulesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Directory to write (created; must be empty if it exists)
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Only this namespace (cluster-scoped objects, such as nodes, are still collected)
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// All namespaces (the default)
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct Source {
     /// Read a snapshot directory (kubectl get -o json|yaml files, pod logs) instead of a live cluster
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kubeconfig", "context"])]
     pub snapshot: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// How to reach a live cluster, with kubectl's flag names and defaults.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use [default: its current-context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// How long to wait for each request to the API server ("30s", "1m", "0" = no limit)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub request_timeout: Timeout,
+
+    // Takes an optional level so that kubectl's habitual `-v=6` is not a usage error.
+    /// Print what the collection cost (requests, bytes, time) on stderr
+    #[arg(short = 'v', long, value_name = "LEVEL", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
+    pub verbose: Option<u8>,
+}
+
+/// A per-request limit; `None` is kubectl's "0": wait as long as it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Option<std::time::Duration>);
+
+impl Default for Timeout {
+    fn default() -> Self {
+        Timeout(Some(std::time::Duration::from_secs(30)))
+    }
+}
+
+/// kubectl's `--request-timeout`: a bare number is seconds, else a number with s, m or h (or
+/// several: "1m30s").
+pub fn parse_timeout(s: &str) -> Result<Timeout, String> {
+    let s = s.trim();
+    let bad = || format!("invalid duration {s:?}: use e.g. 30s, 2m, 1m30s or 0");
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(Timeout((n > 0).then(|| std::time::Duration::from_secs(n))));
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut any = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            0.001
+        } else {
+            match c {
+                'h' => 3600.0,
+                'm' => 60.0,
+                's' => 1.0,
+                _ => return Err(bad()),
+            }
+        };
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        total += n * unit;
+        num.clear();
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return Err(bad());
+    }
+    Ok(Timeout(
+        (total > 0.0).then(|| std::time::Duration::from_secs_f64(total)),
+    ))
 }
 
 #[derive(Debug, Args)]
@@ -102,7 +199,7 @@ pub struct ReleaseArgs {
     #[command(flatten)]
     pub source: Source,
 
-    /// Namespace of the release [default: the one namespace that has it]
+    /// Namespace of the release [default: live, the context's namespace; --snapshot, the one namespace that has it]
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
 
@@ -142,5 +239,57 @@ mod tests {
     fn namespace_and_all_namespaces_conflict() {
         let r = Cli::try_parse_from(["kubectl-bkdoctor", "check", "-n", "blueking", "-A"]);
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn request_timeout_as_kubectl_spells_it() {
+        use std::time::Duration;
+        let t = |s| parse_timeout(s).map(|t| t.0);
+        assert_eq!(t("30s"), Ok(Some(Duration::from_secs(30))));
+        assert_eq!(t("45"), Ok(Some(Duration::from_secs(45))));
+        assert_eq!(t("1m30s"), Ok(Some(Duration::from_secs(90))));
+        assert_eq!(t("500ms"), Ok(Some(Duration::from_millis(500))));
+        assert_eq!(t("1h"), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(t("0"), Ok(None));
+        assert!(t("soon").is_err());
+        assert!(t("10x").is_err());
+        assert!(t("s").is_err());
+    }
+
+    #[test]
+    fn verbose_as_kubectl_users_type_it() {
+        let v = |args: &[&str]| {
+            let mut argv = vec!["kubectl-bkdoctor", "snapshot"];
+            argv.extend(args);
+            match Cli::try_parse_from(argv).map(|c| c.command) {
+                Ok(Command::Snapshot(s)) => Ok((s.cluster.verbose, s.dir)),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.kind()),
+            }
+        };
+        assert_eq!(v(&["-v", "d"]), Ok((Some(1), "d".into())));
+        assert_eq!(v(&["-v=6", "d"]), Ok((Some(6), "d".into())));
+        assert_eq!(v(&["d"]), Ok((None, "d".into())));
+    }
+
+    #[test]
+    fn live_flags_parse_on_every_command() {
+        for cmd in [
+            vec!["check"],
+            vec!["release", "bk-paas"],
+            vec!["snapshot", "/tmp/x"],
+        ] {
+            let mut argv = vec!["kubectl-bkdoctor"];
+            argv.extend(cmd);
+            argv.extend([
+                "--kubeconfig",
+                "/k",
+                "--context",
+                "c",
+                "--request-timeout",
+                "5s",
+            ]);
+            Cli::try_parse_from(argv).unwrap();
+        }
     }
 }

@@ -231,7 +231,7 @@ pub mod dynamic {
             let a = ask(&[""]);
             assert_eq!(
                 words(&a),
-                ["check", "release", "completion", "rules", ":4"],
+                ["check", "release", "completion", "rules", "snapshot", ":4"],
                 "{a}"
             );
             assert_eq!(words(&ask(&["ch"])), ["check", ":4"]);

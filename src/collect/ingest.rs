@@ -145,6 +145,13 @@ impl Ingest {
                 let time = |k: &str| value[k].as_str().and_then(|s| s.parse().ok());
                 snap.collected_at = snap.collected_at.or(time("collectedAt"));
                 snap.server_time = snap.server_time.or(time("serverTime"));
+                // What the live collection could not read stays part of the picture: "no
+                // findings" from a snapshot whose secrets were forbidden is not "healthy".
+                for s in value["skipped"].as_array().into_iter().flatten() {
+                    if let (Some(what), Some(reason)) = (s["what"].as_str(), s["reason"].as_str()) {
+                        snap.skipped.push(Skipped::new(what, reason));
+                    }
+                }
             }
             _ => {
                 self.objects -= 1;

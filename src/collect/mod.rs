@@ -1,7 +1,8 @@
-//! Collectors fill a [`Snapshot`](crate::snapshot::Snapshot): from a snapshot directory ([`dir`]) or,
-//! later, from a live cluster. They share [`ingest`], so an object means the same wherever it came
-//! from.
+//! Collectors fill a [`Snapshot`](crate::snapshot::Snapshot): from a snapshot directory ([`dir`]) or
+//! from a live cluster ([`live`]). They share [`ingest`], so an object means the same wherever it
+//! came from.
 
 pub mod dir;
 pub mod ingest;
+pub mod live;
 pub mod logs;

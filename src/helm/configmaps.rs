@@ -4,7 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
-use super::{Driver, Payload, ReleaseRecord, STORAGE_PREFIX, secrets};
+use super::{Driver, ReleaseRecord, STORAGE_PREFIX, secrets};
 
 pub fn is_release(obj: &Value) -> bool {
     let meta = &obj["metadata"];
@@ -20,7 +20,7 @@ pub fn from_object(obj: &Value) -> Option<ReleaseRecord> {
     }
     let meta: ObjectMeta = serde_json::from_value(obj.get("metadata")?.clone()).ok()?;
     let payload = match obj["data"]["release"].as_str() {
-        None => Payload::Unreadable("the ConfigMap has no data.release".into()),
+        None => super::payload_without_data(obj, "the ConfigMap has no data.release"),
         Some(stored) => secrets::payload(stored.as_bytes()),
     };
     ReleaseRecord::from_meta(Driver::ConfigMap, &meta, payload)

@@ -104,6 +104,12 @@ fn parse_time(s: Option<String>) -> Option<Timestamp> {
 /// Decodes helm's stored text (what is in `data.release` once the API's own base64 layer of a
 /// Secret is removed; for the configmap driver, the string as stored).
 pub fn decode(stored: &[u8]) -> Result<ReleaseInfo, DecodeError> {
+    parse_json(&release_json(stored)?)
+}
+
+/// The release JSON inside helm's stored text, with every bound of [`decode`]. Only the snapshot
+/// writer needs the whole document (to strip the sensitive parts and re-encode the rest).
+pub fn release_json(stored: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let stored = stored.trim_ascii();
     if stored.is_empty() {
         return Err(DecodeError::Empty);
@@ -111,12 +117,11 @@ pub fn decode(stored: &[u8]) -> Result<ReleaseInfo, DecodeError> {
     let bytes = STANDARD
         .decode(stored)
         .map_err(|e| DecodeError::Base64(e.to_string()))?;
-    let json = if bytes.starts_with(&GZIP_MAGIC) {
-        inflate(&bytes)?
+    if bytes.starts_with(&GZIP_MAGIC) {
+        inflate(&bytes)
     } else {
-        bytes
-    };
-    parse_json(&json)
+        Ok(bytes)
+    }
 }
 
 fn inflate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {

@@ -21,6 +21,33 @@ pub use decode::{DecodeError, ReleaseInfo};
 pub const STORAGE_PREFIX: &str = "sh.helm.release.v1.";
 pub const SECRET_TYPE: &str = "helm.sh/release.v1";
 
+/// A snapshot this tool writes (`kubectl-bkdoctor snapshot`) keeps every storage record, but a record
+/// whose payload was not fetched, or could not be decoded, goes without `data`; this annotation says
+/// which, so that reading the snapshot back gives the same analysis instead of "payload missing".
+pub const PAYLOAD_ANNOTATION: &str = "kubectl-bkdoctor/payload";
+/// Value of [`PAYLOAD_ANNOTATION`]: only the metadata was collected.
+pub const PAYLOAD_NOT_COLLECTED: &str = "not-collected";
+/// Value of [`PAYLOAD_ANNOTATION`]: the payload did not decode; the reason is in
+/// [`UNREADABLE_ANNOTATION`].
+pub const PAYLOAD_UNREADABLE: &str = "unreadable";
+pub const UNREADABLE_ANNOTATION: &str = "kubectl-bkdoctor/unreadable-reason";
+
+/// The payload of a record without `data.release`: what the snapshot writer's annotation says, else
+/// `missing` (helm itself cannot read such a record).
+pub(crate) fn payload_without_data(obj: &serde_json::Value, missing: &str) -> Payload {
+    let ann = &obj["metadata"]["annotations"];
+    match ann[PAYLOAD_ANNOTATION].as_str() {
+        Some(PAYLOAD_NOT_COLLECTED) => Payload::NotLoaded,
+        Some(PAYLOAD_UNREADABLE) => Payload::Unreadable(
+            ann[UNREADABLE_ANNOTATION]
+                .as_str()
+                .unwrap_or(missing)
+                .to_string(),
+        ),
+        _ => Payload::Unreadable(missing.to_string()),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Driver {

@@ -28,7 +28,7 @@ pub fn from_object(obj: &Value) -> Option<ReleaseRecord> {
     }
     let meta: ObjectMeta = serde_json::from_value(obj.get("metadata")?.clone()).ok()?;
     let payload = match obj["data"]["release"].as_str() {
-        None => Payload::Unreadable("the Secret has no data.release".into()),
+        None => super::payload_without_data(obj, "the Secret has no data.release"),
         Some(api_b64) => match STANDARD.decode(api_b64.trim()) {
             Err(e) => Payload::Unreadable(format!("data.release is not valid base64: {e}")),
             Ok(stored) => payload(&stored),
