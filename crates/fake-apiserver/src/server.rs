@@ -704,7 +704,7 @@ fn resource_request(
         }
         (Some(name), None | Some("status")) => get(state, store, req, &target, name),
         (Some(name), Some("log")) if target.t.resource == "pods" && target.t.group.is_empty() => {
-            pod_log(store, req, target.namespace.unwrap_or(""), name)
+            pod_log(store, req, &target, name)
         }
         _ => not_found_resource(),
     }
@@ -1121,15 +1121,8 @@ fn container_names(pod: &Value) -> Vec<String> {
 }
 
 /// `GET /api/v1/namespaces/NS/pods/P/log`, with the checks the API server and kubelet make.
-fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) -> Resp {
-    let pods = ResourceType {
-        group: String::new(),
-        version: "v1".into(),
-        resource: "pods".into(),
-        kind: "Pod".into(),
-        namespaced: true,
-        short_names: Vec::new(),
-    };
+fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
+    let namespace = target.namespace.unwrap_or("");
     let pod = store
         .objects
         .get(&(String::new(), "pods".to_string()))
@@ -1144,7 +1137,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) ->
     let containers = match pod {
         Some(p) => container_names(p),
         None if !logged.is_empty() => logged,
-        None => return not_found(&pods, name),
+        None => return not_found(target.t, name),
     };
     let main_containers: Vec<String> = match pod {
         Some(p) => p["spec"]["containers"]
