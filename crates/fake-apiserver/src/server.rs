@@ -969,7 +969,16 @@ fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
             && labels.matches(o)
             && fields.matches(o)
     };
+    let send_initial = req.param("sendInitialEvents") == Some("true");
     let initial: Vec<Value> = match req.param("resourceVersion") {
+        _ if send_initial => store
+            .objects
+            .get(&(t.group.clone(), t.resource.clone()))
+            .into_iter()
+            .flat_map(|b| b.values())
+            .filter(|o| in_scope(o))
+            .cloned()
+            .collect(),
         None | Some("" | "0") => store
             .objects
             .get(&(t.group.clone(), t.resource.clone()))
@@ -985,6 +994,17 @@ fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
         .and_then(|t| t.parse().ok())
         .unwrap_or(1800u64);
     let (group, resource) = (t.group.clone(), t.resource.clone());
+    // A streaming list (sendInitialEvents=true) ends its initial objects with this bookmark.
+    let initial_end = send_initial.then(|| {
+        json!({
+            "kind": t.kind,
+            "apiVersion": t.api_version(),
+            "metadata": {
+                "resourceVersion": store.resource_version.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        })
+    });
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let line = |kind: &str, object: &Value| {
         let mut text = json!({"type": kind, "object": object}).to_string();
@@ -996,6 +1016,11 @@ fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
             if tx.send(line("ADDED", o)).await.is_err() {
                 return;
             }
+        }
+        if let Some(b) = &initial_end
+            && tx.send(line("BOOKMARK", b)).await.is_err()
+        {
+            return;
         }
         let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
         tokio::pin!(deadline);

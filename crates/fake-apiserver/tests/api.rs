@@ -756,3 +756,32 @@ async fn watches_see_existing_then_changed_objects() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_streaming_list_ends_its_initial_events_with_a_bookmark() {
+    let server = FakeApi::new().load_dir(fixture("healthy")).start();
+    let (client, _dir) = client(&server).await;
+    let r = get(
+        &client,
+        "/api/v1/nodes?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+        None,
+    )
+    .await;
+    let events: Vec<Value> = r
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, added) = events.split_last().unwrap();
+    assert!(!added.is_empty());
+    assert!(
+        added
+            .iter()
+            .all(|e| e["type"] == "ADDED" && e["object"]["kind"] == "Node")
+    );
+    assert_eq!(last["type"], "BOOKMARK");
+    assert_eq!(
+        last["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+}
