@@ -31,6 +31,8 @@ pub enum Auth {
     ClientCert,
     /// A bearer token that is not the configured one.
     BadToken,
+    /// A client certificate that is expired or not signed by the cluster's CA.
+    BadCert,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +65,7 @@ impl RecordedRequest {
 
 pub struct State {
     pub store: Mutex<Store>,
+    pub client_verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
     pub config: Config,
     pub requests: Mutex<Vec<RecordedRequest>>,
     in_flight: AtomicUsize,
@@ -71,9 +74,14 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(store: Store, config: Config) -> Self {
+    pub fn new(
+        store: Store,
+        config: Config,
+        client_verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    ) -> Self {
         State {
             store: Mutex::new(store),
+            client_verifier,
             config,
             requests: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
@@ -106,11 +114,15 @@ pub async fn serve(
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let client_cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .is_some_and(|c| !c.is_empty());
+            let client_cert = match tls.get_ref().1.peer_certificates() {
+                Some([leaf, intermediates @ ..]) => Some(
+                    state
+                        .client_verifier
+                        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+                        .is_ok(),
+                ),
+                _ => None,
+            };
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(state, req, client_cert).await) }
@@ -246,7 +258,12 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Response<Body> {
+/// `client_cert`: whether the connection presented one, and whether it is valid.
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    client_cert: Option<bool>,
+) -> Response<Body> {
     let _in_flight = InFlight::enter(&state);
     let (parts, body) = req.into_parts();
     let header = |name: header::HeaderName| {
@@ -261,8 +278,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
             Some(t) if state.config.token.as_deref() == Some(t.trim()) => Auth::Token,
             _ => Auth::BadToken,
         },
-        None if client_cert => Auth::ClientCert,
-        None => Auth::None,
+        None => match client_cert {
+            Some(true) => Auth::ClientCert,
+            Some(false) => Auth::BadCert,
+            None => Auth::None,
+        },
     };
     let query = parts.uri.query().unwrap_or("").to_string();
     let body = match http_body_util::Limited::new(body, 4 << 20).collect().await {
@@ -433,7 +453,9 @@ fn route(state: &State, req: &RecordedRequest) -> Resp {
     match req.auth {
         Auth::Token | Auth::ClientCert => {}
         Auth::None if config.anonymous => {}
-        Auth::None | Auth::BadToken => return status(401, "Unauthorized", "Unauthorized", None),
+        Auth::None | Auth::BadToken | Auth::BadCert => {
+            return status(401, "Unauthorized", "Unauthorized", None);
+        }
     }
     let mut store = state.store.lock().unwrap();
     for handler in &config.handlers {
