@@ -35,7 +35,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use resources::ResourceType;
 pub use server::{Auth, RecordedRequest};
 
 /// The user the recorded 403 names; RBAC denials are phrased for this user.
