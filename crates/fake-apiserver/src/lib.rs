@@ -35,7 +35,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use resources::ResourceType;
 pub use server::{Auth, RecordedRequest};
 
 /// The user the recorded 403 names; RBAC denials are phrased for this user.
@@ -198,6 +197,7 @@ pub(crate) struct Config {
 pub struct FakeApi {
     store: store::Store,
     config: Config,
+    tls: tls::Options,
     load_error: Option<String>,
 }
 
@@ -225,6 +225,7 @@ impl FakeApi {
                 faults: Vec::new(),
             },
             load_error: None,
+            tls: tls::Options::default(),
         }
     }
 
@@ -284,6 +285,19 @@ impl FakeApi {
     /// Serves requests without credentials too (as with `--anonymous-auth` and a generous RBAC).
     pub fn anonymous(mut self) -> Self {
         self.config.anonymous = true;
+        self
+    }
+
+    /// A serving certificate that expired in 2020: clients refuse the TLS handshake.
+    pub fn expired_server_cert(mut self) -> Self {
+        self.tls.expired_server_cert = true;
+        self
+    }
+
+    /// A client certificate (in `kubeconfig_with_client_cert`) that expired in 2020: the TLS
+    /// handshake succeeds and every request is a 401, as kube-apiserver answers it.
+    pub fn expired_client_cert(mut self) -> Self {
+        self.tls.expired_client_cert = true;
         self
     }
 
@@ -438,8 +452,12 @@ impl FakeApi {
             self.store.add_implicit_namespaces();
         }
         self.store.changes = Some(tokio::sync::broadcast::channel(1024).0);
-        let pki = tls::generate(&self.config.user).expect("fake-apiserver: certificates");
-        let state = Arc::new(server::State::new(self.store, self.config.clone()));
+        let pki = tls::generate(&self.config.user, self.tls).expect("fake-apiserver: certificates");
+        let state = Arc::new(server::State::new(
+            self.store,
+            self.config.clone(),
+            pki.client_verifier.clone(),
+        ));
         let listener =
             std::net::TcpListener::bind("127.0.0.1:0").expect("fake-apiserver: bind 127.0.0.1");
         let port = listener.local_addr().expect("local addr").port();

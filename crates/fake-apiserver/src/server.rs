@@ -31,6 +31,8 @@ pub enum Auth {
     ClientCert,
     /// A bearer token that is not the configured one.
     BadToken,
+    /// A client certificate that is expired or not signed by the cluster's CA.
+    BadCert,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +65,7 @@ impl RecordedRequest {
 
 pub struct State {
     pub store: Mutex<Store>,
+    pub client_verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
     pub config: Config,
     pub requests: Mutex<Vec<RecordedRequest>>,
     in_flight: AtomicUsize,
@@ -71,9 +74,14 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(store: Store, config: Config) -> Self {
+    pub fn new(
+        store: Store,
+        config: Config,
+        client_verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    ) -> Self {
         State {
             store: Mutex::new(store),
+            client_verifier,
             config,
             requests: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
@@ -106,11 +114,15 @@ pub async fn serve(
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let client_cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .is_some_and(|c| !c.is_empty());
+            let client_cert = match tls.get_ref().1.peer_certificates() {
+                Some([leaf, intermediates @ ..]) => Some(
+                    state
+                        .client_verifier
+                        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+                        .is_ok(),
+                ),
+                _ => None,
+            };
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(state, req, client_cert).await) }
@@ -246,7 +258,12 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) -> Response<Body> {
+/// `client_cert`: whether the connection presented one, and whether it is valid.
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    client_cert: Option<bool>,
+) -> Response<Body> {
     let _in_flight = InFlight::enter(&state);
     let (parts, body) = req.into_parts();
     let header = |name: header::HeaderName| {
@@ -261,8 +278,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>, client_cert: bool) ->
             Some(t) if state.config.token.as_deref() == Some(t.trim()) => Auth::Token,
             _ => Auth::BadToken,
         },
-        None if client_cert => Auth::ClientCert,
-        None => Auth::None,
+        None => match client_cert {
+            Some(true) => Auth::ClientCert,
+            Some(false) => Auth::BadCert,
+            None => Auth::None,
+        },
     };
     let query = parts.uri.query().unwrap_or("").to_string();
     let body = match http_body_util::Limited::new(body, 4 << 20).collect().await {
@@ -433,7 +453,9 @@ fn route(state: &State, req: &RecordedRequest) -> Resp {
     match req.auth {
         Auth::Token | Auth::ClientCert => {}
         Auth::None if config.anonymous => {}
-        Auth::None | Auth::BadToken => return status(401, "Unauthorized", "Unauthorized", None),
+        Auth::None | Auth::BadToken | Auth::BadCert => {
+            return status(401, "Unauthorized", "Unauthorized", None);
+        }
     }
     let mut store = state.store.lock().unwrap();
     for handler in &config.handlers {
@@ -704,7 +726,7 @@ fn resource_request(
         }
         (Some(name), None | Some("status")) => get(state, store, req, &target, name),
         (Some(name), Some("log")) if target.t.resource == "pods" && target.t.group.is_empty() => {
-            pod_log(store, req, target.namespace.unwrap_or(""), name)
+            pod_log(store, req, &target, name)
         }
         _ => not_found_resource(),
     }
@@ -969,7 +991,16 @@ fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
             && labels.matches(o)
             && fields.matches(o)
     };
+    let send_initial = req.param("sendInitialEvents") == Some("true");
     let initial: Vec<Value> = match req.param("resourceVersion") {
+        _ if send_initial => store
+            .objects
+            .get(&(t.group.clone(), t.resource.clone()))
+            .into_iter()
+            .flat_map(|b| b.values())
+            .filter(|o| in_scope(o))
+            .cloned()
+            .collect(),
         None | Some("" | "0") => store
             .objects
             .get(&(t.group.clone(), t.resource.clone()))
@@ -985,6 +1016,17 @@ fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
         .and_then(|t| t.parse().ok())
         .unwrap_or(1800u64);
     let (group, resource) = (t.group.clone(), t.resource.clone());
+    // A streaming list (sendInitialEvents=true) ends its initial objects with this bookmark.
+    let initial_end = send_initial.then(|| {
+        json!({
+            "kind": t.kind,
+            "apiVersion": t.api_version(),
+            "metadata": {
+                "resourceVersion": store.resource_version.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        })
+    });
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let line = |kind: &str, object: &Value| {
         let mut text = json!({"type": kind, "object": object}).to_string();
@@ -996,6 +1038,11 @@ fn watch(store: &Store, req: &RecordedRequest, target: &Target) -> Resp {
             if tx.send(line("ADDED", o)).await.is_err() {
                 return;
             }
+        }
+        if let Some(b) = &initial_end
+            && tx.send(line("BOOKMARK", b)).await.is_err()
+        {
+            return;
         }
         let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
         tokio::pin!(deadline);
@@ -1121,15 +1168,8 @@ fn container_names(pod: &Value) -> Vec<String> {
 }
 
 /// `GET /api/v1/namespaces/NS/pods/P/log`, with the checks the API server and kubelet make.
-fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) -> Resp {
-    let pods = ResourceType {
-        group: String::new(),
-        version: "v1".into(),
-        resource: "pods".into(),
-        kind: "Pod".into(),
-        namespaced: true,
-        short_names: Vec::new(),
-    };
+fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
+    let namespace = target.namespace.unwrap_or("");
     let pod = store
         .objects
         .get(&(String::new(), "pods".to_string()))
@@ -1144,7 +1184,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, namespace: &str, name: &str) ->
     let containers = match pod {
         Some(p) => container_names(p),
         None if !logged.is_empty() => logged,
-        None => return not_found(&pods, name),
+        None => return not_found(target.t, name),
     };
     let main_containers: Vec<String> = match pod {
         Some(p) => p["spec"]["containers"]

@@ -756,3 +756,75 @@ async fn watches_see_existing_then_changed_objects() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_streaming_list_ends_its_initial_events_with_a_bookmark() {
+    let server = FakeApi::new().load_dir(fixture("healthy")).start();
+    let (client, _dir) = client(&server).await;
+    let r = get(
+        &client,
+        "/api/v1/nodes?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+        None,
+    )
+    .await;
+    let events: Vec<Value> = r
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, added) = events.split_last().unwrap();
+    assert!(!added.is_empty());
+    assert!(
+        added
+            .iter()
+            .all(|e| e["type"] == "ADDED" && e["object"]["kind"] == "Node")
+    );
+    assert_eq!(last["type"], "BOOKMARK");
+    assert_eq!(
+        last["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn untrusted_or_expired_client_certificates_are_401_not_tls_failures() {
+    let server = FakeApi::new().start();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Another cluster's client certificate: signed by a CA this server does not trust.
+    let other = FakeApi::new().start();
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let foreign = server
+        .kubeconfig_yaml(true, "default")
+        .replace(
+            &b64(server.client_cert_pem()),
+            &b64(other.client_cert_pem()),
+        )
+        .replace(&b64(server.client_key_pem()), &b64(other.client_key_pem()));
+    let path = dir.path().join("foreign");
+    std::fs::write(&path, foreign).unwrap();
+    let r = get(&client_from(&path).await, "/api/v1/pods", None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json(), recorded("error-401-unauthorized.json"));
+    assert_eq!(server.requests().last().unwrap().auth, Auth::BadCert);
+
+    let expired = FakeApi::new().expired_client_cert().start();
+    let path = expired.kubeconfig_with_client_cert(dir.path().join("expired"));
+    let r = get(&client_from(&path).await, "/api/v1/pods", None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(expired.requests().last().unwrap().auth, Auth::BadCert);
+}
+
+#[tokio::test]
+async fn an_expired_serving_certificate_fails_the_handshake() {
+    let server = FakeApi::new().expired_server_cert().start();
+    let (client, _dir) = client(&server).await;
+    let nodes: Api<Node> = Api::all(client);
+    let err = nodes.list(&ListParams::default()).await.unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("Expired"), "{text}");
+    assert!(server.requests().is_empty());
+}

@@ -229,3 +229,30 @@ fn forbidden_and_client_certificates() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("node/"));
     assert!(s.server.writes().is_empty());
 }
+
+#[test]
+fn expired_certificates_as_kubectl_reports_them() {
+    if !kubectl_on_path() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeApi::new().expired_server_cert().start();
+    let path = server.kubeconfig_with_token(dir.path().join("server"));
+    let out = kubectl(&path, dir.path(), &["get", "pods"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("x509: certificate has expired or is not yet valid"),
+        "{err}"
+    );
+
+    let server = FakeApi::new().expired_client_cert().start();
+    let path = server.kubeconfig_with_client_cert(dir.path().join("client"));
+    let out = kubectl(&path, dir.path(), &["get", "pods"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: You must be logged in to the server (the server has asked for the client to provide credentials)"),
+        "{err}"
+    );
+}
