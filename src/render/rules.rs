@@ -71,9 +71,33 @@ pub fn write(
         t.add_row(vec![
             Cell::new(id),
             Cell::new(severity(catalog, lang, r.severity)),
-            Cell::new(&r.title),
+            Cell::new(placeholders_as_names(&r.title)),
             Cell::new(r.reads.join("\n")),
         ]);
     }
     write_table(out, &t)
+}
+
+/// `{release}` reads as a broken template to a person; `<release>` reads as "a release goes here".
+fn placeholders_as_names(title: &str) -> String {
+    title.replace('{', "<").replace('}', ">")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_titles_show_placeholders_as_names() {
+        let catalog = Catalog::builtin();
+        let list = RuleList::new(&catalog, Lang::En);
+        let mut out = Vec::new();
+        write(&mut out, &list, &catalog, Lang::En).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("Helm release <release> is stuck in <status>"),
+            "{text}"
+        );
+        assert!(!text.contains("{release}"));
+    }
 }
