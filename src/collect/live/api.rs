@@ -128,7 +128,7 @@ impl Api {
 
     /// Sends one request and reads the whole answer. Refuses anything but GET: `check`, `release`
     /// and `snapshot` promise to change nothing in the cluster, and this is the one place that
-    /// could break that promise.
+    /// could break that promise. The only writes are [`Api::probe_write`]'s.
     pub async fn send(&self, req: http::Request<Vec<u8>>) -> Result<Raw, Failure> {
         if req.method() != http::Method::GET {
             return Err(Failure::Transport(format!(
@@ -137,6 +137,49 @@ impl Api {
                 req.uri()
             )));
         }
+        self.exchange(req).await
+    }
+
+    /// The one exception to read-only, taken only with `--probe`: creating and deleting the
+    /// doctor's own probe pods. It cannot be talked into anything else: a create must carry the
+    /// probe labels and name prefix, a delete must name a probe pod, and both address
+    /// `/api/v1/namespaces/NS/pods` only.
+    pub async fn probe_write(&self, write: ProbeWrite<'_>) -> Result<Raw, Failure> {
+        let refuse = |why: &str| Err(Failure::Transport(format!("refused to write: {why}")));
+        let req = match write {
+            ProbeWrite::Create { namespace, pod } => {
+                let name = pod["metadata"]["name"].as_str().unwrap_or("");
+                let labels = &pod["metadata"]["labels"];
+                if pod["kind"] != "Pod"
+                    || !name.starts_with(PROBE_POD_PREFIX)
+                    || labels[MANAGED_BY_LABEL] != MANAGED_BY
+                    || labels[COMPONENT_LABEL] != PROBE_COMPONENT
+                {
+                    return refuse("not a probe pod");
+                }
+                http::Request::post(format!("/api/v1/namespaces/{namespace}/pods"))
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(serde_json::to_vec(pod).unwrap_or_default())
+            }
+            ProbeWrite::Delete { namespace, name } => {
+                if !name.starts_with(PROBE_POD_PREFIX) || name.contains('/') {
+                    return refuse("not a probe pod");
+                }
+                // Probe pods hold no state worth a grace period, and a pod left Terminating on a
+                // node that is down would outlive the run.
+                http::Request::delete(format!("/api/v1/namespaces/{namespace}/pods/{name}"))
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(br#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}"#.to_vec())
+            }
+        };
+        if !is_namespace_name(write_namespace(&write)) {
+            return refuse("bad namespace");
+        }
+        let req = req.map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
+        self.exchange(req).await
+    }
+
+    async fn exchange(&self, req: http::Request<Vec<u8>>) -> Result<Raw, Failure> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let client = self.client.clone();
         let exchange = async move {
@@ -273,6 +316,35 @@ impl Api {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The labels every probe pod carries; leftovers are found by them.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "kubectl-bkdoctor";
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub const PROBE_COMPONENT: &str = "node-probe";
+pub const PROBE_POD_PREFIX: &str = "bkdoctor-probe-";
+
+/// The writes `--probe` needs, and no others.
+pub enum ProbeWrite<'a> {
+    Create { namespace: &'a str, pod: &'a Value },
+    Delete { namespace: &'a str, name: &'a str },
+}
+
+fn write_namespace<'a>(w: &ProbeWrite<'a>) -> &'a str {
+    match w {
+        ProbeWrite::Create { namespace, .. } | ProbeWrite::Delete { namespace, .. } => namespace,
+    }
+}
+
+/// An RFC 1123 label, as namespace names are.
+pub fn is_namespace_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
 
 /// A non-success answer, in the API's own words when it sent a `Status`.
