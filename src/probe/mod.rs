@@ -89,7 +89,10 @@ pub struct Probed {
 pub enum ProbeError {
     Fatal(String),
     /// Ctrl-C or SIGTERM; the pods were deleted (those named in `left` could not be).
-    Interrupted { deleted: usize, left: Vec<String> },
+    Interrupted {
+        deleted: usize,
+        left: Vec<String>,
+    },
 }
 
 /// The names of every pod this run asked the API server to create, registered before the request
@@ -255,7 +258,10 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
                     Failure::Api { reason, .. } if !reason.is_empty() => reason.clone(),
                     _ => "CreateFailed".into(),
                 };
-                progress.line(&format!("probe {node_name}: could not create the pod: {}", f.describe()));
+                progress.line(&format!(
+                    "probe {node_name}: could not create the pod: {}",
+                    f.describe()
+                ));
                 probes.insert(
                     node_name.clone(),
                     NodeProbe {
@@ -360,13 +366,19 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
 
 /// The report of a pod seen finished; `date` is the API server's clock at that sighting.
 async fn finished(api: &Api, ns: &str, pod_name: &str, date: Option<Timestamp>) -> Outcome {
-    let log = match api.log(ns, pod_name, pod::CONTAINER, false, 200, 64 * 1024).await {
+    let log = match api
+        .log(ns, pod_name, pod::CONTAINER, false, 200, 64 * 1024)
+        .await
+    {
         Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
         Ok(None) => String::new(),
         Err(f) => {
             return Outcome::Failed {
                 reason: "LogUnreadable".into(),
-                message: format!("the probe ran but its log could not be read: {}", f.describe()),
+                message: format!(
+                    "the probe ran but its log could not be read: {}",
+                    f.describe()
+                ),
             };
         }
     };
@@ -485,7 +497,8 @@ async fn delete_all(api: &Api, ns: &str, names: &[String]) -> Vec<String> {
                     name: &name,
                 })
                 .await;
-            let ok = matches!(res, Ok(ref raw) if (200..300).contains(&raw.status) || raw.status == 404);
+            let ok =
+                matches!(res, Ok(ref raw) if (200..300).contains(&raw.status) || raw.status == 404);
             (name, ok)
         });
     }
@@ -510,7 +523,10 @@ fn run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{:08x}", (nanos as u32) ^ std::process::id().rotate_left(16))
+    format!(
+        "{:08x}",
+        (nanos as u32) ^ std::process::id().rotate_left(16)
+    )
 }
 
 /// Progress on stderr, for a person at a terminal only.

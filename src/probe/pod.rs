@@ -11,7 +11,8 @@ use crate::collect::live::api::{
 pub const CONTAINER: &str = "probe";
 pub const RUN_LABEL: &str = "kubectl-bkdoctor/run";
 /// Every probe pod, of any run.
-pub const SELECTOR: &str = "app.kubernetes.io/managed-by=kubectl-bkdoctor,app.kubernetes.io/component=node-probe";
+pub const SELECTOR: &str =
+    "app.kubernetes.io/managed-by=kubectl-bkdoctor,app.kubernetes.io/component=node-probe";
 
 /// Runs in the pod with `sh -c`. Names and the DNS address come in through the environment, never
 /// spliced into the script, so no value can change what it runs. Every check prints one line; the
@@ -130,7 +131,10 @@ pub enum PodState {
     Waiting(String),
     Succeeded,
     /// It will not run the script: reason (as Kubernetes spells it) and message.
-    Failed { reason: String, message: String },
+    Failed {
+        reason: String,
+        message: String,
+    },
 }
 
 /// Waiting reasons that no amount of waiting fixes. `ErrImagePull` is not among them: the first
@@ -155,7 +159,9 @@ pub fn state(pod: &Value) -> PodState {
         "Failed" => {
             let terminated = container.map(|c| &c["state"]["terminated"]);
             let (reason, message) = match terminated.filter(|t| t.is_object()) {
-                _ if status["reason"].is_string() => (text(&status["reason"]), text(&status["message"])),
+                _ if status["reason"].is_string() => {
+                    (text(&status["reason"]), text(&status["message"]))
+                }
                 Some(t) => (
                     text(&t["reason"]).if_empty("Error"),
                     format!(
@@ -205,7 +211,11 @@ trait IfEmpty {
 
 impl IfEmpty for String {
     fn if_empty(self, default: &str) -> String {
-        if self.is_empty() { default.into() } else { self }
+        if self.is_empty() {
+            default.into()
+        } else {
+            self
+        }
     }
 }
 
@@ -257,7 +267,9 @@ mod tests {
             }
         );
         assert_eq!(
-            state(&pod(json!({"phase": "Failed", "reason": "DeadlineExceeded", "message": "Pod was active on the node longer than the specified deadline"}))),
+            state(&pod(
+                json!({"phase": "Failed", "reason": "DeadlineExceeded", "message": "Pod was active on the node longer than the specified deadline"})
+            )),
             PodState::Failed {
                 reason: "DeadlineExceeded".into(),
                 message: "Pod was active on the node longer than the specified deadline".into()
@@ -271,7 +283,10 @@ mod tests {
                 message: "the probe container exited with code 127".into()
             }
         );
-        assert_eq!(state(&pod(json!({"phase": "Succeeded"}))), PodState::Succeeded);
+        assert_eq!(
+            state(&pod(json!({"phase": "Succeeded"}))),
+            PodState::Succeeded
+        );
     }
 
     #[test]

@@ -169,7 +169,10 @@ impl Api {
                 // node that is down would outlive the run.
                 http::Request::delete(format!("/api/v1/namespaces/{namespace}/pods/{name}"))
                     .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(br#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}"#.to_vec())
+                    .body(
+                        br#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}"#
+                            .to_vec(),
+                    )
             }
         };
         if !is_namespace_name(write_namespace(&write)) {

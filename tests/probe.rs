@@ -1,0 +1,378 @@
+//! Node probes end to end: the real binary against the fake API server, whose handler plays the
+//! kubelets: a created pod goes Pending → Running → Succeeded with the log a node would print, or
+//! sticks in ImagePullBackOff, or never finishes. Every test checks that each pod created was
+//! deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_apiserver::{FakeApi, FakeApiServer, RecordedRequest};
+use kubectl_bkdoctor::probe::pod::SCRIPT;
+use kubectl_bkdoctor::probe::report::{self, LookupResult};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+/// The API server's clock in every test (the Date header), as epoch seconds.
+const T: &str = "2026-11-20T11:00:00Z";
+const T_EPOCH: i64 = 1_795_172_400;
+const PODS: &str = "/api/v1/namespaces/default/pods";
+
+/// What the fake kubelet of a node does with a probe pod.
+#[derive(Clone)]
+enum Kubelet {
+    /// Runs it; the script's output on that node.
+    Runs(Node),
+    /// The image cannot be pulled.
+    ImagePullBackOff,
+    /// Never starts it.
+    Hangs,
+}
+
+#[derive(Clone)]
+struct Node {
+    dns_times_out: bool,
+    clock_offset: i64,
+    ipv6: bool,
+}
+
+const HEALTHY: Node = Node {
+    dns_times_out: false,
+    clock_offset: 0,
+    ipv6: true,
+};
+
+fn log_of(n: &Node) -> String {
+    let dns = if n.dns_times_out {
+        "result=timeout"
+    } else {
+        "result=ok addr=10.96.0.1"
+    };
+    format!(
+        "bkdoctor-probe dns name=kubernetes.default.svc.cluster.local server=10.96.0.10 {dns}\n\
+         bkdoctor-probe ipv6 if_inet6={} disable_ipv6={}\n\
+         bkdoctor-probe clock epoch={}\n\
+         bkdoctor-probe end\n",
+        if n.ipv6 { 1 } else { 0 },
+        if n.ipv6 { "0" } else { "none" },
+        T_EPOCH + n.clock_offset
+    )
+}
+
+fn node(name: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+        },
+    })
+}
+
+fn kube_dns() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "spec": {"clusterIP": "10.96.0.10"},
+    })
+}
+
+/// The fake kubelets: each list of the probe pods moves every pod created so far one step on.
+fn kubelets(api: FakeApi, nodes: BTreeMap<String, Kubelet>) -> FakeApi {
+    let created = std::sync::Mutex::new(Vec::<(String, String)>::new());
+    api.handler(move |r, objects| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", PODS) => {
+            let mut pod: Value = serde_json::from_str(&r.body).ok()?;
+            pod["metadata"]["creationTimestamp"] = T.into();
+            pod["status"] = json!({"phase": "Pending"});
+            let name = pod["metadata"]["name"].as_str()?.to_string();
+            let node = pod["spec"]["nodeName"].as_str()?.to_string();
+            created.lock().unwrap().push((name, node));
+            objects.put(pod.clone());
+            Some((201, pod))
+        }
+        ("GET", PODS) => {
+            for (name, node) in created.lock().unwrap().iter() {
+                let Some(mut pod) = objects.get("", "pods", Some("default"), name).cloned() else {
+                    continue;
+                };
+                let phase = pod["status"]["phase"].as_str().unwrap_or("").to_string();
+                match (nodes.get(node), phase.as_str()) {
+                    (Some(Kubelet::Runs(_)), "Pending") => {
+                        pod["status"] = json!({"phase": "Running"});
+                    }
+                    (Some(Kubelet::Runs(n)), "Running") => {
+                        pod["status"] = json!({"phase": "Succeeded"});
+                        objects.set_log("default", name, "probe", false, &log_of(n));
+                    }
+                    (Some(Kubelet::ImagePullBackOff), "Pending") => {
+                        pod["status"] = json!({"phase": "Pending", "containerStatuses": [{
+                            "name": "probe", "ready": false, "restartCount": 0, "image": "busybox:1.36", "imageID": "",
+                            "state": {"waiting": {"reason": "ImagePullBackOff",
+                                "message": "Back-off pulling image \"busybox:1.36\""}},
+                        }]});
+                    }
+                    _ => continue,
+                }
+                objects.put(pod);
+            }
+            None
+        }
+        ("DELETE", p) => {
+            let name = p.strip_prefix(PODS)?.strip_prefix('/')?;
+            let pod = objects.remove("", "pods", Some("default"), name)?;
+            Some((200, pod))
+        }
+        _ => None,
+    })
+}
+
+struct Live {
+    server: FakeApiServer,
+    kubeconfig: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn serve(api: FakeApi) -> Live {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = api.server_time(T.parse().unwrap()).start();
+    let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
+    Live {
+        server,
+        kubeconfig,
+        _tmp: tmp,
+    }
+}
+
+/// A cluster of these nodes, each with its kubelet's behaviour, and the kube-dns Service.
+fn cluster(nodes: &[(&str, Kubelet)]) -> FakeApi {
+    let api = FakeApi::new()
+        .objects(nodes.iter().map(|(n, _)| node(n)))
+        .object(kube_dns());
+    kubelets(
+        api,
+        nodes
+            .iter()
+            .map(|(n, k)| (n.to_string(), k.clone()))
+            .collect(),
+    )
+}
+
+fn command(live: &Live, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .args(["--kubeconfig", live.kubeconfig.to_str().unwrap()])
+        .env_remove("KUBECONFIG")
+        .env_remove("HELM_PLUGIN_NAME")
+        .env("LANG", "C")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES");
+    c
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+fn run(live: &Live, args: &[&str]) -> Run {
+    let o = command(live, args).output().unwrap();
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn pod_of(r: &RecordedRequest) -> String {
+    match r.method.as_str() {
+        "POST" => serde_json::from_str::<Value>(&r.body).unwrap()["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        _ => r.path.rsplit('/').next().unwrap().to_string(),
+    }
+}
+
+/// (pods created, pods deleted), by name.
+fn writes(server: &FakeApiServer) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut created = BTreeSet::new();
+    let mut deleted = BTreeSet::new();
+    for r in server.writes() {
+        match r.method.as_str() {
+            "POST" => {
+                assert_eq!(r.path, PODS);
+                created.insert(pod_of(&r));
+            }
+            "DELETE" => {
+                assert!(r.path.starts_with(PODS), "{}", r.path);
+                deleted.insert(pod_of(&r));
+            }
+            m => panic!("unexpected {m} {}", r.path),
+        }
+    }
+    (created, deleted)
+}
+
+fn finding<'a>(report: &'a Value, rule: &str, object: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule && f["object"] == object)
+        .unwrap_or_else(|| panic!("no {rule} on {object} in {report:#}"))
+}
+
+fn rules_and_objects(report: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn evidence(f: &Value) -> String {
+    f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn each_nodes_failure_is_a_finding_naming_it_and_every_pod_is_deleted() {
+    let live = serve(cluster(&[
+        ("master-1", Kubelet::Runs(HEALTHY)),
+        (
+            "node-1",
+            Kubelet::Runs(Node {
+                dns_times_out: true,
+                ..HEALTHY
+            }),
+        ),
+        (
+            "node-2",
+            Kubelet::Runs(Node {
+                clock_offset: 90,
+                ..HEALTHY
+            }),
+        ),
+        (
+            "node-3",
+            Kubelet::Runs(Node {
+                ipv6: false,
+                ..HEALTHY
+            }),
+        ),
+        ("node-4", Kubelet::ImagePullBackOff),
+    ]));
+    let r = run(&live, &["probe", "-o", "json", "--probe-timeout", "20s"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(
+        rules_and_objects(&report),
+        [
+            ("clock-skew".to_string(), "node/node-2".to_string()),
+            ("dns-unresolvable".into(), "node/node-1".into()),
+            ("ipv6-disabled".into(), "node/node-3".into()),
+            ("probe-failed".into(), "node/node-4".into()),
+        ]
+    );
+
+    let dns = finding(&report, "dns-unresolvable", "node/node-1");
+    assert_eq!(dns["severity"], "error");
+    assert!(dns["title"].as_str().unwrap().contains("node-1"));
+    let e = evidence(dns);
+    assert!(
+        e.contains(
+            "nslookup kubernetes.default.svc.cluster.local 10.96.0.10: no answer within 5 s"
+        ),
+        "{e}"
+    );
+    // The guide's elasticsearch case: the others resolve, so the path from node-1 is what is blocked.
+    assert!(e.contains("succeed from master-1, node-2, node-3"), "{e}");
+
+    let clock = finding(&report, "clock-skew", "node/node-2");
+    assert_eq!(clock["severity"], "error");
+    let e = evidence(clock);
+    assert!(e.contains("90 s ahead"), "{e}");
+    assert!(
+        e.contains("2026-11-20T11:01:30Z") && e.contains("2026-11-20T11:00:00Z"),
+        "{e}"
+    );
+
+    let v6 = finding(&report, "ipv6-disabled", "node/node-3");
+    assert_eq!(v6["title"], "IPv6 is disabled on node node-3");
+    assert!(evidence(v6).contains("/proc/net/if_inet6 does not exist"));
+
+    let failed = finding(&report, "probe-failed", "node/node-4");
+    assert!(
+        failed["title"]
+            .as_str()
+            .unwrap()
+            .contains("ImagePullBackOff")
+    );
+    assert!(evidence(failed).contains("Back-off pulling image"));
+    assert!(
+        failed["remediation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("--probe-image")),
+        "{failed:#}"
+    );
+
+    let (created, deleted) = writes(&live.server);
+    assert_eq!(created.len(), 5);
+    assert_eq!(created, deleted);
+    for r in live.server.writes().iter().filter(|r| r.method == "POST") {
+        let pod: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(pod["spec"]["hostNetwork"], true);
+        assert_eq!(pod["spec"]["restartPolicy"], "Never");
+        assert_eq!(pod["spec"]["tolerations"], json!([{"operator": "Exists"}]));
+        assert!(pod["spec"]["activeDeadlineSeconds"].as_u64().unwrap() > 20);
+        assert_eq!(
+            pod["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "kubectl-bkdoctor"
+        );
+        assert_eq!(pod["spec"]["containers"][0]["image"], "busybox:1.36");
+    }
+    let nodes: BTreeSet<String> = live
+        .server
+        .writes()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.body).unwrap()["spec"]["nodeName"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(nodes.len(), 5, "one pod pinned to each node");
+    assert!(
+        r.stderr.is_empty(),
+        "no progress when stderr is not a terminal: {}",
+        r.stderr
+    );
+}
