@@ -47,6 +47,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor check\n  kubectl bkdoctor check -n blueking -o json --context prod\n  kubectl bkdoctor check --snapshot ./cluster-dump"
     )]
     Check(CheckArgs),
+    /// Run a short-lived pod on every node to test cluster DNS, the clock and IPv6 from the node itself
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor probe\n  kubectl bkdoctor probe --probe-image registry.example.com/library/busybox:1.36\n  kubectl bkdoctor probe --probe-name bk-elastic-elasticsearch-master.blueking.svc.cluster.local\n  kubectl bkdoctor check --probe\n\nCreates one pod per node (labelled app.kubernetes.io/managed-by=kubectl-bkdoctor) and deletes each before it exits, also on timeout and Ctrl-C."
+    )]
+    Probe(ProbeCmdArgs),
     /// Decode one helm release's history and look for the known issues that concern it
     #[command(
         after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
@@ -65,11 +70,6 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor snapshot ./bk-snapshot\n  kubectl bkdoctor check --snapshot ./bk-snapshot\n\nThe directory holds no Secret except helm release records, and those without values, manifests or notes; its README lists what was left out."
     )]
     Snapshot(SnapshotArgs),
-    /// Run a short-lived pod on every node to test cluster DNS, the clock and IPv6 from the node itself
-    #[command(
-        after_help = "Examples:\n  kubectl bkdoctor probe\n  kubectl bkdoctor probe --probe-image registry.example.com/library/busybox:1.36\n  kubectl bkdoctor probe --probe-name bk-elastic-elasticsearch-master.blueking.svc.cluster.local\n  kubectl bkdoctor check --probe\n\nCreates one pod per node (labelled app.kubernetes.io/managed-by=kubectl-bkdoctor) and deletes each before it exits, also on timeout and Ctrl-C."
-    )]
-    Probe(ProbeCmdArgs),
 }
 
 #[derive(Debug, Args)]

@@ -79,23 +79,33 @@ fn kube_dns() -> Value {
     })
 }
 
+/// `/api/v1/namespaces/NS/pods[/NAME]` as (NS, NAME).
+fn pods_path(path: &str) -> Option<(&str, Option<&str>)> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (ns, rest) = rest.split_once('/')?;
+    match rest.strip_prefix("pods")? {
+        "" => Some((ns, None)),
+        name => Some((ns, Some(name.strip_prefix('/')?))),
+    }
+}
+
 /// The fake kubelets: each list of the probe pods moves every pod created so far one step on.
 fn kubelets(api: FakeApi, nodes: BTreeMap<String, Kubelet>) -> FakeApi {
-    let created = std::sync::Mutex::new(Vec::<(String, String)>::new());
-    api.handler(move |r, objects| match (r.method.as_str(), r.path.as_str()) {
-        ("POST", PODS) => {
+    let created = std::sync::Mutex::new(Vec::<(String, String, String)>::new());
+    api.handler(move |r, objects| match (r.method.as_str(), pods_path(&r.path)?) {
+        ("POST", (ns, None)) => {
             let mut pod: Value = serde_json::from_str(&r.body).ok()?;
             pod["metadata"]["creationTimestamp"] = T.into();
             pod["status"] = json!({"phase": "Pending"});
             let name = pod["metadata"]["name"].as_str()?.to_string();
             let node = pod["spec"]["nodeName"].as_str()?.to_string();
-            created.lock().unwrap().push((name, node));
+            created.lock().unwrap().push((ns.to_string(), name, node));
             objects.put(pod.clone());
             Some((201, pod))
         }
-        ("GET", PODS) => {
-            for (name, node) in created.lock().unwrap().iter() {
-                let Some(mut pod) = objects.get("", "pods", Some("default"), name).cloned() else {
+        ("GET", (_, None)) => {
+            for (ns, name, node) in created.lock().unwrap().iter() {
+                let Some(mut pod) = objects.get("", "pods", Some(ns), name).cloned() else {
                     continue;
                 };
                 let phase = pod["status"]["phase"].as_str().unwrap_or("").to_string();
@@ -105,7 +115,7 @@ fn kubelets(api: FakeApi, nodes: BTreeMap<String, Kubelet>) -> FakeApi {
                     }
                     (Some(Kubelet::Runs(n)), "Running") => {
                         pod["status"] = json!({"phase": "Succeeded"});
-                        objects.set_log("default", name, "probe", false, &log_of(n));
+                        objects.set_log(ns, name, "probe", false, &log_of(n));
                     }
                     (Some(Kubelet::ImagePullBackOff), "Pending") => {
                         pod["status"] = json!({"phase": "Pending", "containerStatuses": [{
@@ -120,9 +130,8 @@ fn kubelets(api: FakeApi, nodes: BTreeMap<String, Kubelet>) -> FakeApi {
             }
             None
         }
-        ("DELETE", p) => {
-            let name = p.strip_prefix(PODS)?.strip_prefix('/')?;
-            let pod = objects.remove("", "pods", Some("default"), name)?;
+        ("DELETE", (ns, Some(name))) => {
+            let pod = objects.remove("", "pods", Some(ns), name)?;
             Some((200, pod))
         }
         _ => None,
@@ -375,4 +384,320 @@ fn each_nodes_failure_is_a_finding_naming_it_and_every_pod_is_deleted() {
         "no progress when stderr is not a terminal: {}",
         r.stderr
     );
+}
+
+#[test]
+fn pods_that_never_finish_time_out_and_are_deleted() {
+    let live = serve(cluster(&[
+        ("node-1", Kubelet::Hangs),
+        ("node-2", Kubelet::Hangs),
+        ("node-3", Kubelet::Runs(HEALTHY)),
+    ]));
+    let started = Instant::now();
+    let r = run(&live, &["probe", "-o", "json", "--probe-timeout", "2s"]);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(
+        rules_and_objects(&report),
+        [
+            ("probe-failed".to_string(), "node/node-1".to_string()),
+            ("probe-failed".into(), "node/node-2".into()),
+        ]
+    );
+    let f = finding(&report, "probe-failed", "node/node-1");
+    assert_eq!(f["title"], "Node node-1 could not be probed: TimedOut");
+    assert!(evidence(f).contains("still Pending after 2s"), "{f:#}");
+    let (created, deleted) = writes(&live.server);
+    assert_eq!(created.len(), 3);
+    assert_eq!(created, deleted);
+}
+
+#[test]
+fn an_interrupted_run_deletes_the_pods_it_created() {
+    let live = serve(cluster(&[
+        ("node-1", Kubelet::Hangs),
+        ("node-2", Kubelet::Hangs),
+        ("node-3", Kubelet::ImagePullBackOff),
+    ]));
+    let child = command(&live, &["probe", "--probe-timeout", "5m"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt while the pods are pending: all three created, none finished.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while writes(&live.server).0.len() < 3 {
+        assert!(Instant::now() < deadline, "the pods were never created");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        writes(&live.server).1.is_empty(),
+        "nothing deleted before the signal"
+    );
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; deleted the 3 probe pod(s)"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no report after an interruption");
+    let (created, deleted) = writes(&live.server);
+    assert_eq!(created.len(), 3);
+    assert_eq!(created, deleted);
+}
+
+fn leftover(name: &str, created: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": name, "namespace": "default", "creationTimestamp": created,
+            "labels": {
+                "app.kubernetes.io/managed-by": "kubectl-bkdoctor",
+                "app.kubernetes.io/component": "node-probe",
+                "kubectl-bkdoctor/run": "earlier",
+            },
+        },
+        "spec": {"nodeName": "node-1", "activeDeadlineSeconds": 120,
+                 "containers": [{"name": "probe", "image": "busybox:1.36"}]},
+        "status": {"phase": "Pending"},
+    })
+}
+
+#[test]
+fn a_leftover_of_a_killed_run_is_deleted_but_not_a_running_ones_pod() {
+    let live = serve(cluster(&[("node-1", Kubelet::Runs(HEALTHY))]).objects([
+        // Past its own deadline: the run that made it is gone.
+        leftover("bkdoctor-probe-earlier-node-1", "2026-11-20T10:00:00Z"),
+        // 30 s old: another operator's run may still be waiting for it.
+        leftover("bkdoctor-probe-other-node-1", "2026-11-20T10:59:30Z"),
+        // Not ours, though in the same namespace.
+        json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "bkdoctor-probe-lookalike", "namespace": "default",
+                                "creationTimestamp": "2026-11-20T10:00:00Z"},
+                   "spec": {"containers": [{"name": "x"}]}}),
+    ]));
+    let r = run(&live, &["probe", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("deleted 1 probe pod(s) left by an earlier run in namespace default: bkdoctor-probe-earlier-node-1"),
+        "{}",
+        r.stderr
+    );
+    let (created, deleted) = writes(&live.server);
+    assert_eq!(created.len(), 1);
+    let mut expected = created.clone();
+    expected.insert("bkdoctor-probe-earlier-node-1".into());
+    assert_eq!(deleted, expected);
+}
+
+#[test]
+fn check_probe_adds_node_findings_to_the_cluster_report() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/healthy");
+    let api = kubelets(
+        FakeApi::new().load_dir(&dir),
+        [
+            ("master-1", Kubelet::Runs(HEALTHY)),
+            (
+                "node-1",
+                Kubelet::Runs(Node {
+                    dns_times_out: true,
+                    ..HEALTHY
+                }),
+            ),
+            ("node-2", Kubelet::Runs(HEALTHY)),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_string(), k))
+        .collect(),
+    );
+    let live = serve(api);
+    let plain = run(&live, &["check", "-o", "json"]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(
+        live.server.writes().is_empty(),
+        "without --probe nothing is created"
+    );
+
+    let r = run(
+        &live,
+        &[
+            "check",
+            "--probe",
+            "-o",
+            "json",
+            "--probe-name",
+            "bk-elastic-elasticsearch-master.blueking.svc.cluster.local",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(
+        rules_and_objects(&report),
+        [("dns-unresolvable".to_string(), "node/node-1".to_string())]
+    );
+    let (created, deleted) = writes(&live.server);
+    assert_eq!(created.len(), 3);
+    assert_eq!(created, deleted);
+    let pod: Value = serde_json::from_str(&live.server.writes()[0].body).unwrap();
+    let env = &pod["spec"]["containers"][0]["env"];
+    assert_eq!(
+        env[0]["value"], "10.96.0.10",
+        "the cluster DNS from kube-system"
+    );
+    assert_eq!(
+        env[1]["value"],
+        "kubernetes.default.svc.cluster.local bk-elastic-elasticsearch-master.blueking.svc.cluster.local"
+    );
+}
+
+#[test]
+fn probe_flags_without_probe_are_an_error_and_create_nothing() {
+    let live = serve(cluster(&[("node-1", Kubelet::Runs(HEALTHY))]));
+    let r = run(
+        &live,
+        &["check", "--probe-image", "registry.local/busybox:1.36"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("add --probe"), "{}", r.stderr);
+    assert!(live.server.requests().is_empty());
+}
+
+#[test]
+fn air_gapped_image_namespace_and_cluster_domain_reach_the_pod() {
+    let live = serve(
+        cluster(&[("node-1", Kubelet::Runs(HEALTHY))]).object(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bk-tools"}})),
+    );
+    let r = run(
+        &live,
+        &[
+            "probe",
+            "-o",
+            "json",
+            "--probe-namespace",
+            "bk-tools",
+            "--probe-image",
+            "registry.local/library/busybox:1.36",
+            "--cluster-domain",
+            "bk.local",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let posts: Vec<RecordedRequest> = live
+        .server
+        .writes()
+        .into_iter()
+        .filter(|w| w.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].path, "/api/v1/namespaces/bk-tools/pods");
+    let pod: Value = serde_json::from_str(&posts[0].body).unwrap();
+    assert_eq!(
+        pod["spec"]["containers"][0]["image"],
+        "registry.local/library/busybox:1.36"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["env"][1]["value"],
+        "kubernetes.default.svc.bk.local"
+    );
+    let deletes: Vec<String> = live
+        .server
+        .writes()
+        .into_iter()
+        .filter(|w| w.method == "DELETE")
+        .map(|w| w.path)
+        .collect();
+    assert_eq!(
+        deletes,
+        [format!(
+            "/api/v1/namespaces/bk-tools/pods/{}",
+            pod["metadata"]["name"].as_str().unwrap()
+        )]
+    );
+}
+
+/// The script itself, run by the machine's sh with an nslookup that answers as busybox's does.
+#[test]
+fn the_script_reports_what_nslookup_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("nslookup");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         case \"$1\" in\n\
+         good.*) printf 'Server:\\t\\t%s\\nAddress:\\t%s:53\\n\\nName:\\t%s\\nAddress: 10.96.0.1\\n\\n*** Can'\"'\"'t find %s: No answer\\n' \"$2\" \"$2\" \"$1\" \"$1\" ;;\n\
+         old.*) printf 'Server:    %s\\nAddress 1: %s\\n\\nName:      %s\\nAddress 1: 10.96.3.4 %s\\n' \"$2\" \"$2\" \"$1\" \"$1\" ;;\n\
+         missing.*) printf 'Server:\\t\\t%s\\nAddress:\\t%s:53\\n\\n** server can'\"'\"'t find %s: NXDOMAIN\\n' \"$2\" \"$2\" \"$1\"; exit 1 ;;\n\
+         slow.*) sleep 10 ;;\n\
+         *) echo 'nslookup: bad things'; exit 1 ;;\n\
+         esac\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        tmp.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let started = Instant::now();
+    let out = Command::new("sh")
+        .args(["-c", SCRIPT])
+        .env("PATH", path)
+        .env("PROBE_DNS", "10.96.0.10")
+        .env(
+            "PROBE_NAMES",
+            "good.svc.cluster.local old.svc.cluster.local missing.svc.cluster.local slow.svc.cluster.local other.svc.cluster.local",
+        )
+        .env("PROBE_DNS_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the timeout cut the slow lookup"
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    let r = report::parse(&log);
+    let results: Vec<(&str, &LookupResult)> =
+        r.dns.iter().map(|l| (l.name.as_str(), &l.result)).collect();
+    assert_eq!(
+        results,
+        [
+            (
+                "good.svc.cluster.local",
+                &LookupResult::Resolved("10.96.0.1".into())
+            ),
+            (
+                "old.svc.cluster.local",
+                &LookupResult::Resolved("10.96.3.4".into())
+            ),
+            ("missing.svc.cluster.local", &LookupResult::NxDomain),
+            ("slow.svc.cluster.local", &LookupResult::TimedOut),
+            (
+                "other.svc.cluster.local",
+                &LookupResult::Error("nslookup: bad things".into())
+            ),
+        ],
+        "{log}"
+    );
+    assert!(r.dns.iter().all(|l| l.server == "10.96.0.10"));
+    assert!(r.ipv6.is_some(), "{log}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((r.clock.unwrap() - now).abs() < 10);
+    assert!(r.complete);
 }

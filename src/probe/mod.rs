@@ -105,6 +105,12 @@ impl Created {
         self.0.lock().unwrap().push(name.to_string());
     }
 
+    /// The API server refused to create it: there is nothing to delete, and a DELETE would only
+    /// be refused in turn.
+    fn forget(&self, name: &str) {
+        self.0.lock().unwrap().retain(|n| n != name);
+    }
+
     fn all(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
@@ -254,6 +260,9 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
             }
             Err(f) if f.code() == Some(401) => return Err(f.describe()),
             Err(f) => {
+                if f.code().is_some() {
+                    created.forget(&pod_name);
+                }
                 let reason = match &f {
                     Failure::Api { reason, .. } if !reason.is_empty() => reason.clone(),
                     _ => "CreateFailed".into(),
