@@ -110,9 +110,18 @@ fn collect_live(
         progress.finish().await;
         let mut collected = collected.map_err(Fatal::Msg)?;
         if let Some(opts) = probe {
-            let probed = run_probes(&cluster, opts).await?;
-            collected.snap.probes = probed.probes;
-            collected.snap.skipped.extend(probed.skipped);
+            // The rest of the report stands without the probes; only Ctrl-C ends the run.
+            match run_probes(&cluster, opts).await {
+                Ok(probed) => {
+                    collected.snap.probes = probed.probes;
+                    collected.snap.skipped.extend(probed.skipped);
+                }
+                Err(Fatal::Msg(msg)) => collected
+                    .snap
+                    .skipped
+                    .push(crate::findings::Skipped::new("node probes", msg)),
+                Err(e) => return Err(e),
+            }
         }
         if args.verbose.is_some() {
             eprintln!(

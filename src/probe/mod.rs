@@ -201,6 +201,22 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
             image: image.to_string(),
             outcome,
         };
+        // The probe is a Linux shell script; a Windows node cannot run it at all.
+        let os = n
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("kubernetes.io/os"));
+        if os.is_some_and(|os| os != "linux") {
+            skipped.push(Skipped::new(
+                format!("node probe of {node_name}"),
+                format!(
+                    "not a Linux node (kubernetes.io/os={})",
+                    os.map(String::as_str).unwrap_or("")
+                ),
+            ));
+            continue;
+        }
         // Its kubelet would never start the pod: no point waiting for the timeout.
         if !node::is_ready(n) {
             probes.insert(

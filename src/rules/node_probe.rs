@@ -294,6 +294,131 @@ pub fn merge(out: &mut Vec<Finding>, probed: Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Catalog;
+    use crate::i18n::Lang;
+    use crate::probe::report::{Ipv6, Lookup};
+    use crate::snapshot::Snapshot;
+
+    const NOW: &str = "2026-11-20T11:00:00Z";
+
+    fn ran(node: &str, report: Report) -> NodeProbe {
+        NodeProbe {
+            node: node.into(),
+            namespace: "default".into(),
+            pod: format!("bkdoctor-probe-r-{node}"),
+            image: "busybox:1.36".into(),
+            outcome: Outcome::Ran {
+                report,
+                server_time: Some(NOW.parse().unwrap()),
+                margin_secs: 3,
+            },
+        }
+    }
+
+    fn healthy() -> Report {
+        Report {
+            dns: vec![Lookup {
+                name: "kubernetes.default.svc.cluster.local".into(),
+                server: "10.96.0.10".into(),
+                result: LookupResult::Resolved("10.96.0.1".into()),
+            }],
+            ipv6: Some(Ipv6 {
+                in_kernel: true,
+                disabled_by_sysctl: Some(false),
+            }),
+            clock: Some(NOW.parse::<Timestamp>().unwrap().as_second()),
+            complete: true,
+        }
+    }
+
+    fn findings(probes: Vec<NodeProbe>) -> Vec<Finding> {
+        let snap = Snapshot {
+            probes,
+            ..Snapshot::default()
+        };
+        let catalog = Catalog::builtin();
+        let ctx = Ctx::new(&snap, &catalog, Lang::En, NOW.parse().unwrap());
+        check(&ctx)
+    }
+
+    #[test]
+    fn a_healthy_node_gives_nothing() {
+        assert_eq!(findings(vec![ran("n1", healthy())]), []);
+    }
+
+    #[test]
+    fn ipv6_off_by_sysctl_is_a_warning_and_without_kernel_support_an_error() {
+        let mut r = healthy();
+        r.ipv6 = Some(Ipv6 {
+            in_kernel: true,
+            disabled_by_sysctl: Some(true),
+        });
+        let f = findings(vec![ran("n1", r.clone())]);
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity),
+            (IPV6, Severity::Warning)
+        );
+        r.ipv6 = Some(Ipv6 {
+            in_kernel: false,
+            disabled_by_sysctl: None,
+        });
+        let f = findings(vec![ran("n1", r)]);
+        assert_eq!((f[0].rule.as_str(), f[0].severity), (IPV6, Severity::Error));
+        assert!(f[0].remediation.iter().any(|c| c.contains("/proc/cmdline")));
+    }
+
+    #[test]
+    fn a_clock_behind_is_judged_by_what_is_certain() {
+        let at = |off: i64| {
+            let mut r = healthy();
+            r.clock = r.clock.map(|c| c + off);
+            findings(vec![ran("n1", r)])
+        };
+        // 62 s measured, up to 3 s of it the wait for the status: certainly 59 s, a warning.
+        let f = at(-62);
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity),
+            (CLOCK, Severity::Warning)
+        );
+        assert!(
+            f[0].evidence[0].contains("62 s behind"),
+            "{:?}",
+            f[0].evidence
+        );
+        assert_eq!(at(-31), []);
+        assert_eq!(at(61)[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn a_cut_short_report_is_a_failed_probe_and_what_it_said_still_counts() {
+        let mut r = healthy();
+        r.complete = false;
+        r.clock = None;
+        r.dns[0].result = LookupResult::NxDomain;
+        let f = findings(vec![ran("n1", r)]);
+        let rules: Vec<&str> = f.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, [PROBE_FAILED, DNS]);
+        assert!(f[0].title.contains("IncompleteOutput"));
+        assert!(f[1].evidence.iter().any(|e| e.contains("--cluster-domain")));
+    }
+
+    #[test]
+    fn a_node_the_leases_already_named_gets_the_probes_evidence() {
+        let snap = Snapshot::default();
+        let catalog = Catalog::builtin();
+        let ctx = Ctx::new(&snap, &catalog, Lang::En, NOW.parse().unwrap());
+        let mut passive = ctx.finding(CLOCK, None, "node/n1".into(), &[("node", "n1")]);
+        passive.evidence.push("lease".into());
+        let mut out = vec![passive];
+        let mut r = healthy();
+        r.clock = r.clock.map(|c| c + 90);
+        let probed = findings(vec![ran("n1", r)]);
+        merge(&mut out, probed);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].severity, Severity::Error);
+        assert_eq!(out[0].evidence[0], "lease");
+        assert!(out[0].evidence[1].contains("90 s ahead"));
+    }
 
     #[test]
     fn only_the_certain_part_of_an_offset_counts() {

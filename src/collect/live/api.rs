@@ -386,6 +386,55 @@ pub fn parse_http_date(s: &str) -> Option<Timestamp> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn probe_writes_touch_probe_pods_only() {
+        let config = kube::Config::new("https://127.0.0.1:9".parse().unwrap());
+        let api = Api::new(Client::try_from(config).unwrap(), None);
+        let refused = |r: Result<Raw, Failure>| match r {
+            Err(Failure::Transport(m)) => m.starts_with("refused to write"),
+            _ => false,
+        };
+        let probe = serde_json::json!({"kind": "Pod", "metadata": {"name": "bkdoctor-probe-r-n1",
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: PROBE_COMPONENT}}});
+        let mut unlabelled = probe.clone();
+        unlabelled["metadata"]["labels"] = serde_json::json!({});
+        let mut renamed = probe.clone();
+        renamed["metadata"]["name"] = "bk-paas-web-0".into();
+        let mut other_kind = probe.clone();
+        other_kind["kind"] = "DaemonSet".into();
+        for pod in [&unlabelled, &renamed, &other_kind] {
+            let w = ProbeWrite::Create {
+                namespace: "default",
+                pod,
+            };
+            assert!(refused(api.probe_write(w).await), "{pod}");
+        }
+        for (namespace, name) in [
+            ("default", "bk-paas-web-0"),
+            ("default", "bkdoctor-probe-x/../../secrets/s"),
+            ("../kube-system", "bkdoctor-probe-x"),
+        ] {
+            let w = ProbeWrite::Delete { namespace, name };
+            assert!(refused(api.probe_write(w).await), "{namespace}/{name}");
+        }
+        // A probe pod passes the checks and only then fails to connect.
+        let w = ProbeWrite::Create {
+            namespace: "default",
+            pod: &probe,
+        };
+        assert!(!refused(api.probe_write(w).await));
+        let get_only = api
+            .send(
+                http::Request::delete("/api/v1/namespaces/default/pods/x")
+                    .body(Vec::new())
+                    .unwrap(),
+            )
+            .await;
+        assert!(
+            matches!(get_only, Err(Failure::Transport(m)) if m.contains("the doctor only reads"))
+        );
+    }
+
     #[test]
     fn http_date() {
         assert_eq!(
