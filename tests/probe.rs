@@ -701,3 +701,70 @@ fn the_script_reports_what_nslookup_says() {
     assert!((r.clock.unwrap() - now).abs() < 10);
     assert!(r.complete);
 }
+
+#[test]
+fn a_refused_create_is_a_finding_with_the_apis_words_and_needs_no_delete() {
+    // Pod Security Admission in `baseline` refuses host networking.
+    let psa = FakeApi::new().handler(|r, _| {
+        (r.method == "POST").then(|| {
+            (
+                403,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": "pods \"x\" is forbidden: violates PodSecurity \"baseline:latest\": host namespaces (hostNetwork=true)",
+                   "reason": "Forbidden", "code": 403}),
+            )
+        })
+    });
+    let live = serve(kubelets(
+        psa.objects([node("node-1"), kube_dns()]),
+        [("node-1".to_string(), Kubelet::Runs(HEALTHY))].into(),
+    ));
+    let r = run(&live, &["probe", "-o", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = r.json();
+    let f = finding(&report, "probe-failed", "node/node-1");
+    assert_eq!(f["title"], "Node node-1 could not be probed: Forbidden");
+    assert!(evidence(f).contains("violates PodSecurity"), "{f:#}");
+    let (created, deleted) = writes(&live.server);
+    assert_eq!((created.len(), deleted.len()), (1, 0));
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+}
+
+#[test]
+fn progress_per_node_on_a_terminal_only() {
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("script(1) is not installed here; skipping");
+        return;
+    };
+    let live = serve(cluster(&[
+        ("node-1", Kubelet::Runs(HEALTHY)),
+        ("node-2", Kubelet::ImagePullBackOff),
+    ]));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.json");
+    let inner = format!(
+        "{BIN} probe -o json --kubeconfig {} > {}",
+        live.kubeconfig.display(),
+        out.display()
+    );
+    let o = Command::new(script)
+        .args(["-qec", &inner, "/dev/null"])
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        terminal.contains("probing 2 nodes with busybox:1.36 in namespace default"),
+        "{terminal:?}"
+    );
+    assert!(terminal.contains("probe node-1: done"), "{terminal:?}");
+    assert!(
+        terminal.contains("probe node-2: failed (ImagePullBackOff)"),
+        "{terminal:?}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["findings"][0]["rule"], "probe-failed");
+}
