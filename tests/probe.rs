@@ -768,3 +768,44 @@ fn progress_per_node_on_a_terminal_only() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["findings"][0]["rule"], "probe-failed");
 }
+
+#[test]
+fn no_pod_for_nodes_that_cannot_run_it_and_no_dns_check_without_a_dns_service() {
+    let mut down = node("node-down");
+    down["status"]["conditions"][0]["status"] = "False".into();
+    let mut windows = node("win-1");
+    windows["metadata"]["labels"] = json!({"kubernetes.io/os": "windows"});
+    let api = kubelets(
+        FakeApi::new().objects([node("node-1"), down, windows]),
+        [("node-1".to_string(), Kubelet::Runs(HEALTHY))].into(),
+    );
+    let live = serve(api);
+    let r = run(&live, &["probe", "-o", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = r.json();
+    assert_eq!(
+        rules_and_objects(&report),
+        [("probe-failed".to_string(), "node/node-down".to_string())]
+    );
+    assert!(
+        finding(&report, "probe-failed", "node/node-down")["title"]
+            .as_str()
+            .unwrap()
+            .ends_with("NodeNotReady")
+    );
+    let skipped = report["skipped"].to_string();
+    assert!(
+        skipped.contains("win-1") && skipped.contains("not a Linux node"),
+        "{skipped}"
+    );
+    assert!(
+        skipped.contains("DNS checks of the node probes") && skipped.contains("kube-dns"),
+        "{skipped}"
+    );
+    let (created, deleted) = writes(&live.server);
+    assert_eq!(created.len(), 1, "only node-1 gets a pod");
+    assert_eq!(created, deleted);
+    let pod: Value = serde_json::from_str(&live.server.writes()[0].body).unwrap();
+    assert_eq!(pod["spec"]["nodeName"], "node-1");
+    assert_eq!(pod["spec"]["containers"][0]["env"][0]["value"], "");
+}
