@@ -170,7 +170,6 @@ async fn interrupted() {
 }
 
 async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probed, String> {
-    let ns = opts.namespace.as_str();
     let nodes = list_nodes(api).await?;
     let mut skipped = Vec::new();
     let dns_server = match dns_service_ip(api).await {
@@ -180,78 +179,141 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
             None
         }
     };
-    remove_leftovers(api, ns).await;
+    remove_leftovers(api, &opts.namespace).await;
 
     let run = run_id();
+    let mut tally = Tally {
+        opts,
+        probes: BTreeMap::new(),
+        progress: Progress::new(),
+    };
+    let planned = plan(
+        opts,
+        &run,
+        &nodes,
+        dns_server.as_deref(),
+        &mut tally,
+        &mut skipped,
+    );
+    tally.progress.line(&format!(
+        "probing {} nodes with {} in namespace {} (up to {})",
+        planned.len(),
+        opts.image,
+        opts.namespace,
+        humantime(opts.timeout)
+    ));
+    let waiting = create_all(api, opts, created, planned, &mut tally).await?;
+    wait_all(api, &run, waiting, &mut tally).await?;
+    tally.progress.done();
+    Ok(Probed {
+        probes: tally.probes.into_values().collect(),
+        nodes,
+        skipped,
+    })
+}
+
+/// The outcome of every node so far, and the progress lines that announce them.
+struct Tally<'a> {
+    opts: &'a Options,
+    probes: BTreeMap<String, NodeProbe>,
+    progress: Progress,
+}
+
+impl Tally<'_> {
+    fn record(&mut self, node: String, pod: String, outcome: Outcome) {
+        let word = match &outcome {
+            Outcome::Ran { .. } => "done".to_string(),
+            Outcome::Failed { reason, .. } => format!("failed ({reason})"),
+        };
+        self.progress.line(&format!("probe {node}: {word}"));
+        self.probes.insert(
+            node.clone(),
+            NodeProbe {
+                node,
+                namespace: self.opts.namespace.clone(),
+                pod,
+                image: self.opts.image.clone(),
+                outcome,
+            },
+        );
+    }
+}
+
+/// A pod to create: (node, pod name, spec).
+type Planned = (String, String, Value);
+
+/// A pod for every node that can run one; the others are recorded or skipped with the reason.
+fn plan(
+    opts: &Options,
+    run: &str,
+    nodes: &[Node],
+    dns_server: Option<&str>,
+    tally: &mut Tally,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<Planned> {
     let names = opts.names();
-    let image = opts.image.as_str();
-    let mut probes: BTreeMap<String, NodeProbe> = BTreeMap::new();
-    let mut waiting: BTreeMap<String, (String, String)> = BTreeMap::new(); // pod -> (node, state)
-    let progress = Progress::new();
-    let mut to_create = Vec::new();
+    let mut planned = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         let Some(node_name) = n.metadata.name.as_deref() else {
             continue;
         };
-        let pod_name = pod::pod_name(&run, node_name, i);
-        let probe = |outcome| NodeProbe {
-            node: node_name.to_string(),
-            namespace: ns.to_string(),
-            pod: pod_name.clone(),
-            image: image.to_string(),
-            outcome,
-        };
+        let pod_name = pod::pod_name(run, node_name, i);
         // The probe is a Linux shell script; a Windows node cannot run it at all.
         let os = n
             .metadata
             .labels
             .as_ref()
             .and_then(|l| l.get("kubernetes.io/os"));
-        if os.is_some_and(|os| os != "linux") {
+        if let Some(os) = os.filter(|os| *os != "linux") {
             skipped.push(Skipped::new(
                 format!("node probe of {node_name}"),
-                format!(
-                    "not a Linux node (kubernetes.io/os={})",
-                    os.map(String::as_str).unwrap_or("")
-                ),
+                format!("not a Linux node (kubernetes.io/os={os})"),
             ));
             continue;
         }
         // Its kubelet would never start the pod: no point waiting for the timeout.
         if !node::is_ready(n) {
-            probes.insert(
+            tally.record(
                 node_name.to_string(),
-                probe(Outcome::Failed {
+                pod_name,
+                Outcome::Failed {
                     reason: "NodeNotReady".into(),
                     message: "the node is not Ready, so no pod can run on it".into(),
-                }),
+                },
             );
             continue;
         }
         let spec = pod::spec(&PodPlan {
-            namespace: ns,
+            namespace: &opts.namespace,
             name: pod_name.clone(),
             node: node_name,
-            run: &run,
-            image,
-            dns_server: dns_server.as_deref(),
+            run,
+            image: &opts.image,
+            dns_server,
             names: &names,
             dns_timeout_secs: DNS_TIMEOUT_SECS,
             deadline_secs: opts.deadline_secs(),
         });
-        to_create.push((node_name.to_string(), pod_name, spec));
+        planned.push((node_name.to_string(), pod_name, spec));
     }
-    progress.line(&format!(
-        "probing {} nodes with {image} in namespace {ns} (up to {})",
-        to_create.len(),
-        humantime(opts.timeout)
-    ));
+    planned
+}
 
+/// Pods waiting to finish: pod name -> (node, the state last seen).
+type Waiting = BTreeMap<String, (String, String)>;
+
+async fn create_all(
+    api: &Api,
+    opts: &Options,
+    created: &Created,
+    planned: Vec<Planned>,
+    tally: &mut Tally<'_>,
+) -> Result<Waiting, String> {
     let sem = Arc::new(Semaphore::new(CONCURRENCY));
     let mut set = JoinSet::new();
-    for (node_name, pod_name, spec) in to_create {
+    for (node_name, pod_name, spec) in planned {
         created.add(&pod_name);
-        let (api, sem, ns) = (api.clone(), sem.clone(), ns.to_string());
+        let (api, sem, ns) = (api.clone(), sem.clone(), opts.namespace.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let res = api
@@ -267,6 +329,7 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
             (node_name, pod_name, res)
         });
     }
+    let mut waiting = Waiting::new();
     while let Some(done) = set.join_next().await {
         let (node_name, pod_name, res) =
             done.map_err(|e| format!("internal error while creating probe pods: {e}"))?;
@@ -279,40 +342,37 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
                 if f.code().is_some() {
                     created.forget(&pod_name);
                 }
+                // Pod Security Admission and RBAC answer 403 Forbidden, a quota 403 too.
                 let reason = match &f {
                     Failure::Api { reason, .. } if !reason.is_empty() => reason.clone(),
                     _ => "CreateFailed".into(),
                 };
-                progress.line(&format!(
-                    "probe {node_name}: could not create the pod: {}",
-                    f.describe()
-                ));
-                probes.insert(
-                    node_name.clone(),
-                    NodeProbe {
-                        node: node_name,
-                        namespace: ns.into(),
-                        pod: pod_name,
-                        image: image.into(),
-                        outcome: Outcome::Failed {
-                            reason,
-                            message: format!("creating the probe pod failed: {}", f.describe()),
-                        },
-                    },
-                );
+                let message = format!("creating the probe pod failed: {}", f.describe());
+                tally.record(node_name, pod_name, Outcome::Failed { reason, message });
             }
         }
     }
+    Ok(waiting)
+}
 
+/// Polls until every pod has finished or failed, or the timeout; what is left then timed out.
+async fn wait_all(
+    api: &Api,
+    run: &str,
+    mut waiting: Waiting,
+    tally: &mut Tally<'_>,
+) -> Result<(), String> {
+    let ns = tally.opts.namespace.clone();
+    let timeout = tally.opts.timeout;
     let started = Instant::now();
     let selector = format!("{},{}={run}", pod::SELECTOR, pod::RUN_LABEL);
-    while !waiting.is_empty() && started.elapsed() < opts.timeout {
-        progress.status(&format!(
+    while !waiting.is_empty() && started.elapsed() < timeout {
+        tally.progress.status(&format!(
             "waiting for {} probe pod(s), {}s",
             waiting.len(),
             started.elapsed().as_secs()
         ));
-        let (pods, date) = match list_pods(api, ns, &selector).await {
+        let (pods, date) = match list_pods(api, &ns, &selector).await {
             Ok(v) => v,
             Err(f) if f.code() == Some(401) => return Err(f.describe()),
             // A slow or failing poll is retried until the timeout.
@@ -325,8 +385,8 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
             .iter()
             .filter_map(|p| Some((p["metadata"]["name"].as_str()?, p)))
             .collect();
-        let names_waiting: Vec<String> = waiting.keys().cloned().collect();
-        for pod_name in names_waiting {
+        let names: Vec<String> = waiting.keys().cloned().collect();
+        for pod_name in names {
             let state = match by_name.get(pod_name.as_str()) {
                 Some(p) => pod::state(p),
                 None => PodState::Failed {
@@ -343,50 +403,25 @@ async fn probe_all(api: &Api, opts: &Options, created: &Created) -> Result<Probe
                     continue;
                 }
                 PodState::Failed { reason, message } => Outcome::Failed { reason, message },
-                PodState::Succeeded => finished(api, ns, &pod_name, date).await,
+                PodState::Succeeded => finished(api, &ns, &pod_name, date).await,
             };
-            let (node_name, _) = waiting.remove(&pod_name).unwrap_or_default();
-            progress.line(&format!("probe {node_name}: {}", outcome_word(&outcome)));
-            probes.insert(
-                node_name.clone(),
-                NodeProbe {
-                    node: node_name,
-                    namespace: ns.into(),
-                    pod: pod_name,
-                    image: image.into(),
-                    outcome,
-                },
-            );
+            if let Some((node_name, _)) = waiting.remove(&pod_name) {
+                tally.record(node_name, pod_name, outcome);
+            }
         }
         if !waiting.is_empty() {
             tokio::time::sleep(POLL).await;
         }
     }
     for (pod_name, (node_name, last)) in waiting {
-        progress.line(&format!("probe {node_name}: timed out"));
-        probes.insert(
-            node_name.clone(),
-            NodeProbe {
-                node: node_name,
-                namespace: ns.into(),
-                pod: pod_name,
-                image: image.into(),
-                outcome: Outcome::Failed {
-                    reason: "TimedOut".into(),
-                    message: format!(
-                        "the probe pod was still {last} after {}",
-                        humantime(opts.timeout)
-                    ),
-                },
-            },
+        let message = format!(
+            "the probe pod was still {last} after {}",
+            humantime(timeout)
         );
+        let reason = "TimedOut".to_string();
+        tally.record(node_name, pod_name, Outcome::Failed { reason, message });
     }
-    progress.done();
-    Ok(Probed {
-        probes: probes.into_values().collect(),
-        nodes,
-        skipped,
-    })
+    Ok(())
 }
 
 /// The report of a pod seen finished; `date` is the API server's clock at that sighting.
@@ -411,13 +446,6 @@ async fn finished(api: &Api, ns: &str, pod_name: &str, date: Option<Timestamp>) 
         report: report::parse(&log),
         server_time: date,
         margin_secs: CLOCK_MARGIN_SECS,
-    }
-}
-
-fn outcome_word(o: &Outcome) -> String {
-    match o {
-        Outcome::Ran { .. } => "done".into(),
-        Outcome::Failed { reason, .. } => format!("failed ({reason})"),
     }
 }
 
