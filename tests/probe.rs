@@ -415,43 +415,46 @@ fn pods_that_never_finish_time_out_and_are_deleted() {
 
 #[test]
 fn an_interrupted_run_deletes_the_pods_it_created() {
-    let live = serve(cluster(&[
-        ("node-1", Kubelet::Hangs),
-        ("node-2", Kubelet::Hangs),
-        ("node-3", Kubelet::ImagePullBackOff),
-    ]));
-    let child = command(&live, &["probe", "--probe-timeout", "5m"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Interrupt while the pods are pending: all three created, none finished.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while writes(&live.server).0.len() < 3 {
-        assert!(Instant::now() < deadline, "the pods were never created");
-        std::thread::sleep(Duration::from_millis(50));
+    // Ctrl-C at a terminal, and the TERM that `timeout`, systemd or a CI runner sends.
+    for signal in ["-INT", "-TERM"] {
+        let live = serve(cluster(&[
+            ("node-1", Kubelet::Hangs),
+            ("node-2", Kubelet::Hangs),
+            ("node-3", Kubelet::ImagePullBackOff),
+        ]));
+        let child = command(&live, &["probe", "--probe-timeout", "5m"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Interrupt while the pods are pending: all three created, none finished.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while writes(&live.server).0.len() < 3 {
+            assert!(Instant::now() < deadline, "the pods were never created");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            writes(&live.server).1.is_empty(),
+            "nothing deleted before the signal"
+        );
+        let kill = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {stderr}");
+        assert!(
+            stderr.contains("interrupted; deleted the 3 probe pod(s)"),
+            "{signal}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no report after an interruption");
+        let (created, deleted) = writes(&live.server);
+        assert_eq!(created.len(), 3);
+        assert_eq!(created, deleted, "{signal}");
     }
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        writes(&live.server).1.is_empty(),
-        "nothing deleted before the signal"
-    );
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("interrupted; deleted the 3 probe pod(s)"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "no report after an interruption");
-    let (created, deleted) = writes(&live.server);
-    assert_eq!(created.len(), 3);
-    assert_eq!(created, deleted);
 }
 
 fn leftover(name: &str, created: &str) -> Value {
