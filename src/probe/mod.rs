@@ -32,7 +32,7 @@ use crate::collect::live::api::{Api, Failure, ProbeWrite, api_failure, humantime
 use crate::findings::Skipped;
 use crate::snapshot::node;
 
-/// Busybox has sh, nslookup, awk, timeout and date in 2 MB. Air-gapped sites pass their own
+/// Busybox has sh, nslookup, awk, timeout and date in about 4 MB. Air-gapped sites pass their own
 /// registry's copy with `--probe-image`.
 pub const DEFAULT_IMAGE: &str = "busybox:1.36";
 pub const DEFAULT_DOMAIN: &str = "cluster.local";
@@ -124,16 +124,18 @@ pub async fn run(api: &Api, opts: &Options) -> Result<Probed, ProbeError> {
         () = interrupted() => Err(ProbeError::Interrupted { deleted: 0, left: Vec::new() }),
     };
     let names = created.all();
-    let left = tokio::select! {
-        left = delete_all(api, &opts.namespace, &names) => left,
-        // A second Ctrl-C: the user wants out now; the next run cleans up.
-        () = interrupted() => names.clone(),
+    let (left, cut_short) = tokio::select! {
+        left = delete_all(api, &opts.namespace, &names) => (left, false),
+        // Ctrl-C during the cleanup (a second one, or the first): the user wants out now, and the
+        // next run deletes what is left.
+        () = interrupted() => (names.clone(), true),
     };
     match outcome {
         Err(ProbeError::Interrupted { .. }) => Err(ProbeError::Interrupted {
             deleted: names.len() - left.len(),
             left,
         }),
+        _ if cut_short => Err(ProbeError::Interrupted { deleted: 0, left }),
         other => {
             if !left.is_empty() {
                 eprintln!(

@@ -157,14 +157,21 @@ pub fn state(pod: &Value) -> PodState {
     match phase {
         "Succeeded" => return PodState::Succeeded,
         "Failed" => {
-            let terminated = container.map(|c| &c["state"]["terminated"]);
-            let (reason, message) = match terminated.filter(|t| t.is_object()) {
-                _ if status["reason"].is_string() => {
-                    (text(&status["reason"]), text(&status["message"]))
-                }
-                Some(t) => (
-                    text(&t["reason"]).if_empty("Error"),
-                    format!(
+            // The kubelet's own verdict (DeadlineExceeded, an admission refusal such as
+            // OutOfpods) says more than the container's.
+            if let Some(reason) = status["reason"].as_str().filter(|r| !r.is_empty()) {
+                return PodState::Failed {
+                    reason: reason.to_string(),
+                    message: text(&status["message"]),
+                };
+            }
+            let terminated = container
+                .map(|c| &c["state"]["terminated"])
+                .filter(|t| t.is_object());
+            return match terminated {
+                Some(t) => PodState::Failed {
+                    reason: text(&t["reason"]).if_empty("Error"),
+                    message: format!(
                         "the probe container exited with code {}{}",
                         t["exitCode"].as_i64().unwrap_or(-1),
                         match t["message"].as_str() {
@@ -172,10 +179,12 @@ pub fn state(pod: &Value) -> PodState {
                             _ => String::new(),
                         }
                     ),
-                ),
-                None => ("Failed".into(), text(&status["message"])),
+                },
+                None => PodState::Failed {
+                    reason: "Failed".into(),
+                    message: text(&status["message"]),
+                },
             };
-            return PodState::Failed { reason, message };
         }
         _ => {}
     }
