@@ -812,3 +812,28 @@ fn no_pod_for_nodes_that_cannot_run_it_and_no_dns_check_without_a_dns_service() 
     assert_eq!(pod["spec"]["nodeName"], "node-1");
     assert_eq!(pod["spec"]["containers"][0]["env"][0]["value"], "");
 }
+
+#[test]
+fn check_probe_without_access_to_nodes_keeps_the_report_and_says_why() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/healthy");
+    let live = serve(kubelets(
+        FakeApi::new().load_dir(&dir).forbid("nodes", None),
+        BTreeMap::new(),
+    ));
+    let r = run(&live, &["check", "--probe", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    let skipped = report["skipped"].as_array().unwrap();
+    let probes = skipped
+        .iter()
+        .find(|s| s["what"] == "node probes")
+        .unwrap_or_else(|| panic!("{skipped:?}"));
+    assert!(
+        probes["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot list nodes to probe: forbidden"),
+        "{probes}"
+    );
+    assert!(live.server.writes().is_empty());
+}
