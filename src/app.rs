@@ -7,12 +7,15 @@ use std::io::Write;
 use jiff::Timestamp;
 
 use crate::catalog::Catalog;
-use crate::cli::{CheckArgs, Cli, ClusterArgs, Command, ReleaseArgs, RulesArgs, SnapshotArgs};
+use crate::cli::{
+    CheckArgs, Cli, ClusterArgs, Command, ProbeCmdArgs, ReleaseArgs, RulesArgs, SnapshotArgs,
+};
 use crate::collect;
 use crate::collect::live::connect::{self, Cluster, HelmEnv, NamespaceChoice};
 use crate::collect::live::{self, Collected, Scope, progress};
 use crate::findings::Finding;
 use crate::i18n::Lang;
+use crate::probe;
 use crate::render::{self, Format, Look, ReleaseReport, Report, Summary};
 use crate::rules::{self, Ctx};
 use crate::snapshot::{Snapshot, pod};
@@ -23,6 +26,8 @@ pub enum Fatal {
     Msg(String),
     /// The reader went away (`kubectl bkdoctor check | head`): not an error.
     BrokenPipe,
+    /// Ctrl-C or SIGTERM while probing, after the cleanup: exit status 130, as a shell reports it.
+    Interrupted(String),
 }
 
 impl From<std::io::Error> for Fatal {
@@ -41,6 +46,7 @@ impl From<collect::dir::LoadError> for Fatal {
 }
 
 pub const EXIT_ERROR: u8 = 2;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
     let lang = Lang::detect(cli.lang);
@@ -61,6 +67,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
         Command::Release(args) => release(args, &catalog, look, cli.now, out),
         Command::Rules(args) => list_rules(args, &catalog, lang, out),
         Command::Snapshot(args) => snapshot(args, &catalog, out),
+        Command::Probe(args) => probe_only(args, &catalog, look, cli.now, out),
         Command::Completion(args) => {
             crate::completion::write(args.shell, out)?;
             Ok(0)
@@ -83,27 +90,17 @@ fn list_rules(
     Ok(0)
 }
 
-/// Connects through the kubeconfig and collects. `scope` picks what to collect once the context's
-/// namespace is known.
+/// Connects through the kubeconfig and collects; with `probe`, then probes the nodes too.
+/// `scope` picks what to collect once the context's namespace is known.
 fn collect_live(
     args: &ClusterArgs,
     catalog: &Catalog,
+    probe: Option<&probe::Options>,
     scope: impl FnOnce(&str) -> Scope,
 ) -> Result<(Collected, Cluster, Scope), Fatal> {
-    let helm = HelmEnv::from_process();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Fatal::Msg(format!("cannot start: {e}")))?;
+    let runtime = runtime()?;
     runtime.block_on(async {
-        let context = connect::context_override(args, helm.as_ref());
-        let cluster = connect::connect(
-            args.kubeconfig.as_ref(),
-            context.as_deref(),
-            args.request_timeout.0,
-        )
-        .await
-        .map_err(Fatal::Msg)?;
+        let cluster = connect_cluster(args).await?;
         let scope = scope(&cluster.namespace);
         let progress = progress::Progress::start(
             format!("reading {}", cluster.name()),
@@ -111,7 +108,21 @@ fn collect_live(
         );
         let collected = live::collect(&cluster, &scope, catalog).await;
         progress.finish().await;
-        let collected = collected.map_err(Fatal::Msg)?;
+        let mut collected = collected.map_err(Fatal::Msg)?;
+        if let Some(opts) = probe {
+            // The rest of the report stands without the probes; only Ctrl-C ends the run.
+            match run_probes(&cluster, opts).await {
+                Ok(probed) => {
+                    collected.snap.probes = probed.probes;
+                    collected.snap.skipped.extend(probed.skipped);
+                }
+                Err(Fatal::Msg(msg)) => collected
+                    .snap
+                    .skipped
+                    .push(crate::findings::Skipped::new("node probes", msg)),
+                Err(e) => return Err(e),
+            }
+        }
         if args.verbose.is_some() {
             eprintln!(
                 "collected from {}: {}",
@@ -123,13 +134,88 @@ fn collect_live(
     })
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, Fatal> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal::Msg(format!("cannot start: {e}")))
+}
+
+async fn connect_cluster(args: &ClusterArgs) -> Result<Cluster, Fatal> {
+    let helm = HelmEnv::from_process();
+    let context = connect::context_override(args, helm.as_ref());
+    connect::connect(
+        args.kubeconfig.as_ref(),
+        context.as_deref(),
+        args.request_timeout.0,
+    )
+    .await
+    .map_err(Fatal::Msg)
+}
+
+async fn run_probes(cluster: &Cluster, opts: &probe::Options) -> Result<probe::Probed, Fatal> {
+    probe::run(&cluster.api, opts).await.map_err(|e| match e {
+        probe::ProbeError::Fatal(msg) => Fatal::Msg(format!("{}: {msg}", cluster.name())),
+        probe::ProbeError::Interrupted { deleted, left } if left.is_empty() => {
+            Fatal::Interrupted(format!("interrupted; deleted the {deleted} probe pod(s) it had created"))
+        }
+        probe::ProbeError::Interrupted { deleted, left } => Fatal::Interrupted(format!(
+            "interrupted; deleted {deleted} probe pod(s), could not delete {} in namespace {} (the next --probe run deletes them)",
+            left.join(", "),
+            opts.namespace
+        )),
+    })
+}
+
+/// `probe`: the node probes alone, without reading the rest of the cluster.
+fn probe_only(
+    args: ProbeCmdArgs,
+    catalog: &Catalog,
+    look: Look,
+    now_flag: Option<Timestamp>,
+    out: &mut dyn Write,
+) -> Result<u8, Fatal> {
+    let opts = args.probe.options();
+    let probed = runtime()?.block_on(async {
+        let cluster = connect_cluster(&args.cluster).await?;
+        run_probes(&cluster, &opts).await
+    })?;
+    let snap = Snapshot {
+        nodes: probed.nodes,
+        probes: probed.probes,
+        skipped: probed.skipped,
+        ..Snapshot::default()
+    };
+    let now = now_flag.unwrap_or_else(Timestamp::now);
+    let ctx = Ctx::new(&snap, catalog, look.lang, now);
+    let mut findings = rules::node_probe::check(&ctx);
+    crate::findings::sort(&mut findings);
+    let (errors, warnings, info) = Summary::count(&findings);
+    let report = Report {
+        summary: Summary {
+            errors,
+            warnings,
+            info,
+            pods: 0,
+            nodes: snap.nodes.len(),
+            releases: 0,
+            namespace: None,
+            snapshot_time: Some(rules::when(now)),
+        },
+        findings,
+        skipped: snap.skipped.clone(),
+    };
+    render::write_report(out, &report, args.output, catalog, look)?;
+    Ok(render::exit_code(&report.findings))
+}
+
 fn namespace_choice(flag: Option<&str>, all: bool) -> NamespaceChoice {
     NamespaceChoice::resolve(flag, all, HelmEnv::from_process().as_ref())
 }
 
 fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Result<u8, Fatal> {
     let choice = namespace_choice(args.namespace.as_deref(), args.all_namespaces);
-    let (collected, cluster, scope) = collect_live(&args.cluster, catalog, |ctx_ns| Scope {
+    let (collected, cluster, scope) = collect_live(&args.cluster, catalog, None, |ctx_ns| Scope {
         namespace: choice.for_check(ctx_ns),
         full_history_of: None,
     })?;
@@ -165,6 +251,12 @@ fn check(
     now_flag: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<u8, Fatal> {
+    if !args.probe && args.probe_args.given() {
+        return Err(Fatal::Msg(
+            "the --probe-* and --cluster-domain flags configure --probe; add --probe to run the node probes".into(),
+        ));
+    }
+    let probe_opts = args.probe.then(|| args.probe_args.options());
     let (snap, namespace) = match &args.source.snapshot {
         Some(dir) => {
             let namespace = if args.all_namespaces {
@@ -176,11 +268,15 @@ fn check(
         }
         None => {
             let choice = namespace_choice(args.namespace.as_deref(), args.all_namespaces);
-            let (collected, _, scope) =
-                collect_live(&args.source.cluster, catalog, |ctx_ns| Scope {
+            let (collected, _, scope) = collect_live(
+                &args.source.cluster,
+                catalog,
+                probe_opts.as_ref(),
+                |ctx_ns| Scope {
                     namespace: choice.for_check(ctx_ns),
                     full_history_of: None,
-                })?;
+                },
+            )?;
             (collected.snap, scope.namespace)
         }
     };
@@ -232,7 +328,7 @@ fn release(
             let choice = namespace_choice(args.namespace.as_deref(), false);
             let name = args.name.clone();
             let (collected, _, scope) =
-                collect_live(&args.source.cluster, catalog, |ctx_ns| Scope {
+                collect_live(&args.source.cluster, catalog, None, |ctx_ns| Scope {
                     namespace: Some(choice.for_release(ctx_ns)),
                     full_history_of: Some(name),
                 })?;

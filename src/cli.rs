@@ -47,6 +47,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor check\n  kubectl bkdoctor check -n blueking -o json --context prod\n  kubectl bkdoctor check --snapshot ./cluster-dump"
     )]
     Check(CheckArgs),
+    /// Run a short-lived pod on every node to test cluster DNS, the clock and IPv6 from the node itself
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor probe\n  kubectl bkdoctor probe --probe-image registry.example.com/library/busybox:1.36\n  kubectl bkdoctor probe --probe-name bk-elastic-elasticsearch-master.blueking.svc.cluster.local\n  kubectl bkdoctor check --probe\n\nCreates one pod per node (labelled app.kubernetes.io/managed-by=kubectl-bkdoctor) and deletes each before it exits, also on timeout and Ctrl-C."
+    )]
+    Probe(ProbeCmdArgs),
     /// Decode one helm release's history and look for the known issues that concern it
     #[command(
         after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
@@ -65,6 +70,114 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor snapshot ./bk-snapshot\n  kubectl bkdoctor check --snapshot ./bk-snapshot\n\nThe directory holds no Secret except helm release records, and those without values, manifests or notes; its README lists what was left out."
     )]
     Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeCmdArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+/// How the node probes run. Options rather than defaults in clap, so that `check` can tell
+/// whether one was given without `--probe`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProbeArgs {
+    /// Namespace for the probe pods [default: default]
+    #[arg(long, value_name = "NAMESPACE", value_parser = parse_namespace)]
+    pub probe_namespace: Option<String>,
+
+    /// Image of the probe pods: any with sh, nslookup, awk, timeout and date [default: busybox:1.36]; air-gapped sites pass their registry's copy
+    #[arg(long, value_name = "IMAGE", value_parser = parse_image)]
+    pub probe_image: Option<String>,
+
+    /// Another name every node must resolve, e.g. bk-elastic-elasticsearch-master.blueking.svc.cluster.local (repeatable)
+    #[arg(long = "probe-name", value_name = "FQDN", value_parser = parse_dns_name)]
+    pub probe_names: Vec<String>,
+
+    /// The cluster's DNS domain (kubelet's clusterDomain) [default: cluster.local]
+    #[arg(long, value_name = "DOMAIN", value_parser = parse_dns_name)]
+    pub cluster_domain: Option<String>,
+
+    /// How long to wait for the probe pods to finish [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub probe_timeout: Option<Timeout>,
+}
+
+impl ProbeArgs {
+    pub fn given(&self) -> bool {
+        self.probe_namespace.is_some()
+            || self.probe_image.is_some()
+            || !self.probe_names.is_empty()
+            || self.cluster_domain.is_some()
+            || self.probe_timeout.is_some()
+    }
+
+    pub fn options(&self) -> crate::probe::Options {
+        use crate::probe::{DEFAULT_DOMAIN, DEFAULT_IMAGE, DEFAULT_TIMEOUT};
+        crate::probe::Options {
+            namespace: self
+                .probe_namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            image: self
+                .probe_image
+                .clone()
+                .unwrap_or_else(|| DEFAULT_IMAGE.into()),
+            cluster_domain: self
+                .cluster_domain
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DOMAIN.into()),
+            names: self.probe_names.clone(),
+            // "0" (no limit) would leave pods waiting forever on a node that never starts them.
+            timeout: self
+                .probe_timeout
+                .and_then(|t| t.0)
+                .unwrap_or(DEFAULT_TIMEOUT),
+        }
+    }
+}
+
+fn parse_namespace(s: &str) -> Result<String, String> {
+    if crate::collect::live::api::is_namespace_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not a namespace name"))
+    }
+}
+
+fn parse_image(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err(format!("{s:?} is not an image reference"))
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// A DNS name as the probe script passes it to nslookup: lower-case letters, digits, `-` and `.`.
+pub fn parse_dns_name(s: &str) -> Result<String, String> {
+    let s = s.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if ok {
+        Ok(s)
+    } else {
+        Err(format!("{s:?} is not a DNS name"))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +302,13 @@ pub struct CheckArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+
+    /// Also run a short-lived pod on every node to test DNS, the clock and IPv6 from the node (creates and deletes pods)
+    #[arg(long, conflicts_with = "snapshot")]
+    pub probe: bool,
+
+    #[command(flatten)]
+    pub probe_args: ProbeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +336,46 @@ mod tests {
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn probe_flags() {
+        let cli = Cli::try_parse_from([
+            "kubectl-bkdoctor",
+            "check",
+            "--probe",
+            "--probe-name",
+            "Bk-Elastic-Elasticsearch-Master.blueking.svc.cluster.local.",
+            "--probe-timeout",
+            "2m",
+        ])
+        .unwrap();
+        let Command::Check(c) = cli.command else {
+            unreachable!()
+        };
+        assert!(c.probe && c.probe_args.given());
+        let o = c.probe_args.options();
+        assert_eq!(o.namespace, "default");
+        assert_eq!(o.image, "busybox:1.36");
+        assert_eq!(o.timeout, std::time::Duration::from_secs(120));
+        assert_eq!(
+            o.names(),
+            [
+                "kubernetes.default.svc.cluster.local",
+                "bk-elastic-elasticsearch-master.blueking.svc.cluster.local"
+            ]
+        );
+        for bad in [
+            vec!["probe", "--probe-name", "a b"],
+            vec!["probe", "--probe-name", "$(reboot)"],
+            vec!["probe", "--probe-namespace", "Kube_System"],
+            vec!["probe", "--probe-image", "busybox; rm"],
+            vec!["check", "--probe", "--snapshot", "/tmp/x"],
+        ] {
+            let mut argv = vec!["kubectl-bkdoctor"];
+            argv.extend(bad.iter().copied());
+            assert!(Cli::try_parse_from(&argv).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -231,7 +231,15 @@ pub mod dynamic {
             let a = ask(&[""]);
             assert_eq!(
                 words(&a),
-                ["check", "release", "completion", "rules", "snapshot", ":4"],
+                [
+                    "check",
+                    "probe",
+                    "release",
+                    "completion",
+                    "rules",
+                    "snapshot",
+                    ":4"
+                ],
                 "{a}"
             );
             assert_eq!(words(&ask(&["ch"])), ["check", ":4"]);

@@ -9,6 +9,7 @@ pub mod findings;
 pub mod helm;
 pub mod host;
 pub mod i18n;
+pub mod probe;
 pub mod render;
 pub mod rules;
 pub mod snapshot;

@@ -2,7 +2,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::FromArgMatches;
-use kubectl_bkdoctor::app::{self, EXIT_ERROR, Fatal};
+use kubectl_bkdoctor::app::{self, EXIT_ERROR, EXIT_INTERRUPTED, Fatal};
 use kubectl_bkdoctor::cli::Cli;
 use kubectl_bkdoctor::completion::dynamic;
 use kubectl_bkdoctor::host::Host;
@@ -27,6 +27,10 @@ fn main() -> ExitCode {
         Err(Fatal::Msg(msg)) => {
             let _ = writeln!(io::stderr(), "error: {msg}");
             ExitCode::from(EXIT_ERROR)
+        }
+        Err(Fatal::Interrupted(msg)) => {
+            let _ = writeln!(io::stderr(), "{msg}");
+            ExitCode::from(EXIT_INTERRUPTED)
         }
     }
 }

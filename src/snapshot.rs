@@ -59,6 +59,9 @@ pub struct Snapshot {
     pub collected_at: Option<Timestamp>,
     /// The API server's clock at collection time (HTTP `Date` header).
     pub server_time: Option<Timestamp>,
+    /// What the node probes found (`--probe`); empty otherwise, and never written to a snapshot
+    /// directory.
+    pub probes: Vec<crate::probe::report::NodeProbe>,
 }
 
 impl Snapshot {

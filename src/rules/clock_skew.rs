@@ -56,7 +56,7 @@ fn median(sorted: &[Timestamp]) -> Timestamp {
     }
 }
 
-fn severity_for(offset: i64) -> Option<Severity> {
+pub fn severity_for(offset: i64) -> Option<Severity> {
     match offset.abs() {
         s if s > ERROR_SECS => Some(Severity::Error),
         s if s > WARN_SECS => Some(Severity::Warning),
@@ -166,7 +166,7 @@ fn push_ntp(f: &mut Finding) {
     f.remediation.push("timedatectl status".into());
 }
 
-fn fix_node(ctx: &Ctx, f: &mut Finding, node: &str) {
+pub fn fix_node(ctx: &Ctx, f: &mut Finding, node: &str) {
     let ip = ctx
         .snap
         .node(node)

@@ -27,6 +27,7 @@ pub mod version;
 // Rules read from pod logs (issue 3, rules-logs).
 pub mod dns_unresolvable;
 pub mod log_signatures;
+pub mod node_probe;
 pub mod pod_crash_loop;
 pub mod redis_cluster_stale_data;
 
@@ -129,6 +130,10 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(log_signatures::check(ctx));
     let redis = redis_cluster_stale_data::check(ctx, &out);
     out.extend(redis);
+
+    // What the node probes (--probe) saw, under the same ids as the passive evidence.
+    let probed = node_probe::check(ctx);
+    node_probe::merge(&mut out, probed);
 
     // Last: it reports only the crash loops that no finding above accounts for.
     let crash_loops = pod_crash_loop::check(ctx, &out);
