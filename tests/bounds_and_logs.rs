@@ -483,3 +483,59 @@ fn an_inflated_release_is_a_finding_not_an_abort() {
         );
     }
 }
+
+#[test]
+fn an_answer_over_the_body_limit_is_refused_not_read() {
+    use kubectl_bkdoctor::collect::live::connect;
+    let pod = |i: usize| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": format!("p{i}"), "namespace": "blueking",
+                            "annotations": {"padding": "z".repeat(1024)}}})
+    };
+    let live = serve(
+        FakeApi::new()
+            .objects((0..2_000).map(pod))
+            .fault(Fault::path(
+                "/api/v1/events",
+                Respond::Raw {
+                    code: 200,
+                    content_type: "application/json".into(),
+                    body: page("EventList", 400_000, None).to_string(),
+                },
+            )),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cluster = connect::connect(Some(&live.kubeconfig), None, Some(Duration::from_secs(20)))
+            .await
+            .unwrap();
+        let api = cluster.api.with_max_body(1 << 20);
+        let refused = "the answer is larger than 1 MiB; not read";
+
+        // Announced by Content-Length: refused before the body is read.
+        let e = api.list("/api/v1/events", None, false).await.err().unwrap();
+        assert_eq!(e.describe(), refused);
+
+        // Streamed without a length (a watch sends every pod, 2 MiB, chunked): read up to the
+        // limit, then refused.
+        let watch = http::Request::get("/api/v1/pods?watch=true")
+            .body(Vec::new())
+            .unwrap();
+        let e = api.send(watch).await.err().unwrap();
+        assert_eq!(e.describe(), refused);
+
+        // Under the limit, the same server answers normally.
+        let listed = api.list("/api/v1/pods", None, false).await.unwrap();
+        assert_eq!(
+            listed
+                .pages
+                .iter()
+                .map(|p| p["items"].as_array().unwrap().len())
+                .sum::<usize>(),
+            2_000
+        );
+    });
+}

@@ -120,10 +120,15 @@ pub struct Raw {
     pub body: bytes::Bytes,
 }
 
+/// The largest answer read, as the largest snapshot file: a page of 500 objects is a few MiB, and a
+/// body past this is a server or proxy gone wrong that would otherwise fill the memory.
+pub const MAX_BODY: usize = crate::collect::dir::MAX_OBJECT_FILE as usize;
+
 #[derive(Clone)]
 pub struct Api {
     client: Client,
     timeout: Option<Duration>,
+    max_body: usize,
     pub stats: Arc<Stats>,
 }
 
@@ -132,8 +137,15 @@ impl Api {
         Api {
             client,
             timeout,
+            max_body: MAX_BODY,
             stats: Arc::default(),
         }
+    }
+
+    /// Another limit than [`MAX_BODY`], so that tests need not send half a gigabyte.
+    pub fn with_max_body(mut self, bytes: usize) -> Api {
+        self.max_body = bytes;
+        self
     }
 
     /// Sends one request and reads the whole answer. Refuses anything but GET: `check`, `release`
@@ -143,8 +155,9 @@ impl Api {
         self.send_capped(req, None).await
     }
 
-    /// As [`Api::send`], but reads at most `cap` bytes of the body and drops the connection after
-    /// them: a server that ignores `limitBytes` must not fill the memory.
+    /// As [`Api::send`], but keeps at most `cap` bytes of the body and drops the connection after
+    /// them: a server that ignores `limitBytes` must not fill the memory. Without `cap`, a body
+    /// larger than the [`MAX_BODY`] limit is a failure.
     async fn send_capped(
         &self,
         req: http::Request<Vec<u8>>,
@@ -159,6 +172,13 @@ impl Api {
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let client = self.client.clone();
+        let max_body = self.max_body;
+        let too_large = move || {
+            Failure::Transport(format!(
+                "the answer is larger than {} MiB; not read",
+                max_body >> 20
+            ))
+        };
         let exchange = async move {
             let res = client
                 .send(req.map(Body::from))
@@ -170,17 +190,27 @@ impl Api {
                 .get(http::header::DATE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_http_date);
+            let announced = res
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if cap.is_none() && announced.is_some_and(|n| n > max_body as u64) {
+                return Err(too_large());
+            }
             let mut body = res.into_body();
             let mut buf = bytes::BytesMut::new();
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| Failure::Transport(root_cause(&e)))?;
                 if let Ok(data) = frame.into_data() {
                     buf.extend_from_slice(&data);
-                    if let Some(cap) = cap
-                        && buf.len() >= cap
-                    {
-                        buf.truncate(cap);
-                        break;
+                    match cap {
+                        Some(cap) if buf.len() >= cap => {
+                            buf.truncate(cap);
+                            break;
+                        }
+                        None if buf.len() > max_body => return Err(too_large()),
+                        _ => {}
                     }
                 }
             }
