@@ -652,3 +652,43 @@ fn a_slow_server_gives_the_same_report_in_bounded_time() {
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("timed out after 1s"), "{}", r.stderr);
 }
+
+#[test]
+fn a_snapshot_taken_during_failures_keeps_saying_what_it_missed() {
+    let (_tmp, dir) = cluster();
+    let (now, _) = baseline(&dir);
+    let live = serve(
+        FakeApi::new()
+            .load_dir(&dir)
+            .fault(Fault::path("/apis/apps/v1/statefulsets", internal_error()))
+            .fault(Fault::path(
+                "/api/v1/namespaces/blueking/pods/bk-redis-cluster-0/log",
+                Respond::CutAfter(5),
+            ))
+            .kubelet_unreachable(
+                "bkmonitor-operator",
+                "bkmonitor-operator-bkmonitorbeat-daemonset-7xk2p",
+            ),
+    );
+    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    r.sane("check");
+    let checked = r.json();
+    let out = tempfile::tempdir().unwrap();
+    let snap = out.path().join("snap");
+    let r = live.run(&["snapshot", snap.to_str().unwrap()]);
+    r.sane("snapshot");
+    // The snapshot was written: what is missing is in it, not a reason to fail.
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let back = offline(&snap, &["check", "-o", "json", "--now", &now]);
+    back.sane("read back");
+    let back = back.json();
+    assert_eq!(back["findings"], checked["findings"]);
+    let (was, is) = (skipped(&checked), skipped(&back));
+    assert_eq!(was, is);
+    assert_eq!(reason_for(&is, "statefulsets"), INTERNAL_ERROR_DESCRIBED);
+    assert!(
+        is.iter().any(|(w, _)| w
+            == "log of bkmonitor-operator/bkmonitor-operator-bkmonitorbeat-daemonset-7xk2p container bkmonitorbeat (previous)"),
+        "{is:#?}"
+    );
+}

@@ -451,7 +451,7 @@ impl Collector {
                     any_read = true;
                     if let Some(why) = listed.cut {
                         self.snap.skipped.push(Skipped::new(what.clone(), why));
-                        self.unread.push((r.words, what.clone()));
+                        self.unread.push((r.words, format!("all of {what}")));
                     }
                     let before = self.snap.skipped.len();
                     for page in listed.pages {
