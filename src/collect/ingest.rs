@@ -182,11 +182,16 @@ fn typed<T: DeserializeOwned>(
 fn without_values(message: &str) -> String {
     let mut out = String::new();
     let mut quoted = false;
-    for c in message.chars() {
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
         match (c, quoted) {
             ('"', false) => {
                 quoted = true;
                 out.push_str("\"…");
+            }
+            // serde writes the value with Rust's escapes: `\"` inside does not end it.
+            ('\\', true) => {
+                chars.next();
             }
             ('"', true) => {
                 quoted = false;
@@ -205,16 +210,21 @@ mod tests {
 
     #[test]
     fn a_parse_error_names_the_field_not_the_value() {
-        let pod = serde_json::json!({"kind": "Pod", "metadata": {"name": "p", "namespace": "x"},
-            "spec": {"containers": [{"name": "c", "env": "PASSWORD=s3cr3t-do-not-print"}]}});
-        let mut snap = Snapshot::default();
-        Ingest::default().add(&mut snap, pod, "pods.json", None);
-        assert_eq!(snap.skipped.len(), 1);
-        let reason = &snap.skipped[0].reason;
-        assert!(!reason.contains("do-not-print"), "{reason}");
-        assert!(
-            reason.starts_with("does not parse: invalid type: string \"…\""),
-            "{reason}"
-        );
+        for env in [
+            "PASSWORD=s3cr3t-do-not-print",
+            "PASSWORD=\"x do-not-print\"",
+        ] {
+            let pod = serde_json::json!({"kind": "Pod", "metadata": {"name": "p", "namespace": "x"},
+                "spec": {"containers": [{"name": "c", "env": env}]}});
+            let mut snap = Snapshot::default();
+            Ingest::default().add(&mut snap, pod, "pods.json", None);
+            assert_eq!(snap.skipped.len(), 1);
+            let reason = &snap.skipped[0].reason;
+            assert!(!reason.contains("do-not-print"), "{reason}");
+            assert!(
+                reason.starts_with("does not parse: invalid type: string \"…\", expected"),
+                "{reason}"
+            );
+        }
     }
 }
