@@ -197,3 +197,43 @@ fn a_huge_sparse_log_is_read_from_its_tail_only() {
     assert_eq!(code, 0);
     assert!(took < Duration::from_secs(30), "{took:?}");
 }
+
+#[test]
+fn a_file_over_the_size_limit_is_named_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sparse: 600 MiB on paper, nothing on disk; reading it would take seconds and the memory.
+    let f = std::fs::File::create(dir.path().join("pods.json")).unwrap();
+    f.set_len(600 << 20).unwrap();
+    drop(f);
+    std::fs::write(dir.path().join("node.yaml"), node_yaml("node-1")).unwrap();
+    let (code, v, took) = check(dir.path());
+    assert_eq!(code, 0);
+    assert_eq!(
+        skipped(&v),
+        [(
+            "pods.json".to_string(),
+            "600 MiB is larger than the 512 MiB limit for one file; not read".to_string()
+        )]
+    );
+    assert_eq!(v["summary"]["nodes"], 1);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn objects_past_the_per_file_limit_are_counted_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nameless pods are all the same object: cheap, so only the count is tested.
+    let mut text = String::from("{\"apiVersion\":\"v1\",\"kind\":\"PodList\",\"items\":[");
+    text.push_str(&vec!["{}"; 500_001].join(","));
+    text.push_str("]}");
+    std::fs::write(dir.path().join("pods.json"), text).unwrap();
+    let (code, v, _) = check(dir.path());
+    assert_eq!(code, 0);
+    assert_eq!(
+        skipped(&v),
+        [(
+            "pods.json".to_string(),
+            "holds 500001 objects; only the first 500000 were read".to_string()
+        )]
+    );
+}

@@ -1097,13 +1097,13 @@ fn big_cluster_costs() {
                     "image": "x", "imageID": "", "state": {"running": {}}}]}}));
         if troubled {
             api = api
-                .log("blueking", &name, "app", false, &"starting\n".repeat(500))
+                .log("blueking", &name, "app", false, "starting\n".repeat(500))
                 .log(
                     "blueking",
                     &name,
                     "app",
                     true,
-                    &"error: connection refused\n".repeat(500),
+                    "error: connection refused\n".repeat(500),
                 );
         }
     }

@@ -264,13 +264,19 @@ fn load_object_file(root: &Path, path: &Path, ingest: &mut Ingest, snap: &mut Sn
         }
         Err(e) => snap.skipped.push(Skipped::new(origin.clone(), e)),
     }
-    let added = snap.skipped.len() - before;
+    summarise_problems(&mut snap.skipped, before, &origin, "in this file");
+}
+
+/// Keeps the first [`MAX_PROBLEMS_PER_FILE`] problems added since `before` and counts the rest in
+/// one entry; `place` says where they were ("in this file", "in this list").
+pub fn summarise_problems(skipped: &mut Vec<Skipped>, before: usize, origin: &str, place: &str) {
+    let added = skipped.len() - before;
     if added > MAX_PROBLEMS_PER_FILE {
-        snap.skipped.truncate(before + MAX_PROBLEMS_PER_FILE);
-        snap.skipped.push(Skipped::new(
+        skipped.truncate(before + MAX_PROBLEMS_PER_FILE);
+        skipped.push(Skipped::new(
             origin,
             format!(
-                "and {} more objects in this file that could not be used",
+                "and {} more objects {place} that could not be used",
                 added - MAX_PROBLEMS_PER_FILE
             ),
         ));

@@ -169,6 +169,62 @@ fn typed<T: DeserializeOwned>(
 ) {
     match serde_json::from_value(value) {
         Ok(v) => into.push(v),
-        Err(e) => skipped.push(Skipped::new(what(), format!("does not parse: {e}"))),
+        Err(e) => skipped.push(Skipped::new(
+            what(),
+            format!("does not parse: {}", without_values(&e.to_string())),
+        )),
+    }
+}
+
+/// serde quotes a string it did not expect (`invalid type: string "s3cr3t", expected a sequence`);
+/// in a Pod that string can be an environment variable's value. Field names, which serde puts in
+/// backticks, are what helps; the quoted values are left out.
+fn without_values(message: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            // serde writes the value with Rust's escapes: `\"` inside does not end it.
+            ('\\', true) => {
+                chars.next();
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_error_names_the_field_not_the_value() {
+        for env in [
+            "PASSWORD=s3cr3t-do-not-print",
+            "PASSWORD=\"x do-not-print\"",
+        ] {
+            let pod = serde_json::json!({"kind": "Pod", "metadata": {"name": "p", "namespace": "x"},
+                "spec": {"containers": [{"name": "c", "env": env}]}});
+            let mut snap = Snapshot::default();
+            Ingest::default().add(&mut snap, pod, "pods.json", None);
+            assert_eq!(snap.skipped.len(), 1);
+            let reason = &snap.skipped[0].reason;
+            assert!(!reason.contains("do-not-print"), "{reason}");
+            assert!(
+                reason.starts_with("does not parse: invalid type: string \"…\", expected"),
+                "{reason}"
+            );
+        }
     }
 }

@@ -24,10 +24,43 @@ pub fn tail_of(bytes: &[u8], cut_at_start: bool) -> String {
     let from = lines.len().saturating_sub(LOG_TAIL_LINES);
     let mut out = String::new();
     for l in &lines[from..] {
-        out.push_str(l.strip_suffix('\r').unwrap_or(l));
+        plain_text(l.strip_suffix('\r').unwrap_or(l), &mut out);
         out.push('\n');
     }
     out
+}
+
+/// Appends a log line as plain text. Programs colour their logs (`ESC[31mERROR ESC[0m`): the codes
+/// are dropped, so that signatures match the words and a report in a terminal or a ticket shows
+/// them. Any other control character (NUL, BEL, a stray ESC, a title-setting OSC) becomes U+FFFD
+/// like invalid UTF-8 does: a log must not be able to drive the terminal that reads the report.
+fn plain_text(line: &str, out: &mut String) {
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                // CSI: parameter and intermediate bytes, then one final byte in @..~ (ECMA-48 5.4).
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            '\u{1b}' if chars.peek() == Some(&']') => {
+                // OSC: up to BEL or ESC \\ (ST).
+                chars.next();
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
 }
 
 /// The bounded tail of a log file: reads at most `LOG_TAIL_BYTES` from its end.
@@ -121,6 +154,17 @@ mod tests {
         assert!(t.starts_with("line 301\n"));
         assert!(t.ends_with("bad \u{fffd}\u{fffd} bytes\n"));
         assert!(!t.contains('\r'));
+    }
+
+    #[test]
+    fn colour_codes_are_dropped_and_other_controls_made_visible() {
+        let log = b"\x1b[1;31mERROR\x1b[0m socket() failed\r\n\x1b]0;pwned\x07title \x1b]8;;http://x\x1b\\link\n\0nul\tbell\x07 \x1bc\x7f end\n";
+        assert_eq!(
+            tail_of(log, false),
+            "ERROR socket() failed\ntitle link\n\u{fffd}nul\tbell\u{fffd} \u{fffd}c\u{fffd} end\n"
+        );
+        // A sequence cut off by the end of the line ends there.
+        assert_eq!(tail_of(b"a\x1b[31\nb\x1b]0;x\n", false), "a\nb\n");
     }
 
     #[test]

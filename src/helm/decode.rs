@@ -52,6 +52,22 @@ pub enum DecodeError {
     Json(String),
 }
 
+impl DecodeError {
+    /// serde's own message quotes the value it choked on (`invalid type: string "hunter2",
+    /// expected ...`), and in a release that value can be anything the user put there: say what
+    /// kind of error it is and where, never what was there.
+    pub fn json(e: &serde_json::Error) -> DecodeError {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Io => "cannot be read",
+            Category::Syntax => "not valid JSON",
+            Category::Data => "valid JSON of an unexpected shape",
+            Category::Eof => "JSON that ends too early",
+        };
+        DecodeError::Json(format!("{what} at line {} column {}", e.line(), e.column()))
+    }
+}
+
 #[derive(Deserialize)]
 struct RawRelease {
     #[serde(default)]
@@ -138,8 +154,7 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
 }
 
 fn parse_json(json: &[u8]) -> Result<ReleaseInfo, DecodeError> {
-    let raw: RawRelease =
-        serde_json::from_slice(json).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let raw: RawRelease = serde_json::from_slice(json).map_err(|e| DecodeError::json(&e))?;
     let info = raw.info.unwrap_or(RawInfo {
         first_deployed: None,
         last_deployed: None,
@@ -231,6 +246,21 @@ mod tests {
             decode(wrong_shape.as_bytes()),
             Err(DecodeError::Json(_))
         ));
+    }
+
+    #[test]
+    fn errors_never_quote_the_payload() {
+        for json in [
+            r#"{"info": "NOTES: admin password do-not-print"}"#,
+            r#"{"version": "do-not-print"}"#,
+            r#"{"chart": {"metadata": {"name": ["do-not-print"]}}}"#,
+            r#"{"config": {"password": "do-not-print"}, "name": tru"#,
+        ] {
+            let e = decode(encode(json.as_bytes()).as_bytes()).unwrap_err();
+            assert!(matches!(e, DecodeError::Json(_)), "{e}");
+            assert!(!e.to_string().contains("do-not-print"), "{e}");
+            assert!(e.to_string().contains("line 1 column "), "{e}");
+        }
     }
 
     #[test]

@@ -55,10 +55,10 @@ pub fn write_report(
     look: Look,
 ) -> io::Result<()> {
     match format {
-        Format::Table => table::write_report(out, r, catalog, look),
+        Format::Table => table::write_report(out, &r.printable(), catalog, look),
         Format::Json => json::write(out, r),
         Format::Yaml => yaml::write(out, r),
-        Format::Markdown => markdown::write_report(out, r, catalog, look.lang),
+        Format::Markdown => markdown::write_report(out, &r.printable(), catalog, look.lang),
     }
 }
 
@@ -70,10 +70,80 @@ pub fn write_release(
     look: Look,
 ) -> io::Result<()> {
     match format {
-        Format::Table => table::write_release(out, r, catalog, look),
+        Format::Table => table::write_release(out, &r.printable(), catalog, look),
         Format::Json => json::write(out, r),
         Format::Yaml => yaml::write(out, r),
-        Format::Markdown => markdown::write_release(out, r, catalog, look.lang),
+        Format::Markdown => markdown::write_release(out, &r.printable(), catalog, look.lang),
+    }
+}
+
+/// Text from the cluster (helm's descriptions, event messages, names in a stranger's snapshot) can
+/// hold control characters that would drive the terminal showing a table, or hide text in a
+/// ticket. The formats for people show each as U+FFFD; JSON and YAML escape them themselves.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn printable_finding(f: &Finding) -> Finding {
+    let all = |v: &[String]| v.iter().map(|s| printable(s)).collect();
+    Finding {
+        namespace: f.namespace.as_deref().map(printable),
+        object: printable(&f.object),
+        title: printable(&f.title),
+        evidence: all(&f.evidence),
+        remediation: all(&f.remediation),
+        explanation: printable(&f.explanation),
+        ..f.clone()
+    }
+}
+
+fn printable_skipped(s: &Skipped) -> Skipped {
+    Skipped::new(printable(&s.what), printable(&s.reason))
+}
+
+impl Report {
+    fn printable(&self) -> Report {
+        Report {
+            findings: self.findings.iter().map(printable_finding).collect(),
+            skipped: self.skipped.iter().map(printable_skipped).collect(),
+            summary: Summary {
+                namespace: self.summary.namespace.as_deref().map(printable),
+                snapshot_time: self.summary.snapshot_time.clone(),
+                ..self.summary
+            },
+        }
+    }
+}
+
+impl ReleaseReport {
+    fn printable(&self) -> ReleaseReport {
+        let opt = |o: &Option<String>| o.as_deref().map(printable);
+        ReleaseReport {
+            name: printable(&self.name),
+            namespace: printable(&self.namespace),
+            revisions: self
+                .revisions
+                .iter()
+                .map(|r| Revision {
+                    status: printable(&r.status),
+                    chart: opt(&r.chart),
+                    chart_version: opt(&r.chart_version),
+                    app_version: opt(&r.app_version),
+                    description: opt(&r.description),
+                    ..r.clone()
+                })
+                .collect(),
+            findings: self.findings.iter().map(printable_finding).collect(),
+            skipped: self.skipped.iter().map(printable_skipped).collect(),
+        }
     }
 }
 
@@ -131,6 +201,54 @@ pub fn exit_code(findings: &[Finding]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_from_the_cluster_never_reach_a_table_or_markdown() {
+        let finding = Finding {
+            rule: "helm-release-failed".into(),
+            severity: Severity::Warning,
+            namespace: Some("blueking".into()),
+            object: "release/x\u{1b}]0;title\u{7}".into(),
+            title: "failed \u{1b}[2J".into(),
+            evidence: vec!["helm said: \u{1b}[8mhidden\u{0}".into()],
+            remediation: vec!["helm history -n blueking x".into()],
+            explanation: String::new(),
+            covers: Vec::new(),
+        };
+        let report = Report {
+            findings: vec![finding],
+            skipped: vec![Skipped::new("file\u{1b}[1A", "bad\u{9b}31m")],
+            summary: Summary {
+                errors: 0,
+                warnings: 1,
+                info: 0,
+                namespace: None,
+                pods: 0,
+                nodes: 0,
+                releases: 0,
+                snapshot_time: None,
+            },
+        };
+        let catalog = Catalog::builtin();
+        for format in [Format::Table, Format::Markdown] {
+            let mut out = Vec::new();
+            let look = Look {
+                lang: Lang::En,
+                color: false,
+            };
+            write_report(&mut out, &report, format, &catalog, look).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{format:?}: {text:?}"
+            );
+            // Made visible, not dropped: the reader sees that something was there.
+            assert!(
+                text.contains('\u{fffd}') && text.contains("hidden"),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn colour_needs_a_terminal_and_no_opt_out() {

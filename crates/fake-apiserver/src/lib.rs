@@ -167,12 +167,12 @@ impl Objects<'_> {
         pod: &str,
         container: &str,
         previous: bool,
-        text: &str,
+        text: impl AsRef<[u8]>,
     ) {
         self.store.set_log(
             (namespace.into(), pod.into(), container.into()),
             previous,
-            text.into(),
+            text.as_ref().to_vec(),
         );
     }
 }
@@ -252,19 +252,20 @@ impl FakeApi {
         self
     }
 
-    /// A container's log; `previous` is the log of its last terminated instance.
+    /// A container's log; `previous` is the log of its last terminated instance. Any bytes, as a
+    /// container may write binary or invalid UTF-8.
     pub fn log(
         mut self,
         namespace: &str,
         pod: &str,
         container: &str,
         previous: bool,
-        text: &str,
+        text: impl AsRef<[u8]>,
     ) -> Self {
         self.store.set_log(
             (namespace.into(), pod.into(), container.into()),
             previous,
-            text.into(),
+            text.as_ref().to_vec(),
         );
         self
     }

@@ -1240,16 +1240,15 @@ fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) ->
                         "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
                     ));
                 }
-                String::new()
+                Vec::new()
             }
         }
     };
-    let mut text = text;
+    let mut body = text;
     if let Some(n) = req.param("tailLines").and_then(|n| n.parse::<usize>().ok()) {
-        let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        text = lines[lines.len().saturating_sub(n)..].concat();
+        let lines: Vec<&[u8]> = body.split_inclusive(|&b| b == b'\n').collect();
+        body = lines[lines.len().saturating_sub(n)..].concat();
     }
-    let mut body = text.into_bytes();
     if let Some(n) = req
         .param("limitBytes")
         .and_then(|n| n.parse::<usize>().ok())

@@ -14,8 +14,9 @@ const MAX_DEPTH: usize = 16;
 
 #[derive(Clone, Debug, Default)]
 pub struct ContainerLog {
-    pub current: Option<String>,
-    pub previous: Option<String>,
+    /// Bytes, not text: a container writes whatever it likes, and the kubelet passes it on as is.
+    pub current: Option<Vec<u8>>,
+    pub previous: Option<Vec<u8>>,
 }
 
 pub type LogKey = (String, String, String);
@@ -251,7 +252,7 @@ impl Store {
         Some(object)
     }
 
-    pub fn set_log(&mut self, key: LogKey, previous: bool, text: String) {
+    pub fn set_log(&mut self, key: LogKey, previous: bool, text: Vec<u8>) {
         let entry = self.logs.entry(key).or_default();
         if previous {
             entry.previous = Some(text);
@@ -308,9 +309,7 @@ impl Store {
                 }
             } else if let Some((key, previous)) = log_file(&path) {
                 match std::fs::read(&path) {
-                    Ok(bytes) => {
-                        self.set_log(key, previous, String::from_utf8_lossy(&bytes).into_owned())
-                    }
+                    Ok(bytes) => self.set_log(key, previous, bytes),
                     Err(e) => self.load_warnings.push(format!("{}: {e}", path.display())),
                 }
             }
@@ -363,7 +362,7 @@ impl Store {
                         .entry(key)
                         .or_default()
                         .current
-                        .get_or_insert(body);
+                        .get_or_insert(body.into_bytes());
                 }
             } else if let Some((_, body)) = current.as_mut() {
                 body.push_str(line);
@@ -374,7 +373,7 @@ impl Store {
                 .entry(key)
                 .or_default()
                 .current
-                .get_or_insert(body);
+                .get_or_insert(body.into_bytes());
         }
     }
 }

@@ -334,6 +334,31 @@ async fn writes_are_refused_and_recorded() {
 }
 
 #[tokio::test]
+async fn pod_logs_are_the_bytes_the_container_wrote() {
+    use http_body_util::BodyExt;
+    let server = FakeApi::new()
+        .object(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "blueking"},
+            "spec": {"containers": [{"name": "app"}]},
+        }))
+        .log("blueking", "web", "app", true, b"a\r\n\xff\xfe\0b\r\nc\r\n")
+        .start();
+    let (client, _dir) = client(&server).await;
+    let req = http::Request::get(
+        "/api/v1/namespaces/blueking/pods/web/log?container=app&previous=true&tailLines=2",
+    )
+    .body(Vec::new())
+    .unwrap();
+    let res = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"\xff\xfe\0b\r\nc\r\n");
+}
+
+#[tokio::test]
 async fn client_certificate_authenticates() {
     let server = FakeApi::new().load_dir(fixture("healthy")).start();
     let dir = tempfile::tempdir().unwrap();

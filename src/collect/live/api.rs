@@ -21,8 +21,18 @@ use serde_json::Value;
 pub const PAGE_SIZE: u32 = 500;
 
 /// A list that has not ended after this many pages is a server handing out continue tokens in a
-/// loop.
-const MAX_PAGES: usize = 10_000;
+/// loop: 2,000 full pages are a million objects, twice [`MAX_LIST_ITEMS`].
+pub const MAX_PAGES: usize = 2_000;
+
+/// Objects read from one list at most, as from one snapshot file: no real cluster comes near it,
+/// and every object is held in memory.
+pub const MAX_LIST_ITEMS: usize = crate::collect::ingest::MAX_OBJECTS_PER_FILE;
+
+/// The pages of one list, and why it stopped before its end if it did.
+pub struct Listed {
+    pub pages: Vec<Value>,
+    pub cut: Option<String>,
+}
 
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -110,10 +120,15 @@ pub struct Raw {
     pub body: bytes::Bytes,
 }
 
+/// The largest answer read, as the largest snapshot file: a page of 500 objects is a few MiB, and a
+/// body past this is a server or proxy gone wrong that would otherwise fill the memory.
+pub const MAX_BODY: usize = crate::collect::dir::MAX_OBJECT_FILE as usize;
+
 #[derive(Clone)]
 pub struct Api {
     client: Client,
     timeout: Option<Duration>,
+    max_body: usize,
     pub stats: Arc<Stats>,
 }
 
@@ -122,14 +137,32 @@ impl Api {
         Api {
             client,
             timeout,
+            max_body: MAX_BODY,
             stats: Arc::default(),
         }
+    }
+
+    /// Another limit than [`MAX_BODY`], so that tests need not send half a gigabyte.
+    pub fn with_max_body(mut self, bytes: usize) -> Api {
+        self.max_body = bytes;
+        self
     }
 
     /// Sends one request and reads the whole answer. Refuses anything but GET: `check`, `release`
     /// and `snapshot` promise to change nothing in the cluster, and this is the one place that
     /// could break that promise. The only writes are [`Api::probe_write`]'s.
     pub async fn send(&self, req: http::Request<Vec<u8>>) -> Result<Raw, Failure> {
+        self.send_capped(req, None).await
+    }
+
+    /// As [`Api::send`], but keeps at most `cap` bytes of the body and drops the connection after
+    /// them: a server that ignores `limitBytes` must not fill the memory. Without `cap`, a body
+    /// larger than the [`MAX_BODY`] limit is a failure.
+    async fn send_capped(
+        &self,
+        req: http::Request<Vec<u8>>,
+        cap: Option<usize>,
+    ) -> Result<Raw, Failure> {
         if req.method() != http::Method::GET {
             return Err(Failure::Transport(format!(
                 "refused to send {} {}: the doctor only reads",
@@ -185,6 +218,13 @@ impl Api {
     async fn exchange(&self, req: http::Request<Vec<u8>>) -> Result<Raw, Failure> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let client = self.client.clone();
+        let max_body = self.max_body;
+        let too_large = move || {
+            Failure::Transport(format!(
+                "the answer is larger than {} MiB; not read",
+                max_body >> 20
+            ))
+        };
         let exchange = async move {
             let res = client
                 .send(req.map(Body::from))
@@ -196,13 +236,35 @@ impl Api {
                 .get(http::header::DATE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_http_date);
-            let body = res
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| Failure::Transport(root_cause(&e)))?
-                .to_bytes();
-            Ok(Raw { status, date, body })
+            let announced = res
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if cap.is_none() && announced.is_some_and(|n| n > max_body as u64) {
+                return Err(too_large());
+            }
+            let mut body = res.into_body();
+            let mut buf = bytes::BytesMut::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| Failure::Transport(root_cause(&e)))?;
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                    match cap {
+                        Some(cap) if buf.len() >= cap => {
+                            buf.truncate(cap);
+                            break;
+                        }
+                        None if buf.len() > max_body => return Err(too_large()),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(Raw {
+                status,
+                date,
+                body: buf.freeze(),
+            })
         };
         let raw = match self.timeout {
             Some(t) => tokio::time::timeout(t, exchange)
@@ -218,7 +280,15 @@ impl Api {
 
     /// The body of a successful answer; an error status becomes [`Failure::Api`].
     pub async fn get(&self, req: http::Request<Vec<u8>>) -> Result<bytes::Bytes, Failure> {
-        let raw = self.send(req).await?;
+        self.get_capped(req, None).await
+    }
+
+    async fn get_capped(
+        &self,
+        req: http::Request<Vec<u8>>,
+        cap: Option<usize>,
+    ) -> Result<bytes::Bytes, Failure> {
+        let raw = self.send_capped(req, cap).await?;
         if (200..300).contains(&raw.status) {
             Ok(raw.body)
         } else {
@@ -233,17 +303,23 @@ impl Api {
     }
 
     /// Every page of a list (`limit` + `continue`), as the API returns them: `PodList` and so on,
-    /// or `PartialObjectMetadataList` when only metadata is asked for.
+    /// or `PartialObjectMetadataList` when only metadata is asked for. A list that does not end
+    /// within [`MAX_PAGES`] pages or [`MAX_LIST_ITEMS`] objects is cut there, and says so.
     pub async fn list(
         &self,
         path: &str,
         label_selector: Option<&str>,
         metadata_only: bool,
-    ) -> Result<Vec<Value>, Failure> {
+    ) -> Result<Listed, Failure> {
         let request = Request::new(path);
         let mut pages = Vec::new();
+        let mut items = 0;
         let mut token: Option<String> = None;
         let mut restarted = false;
+        let cut = |pages: Vec<Value>, why: String| Listed {
+            pages,
+            cut: Some(why),
+        };
         for _ in 0..MAX_PAGES {
             let lp = ListParams {
                 label_selector: label_selector.map(str::to_string),
@@ -264,6 +340,7 @@ impl Api {
                     restarted = true;
                     token = None;
                     pages.clear();
+                    items = 0;
                     continue;
                 }
                 page => page?,
@@ -272,13 +349,33 @@ impl Api {
                 .as_str()
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
+            items += page["items"].as_array().map_or(0, Vec::len);
             pages.push(page);
             match next {
-                Some(t) if token.as_deref() != Some(t.as_str()) => token = Some(t),
-                _ => return Ok(pages),
+                None => return Ok(Listed { pages, cut: None }),
+                Some(t) if token.as_deref() == Some(t.as_str()) => {
+                    return Ok(cut(
+                        pages,
+                        "the server gave the same continue token twice; the rest was not read"
+                            .into(),
+                    ));
+                }
+                Some(_) if items >= MAX_LIST_ITEMS => {
+                    let n = pages.len();
+                    return Ok(cut(
+                        pages,
+                        format!(
+                            "stopped after {items} objects in {n} pages; the rest was not read"
+                        ),
+                    ));
+                }
+                Some(t) => token = Some(t),
             }
         }
-        Ok(pages)
+        Ok(cut(
+            pages,
+            format!("stopped after {MAX_PAGES} pages; the rest was not read"),
+        ))
     }
 
     /// One object by name, e.g. a helm storage Secret.
@@ -289,9 +386,10 @@ impl Api {
         self.get_json(req).await
     }
 
-    /// The bounded tail of one container's log. `Ok(None)` when there is none to read: the API
-    /// answers 400 for a container that has no previous instance or has not started, and 404 for a
-    /// pod deleted since it was listed; neither is a failure to collect.
+    /// The bounded tail of one container's log: never more than `limit_bytes`, even from a server
+    /// that ignores `limitBytes`; a body that long was cut. `Ok(None)` when there is none to read:
+    /// the API answers 400 for a container that has no previous instance or has not started, and
+    /// 404 for a pod deleted since it was listed; neither is a failure to collect.
     pub async fn log(
         &self,
         namespace: &str,
@@ -311,7 +409,10 @@ impl Api {
         let req = Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
             .logs(pod, &lp)
             .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-        match self.get(req).await {
+        match self
+            .get_capped(req, Some(limit_bytes.max(0) as usize))
+            .await
+        {
             Ok(b) => Ok(Some(b)),
             Err(Failure::Api {
                 code: 400 | 404, ..

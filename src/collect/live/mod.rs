@@ -299,7 +299,7 @@ async fn namespaces_holding(api: &Api, name: &str) -> Vec<String> {
     let mut out: Vec<String> = [secrets, configmaps]
         .into_iter()
         .flatten()
-        .flatten()
+        .flat_map(|listed| listed.pages)
         .flat_map(|page| {
             page["items"]
                 .as_array()
@@ -329,7 +329,7 @@ async fn probe(cluster: &Cluster) -> Result<Option<Timestamp>, String> {
     }
 }
 
-type ListResult = (usize, Option<String>, Result<Vec<Value>, Failure>);
+type ListResult = (usize, Option<String>, Result<api::Listed, Failure>);
 
 /// Every list of [`RESOURCES`] at once, in a stable order: index, namespace (`None`: cluster-wide).
 async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
@@ -380,6 +380,9 @@ async fn fetch_payloads(
     Ok(out)
 }
 
+/// Lines asked for again when the last [`LOG_TAIL_LINES`] do not fit in [`LOG_TAIL_BYTES`].
+const LOG_RETRY_LINES: usize = 20;
+
 type LogJob = (LogKey, bool);
 type LogResult = (LogJob, Result<Option<bytes::Bytes>, Failure>);
 
@@ -394,16 +397,22 @@ async fn fetch_logs(
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let (key, previous) = &job;
-            let res = api
-                .log(
+            let read = |lines: usize| {
+                api.log(
                     &key.namespace,
                     &key.pod,
                     &key.container,
                     *previous,
-                    LOG_TAIL_LINES as i64,
+                    lines as i64,
                     LOG_TAIL_BYTES as i64,
                 )
-                .await;
+            };
+            let mut res = read(LOG_TAIL_LINES).await;
+            // The kubelet applies limitBytes after tailLines: lines too long for the limit lose
+            // their end, which is where a crash says why. Fewer lines may fit.
+            if matches!(&res, Ok(Some(b)) if b.len() >= LOG_TAIL_BYTES) {
+                res = read(LOG_RETRY_LINES).await;
+            }
             (job, res)
         });
     }
@@ -438,9 +447,14 @@ impl Collector {
                 None => r.what.to_string(),
             };
             match res {
-                Ok(pages) => {
+                Ok(listed) => {
                     any_read = true;
-                    for page in pages {
+                    if let Some(why) = listed.cut {
+                        self.snap.skipped.push(Skipped::new(what.clone(), why));
+                        self.unread.push((r.words, format!("all of {what}")));
+                    }
+                    let before = self.snap.skipped.len();
+                    for page in listed.pages {
                         match r.helm {
                             Some(driver) => add_storage_metadata(
                                 &mut self.snap,
@@ -451,6 +465,13 @@ impl Collector {
                             None => self.ingest.add(&mut self.snap, page, &what, Some(r.kind)),
                         }
                     }
+                    // A cluster full of objects the rules cannot parse is one entry, not a million.
+                    super::dir::summarise_problems(
+                        &mut self.snap.skipped,
+                        before,
+                        &what,
+                        "in this list",
+                    );
                 }
                 // Credentials that expire mid-run are as fatal as wrong ones.
                 Err(f) if f.code() == Some(401) => return Err(connect::unusable(cluster, &f)),
@@ -517,7 +538,21 @@ impl Collector {
         let mut failures = Vec::new();
         for ((key, previous), res) in logs {
             match res {
-                Ok(Some(bytes)) => {
+                Ok(Some(mut bytes)) => {
+                    if bytes.len() >= LOG_TAIL_BYTES {
+                        // Cut at the limit: the last line is a fragment that could match a
+                        // signature out of context, and the lines after it were not read.
+                        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                        bytes.truncate(whole);
+                        self.snap.skipped.push(Skipped::new(
+                            log_what(&key, previous),
+                            format!(
+                                "its last {LOG_RETRY_LINES} lines are longer than {} KiB; only their first {} KiB were read",
+                                LOG_TAIL_BYTES / 1024,
+                                LOG_TAIL_BYTES / 1024
+                            ),
+                        ));
+                    }
                     let text = tail_of(&bytes, false);
                     let entry = self.snap.logs.entry(key).or_default();
                     if previous {
@@ -598,19 +633,21 @@ fn log_jobs_for(snap: &Snapshot) -> Vec<LogJob> {
     jobs
 }
 
+fn log_what(key: &LogKey, previous: bool) -> String {
+    let which = if previous { " (previous)" } else { "" };
+    format!(
+        "log of {}/{} container {}{which}",
+        key.namespace, key.pod, key.container
+    )
+}
+
 /// Not every failed log deserves a line: a forbidden `pods/log` fails them all alike.
 const MAX_LOG_FAILURE_ENTRIES: usize = 10;
 
 fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]) {
     for (key, previous, f) in failures.iter().take(MAX_LOG_FAILURE_ENTRIES) {
-        let which = if *previous { " (previous)" } else { "" };
-        snap.skipped.push(Skipped::new(
-            format!(
-                "log of {}/{} container {}{which}",
-                key.namespace, key.pod, key.container
-            ),
-            f.describe(),
-        ));
+        snap.skipped
+            .push(Skipped::new(log_what(key, *previous), f.describe()));
     }
     if failures.len() > MAX_LOG_FAILURE_ENTRIES {
         snap.skipped.push(Skipped::new(

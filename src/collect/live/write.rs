@@ -36,7 +36,7 @@ pub const REMOVED: &[&[&str]] = &[
 pub fn sanitize_release(stored: &[u8]) -> Result<String, decode::DecodeError> {
     let json = decode::release_json(stored)?;
     let mut release: Value =
-        serde_json::from_slice(&json).map_err(|e| decode::DecodeError::Json(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| decode::DecodeError::json(&e))?;
     for path in REMOVED {
         let (last, parents) = path.split_last().expect("paths are not empty");
         let mut node = &mut release;
