@@ -115,7 +115,7 @@ fn kubelets(api: FakeApi, nodes: BTreeMap<String, Kubelet>) -> FakeApi {
                     }
                     (Some(Kubelet::Runs(n)), "Running") => {
                         pod["status"] = json!({"phase": "Succeeded"});
-                        objects.set_log(ns, name, "probe", false, &log_of(n));
+                        objects.set_log(ns, name, "probe", false, log_of(n));
                     }
                     (Some(Kubelet::ImagePullBackOff), "Pending") => {
                         pod["status"] = json!({"phase": "Pending", "containerStatuses": [{

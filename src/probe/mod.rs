@@ -457,6 +457,7 @@ async fn list_nodes(api: &Api) -> Result<Vec<Node>, String> {
         .await
         .map_err(|f| format!("cannot list nodes to probe: {}", f.describe()))?;
     let mut nodes: Vec<Node> = pages
+        .pages
         .iter()
         .flat_map(|p| p["items"].as_array().cloned().unwrap_or_default())
         .filter_map(|i| serde_json::from_value(i).ok())

@@ -170,7 +170,7 @@ impl Api {
                 req.uri()
             )));
         }
-        self.exchange(req).await
+        self.exchange(req, cap).await
     }
 
     /// The one exception to read-only, taken only with `--probe`: creating and deleting the
@@ -212,10 +212,16 @@ impl Api {
             return refuse("bad namespace");
         }
         let req = req.map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-        self.exchange(req).await
+        self.exchange(req, None).await
     }
 
-    async fn exchange(&self, req: http::Request<Vec<u8>>) -> Result<Raw, Failure> {
+    /// Sends and reads the answer: at most `cap` bytes of the body when given, else at most the
+    /// body limit.
+    async fn exchange(
+        &self,
+        req: http::Request<Vec<u8>>,
+        cap: Option<usize>,
+    ) -> Result<Raw, Failure> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let client = self.client.clone();
         let max_body = self.max_body;
