@@ -132,6 +132,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
     let (collected, cluster, scope) = collect_live(&args.cluster, catalog, |ctx_ns| Scope {
         namespace: choice.for_check(ctx_ns),
         full_history_of: None,
+        keep_storage_objects: true,
     })?;
     let about = live::write::About {
         context: &cluster.context,
@@ -180,6 +181,7 @@ fn check(
                 collect_live(&args.source.cluster, catalog, |ctx_ns| Scope {
                     namespace: choice.for_check(ctx_ns),
                     full_history_of: None,
+                    keep_storage_objects: false,
                 })?;
             (collected.snap, scope.namespace)
         }
@@ -235,6 +237,7 @@ fn release(
                 collect_live(&args.source.cluster, catalog, |ctx_ns| Scope {
                     namespace: Some(choice.for_release(ctx_ns)),
                     full_history_of: Some(name),
+                    keep_storage_objects: false,
                 })?;
             args.namespace = scope.namespace;
             found_elsewhere = collected.release_elsewhere;

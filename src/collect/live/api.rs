@@ -194,8 +194,25 @@ impl Api {
         label_selector: Option<&str>,
         metadata_only: bool,
     ) -> Result<Vec<Value>, Failure> {
-        let request = Request::new(path);
         let mut pages = Vec::new();
+        self.list_pages(path, label_selector, metadata_only, |page| match page {
+            Some(p) => pages.push(p),
+            None => pages.clear(),
+        })
+        .await?;
+        Ok(pages)
+    }
+
+    /// Hands each page to `on_page` as it arrives, so that a big list never sits in memory as JSON
+    /// all at once; `None` means start over (the list was restarted, see below).
+    pub async fn list_pages(
+        &self,
+        path: &str,
+        label_selector: Option<&str>,
+        metadata_only: bool,
+        mut on_page: impl FnMut(Option<Value>),
+    ) -> Result<(), Failure> {
+        let request = Request::new(path);
         let mut token: Option<String> = None;
         let mut restarted = false;
         for _ in 0..MAX_PAGES {
@@ -217,7 +234,7 @@ impl Api {
                 Err(Failure::Api { code: 410, .. }) if token.is_some() && !restarted => {
                     restarted = true;
                     token = None;
-                    pages.clear();
+                    on_page(None);
                     continue;
                 }
                 page => page?,
@@ -226,13 +243,13 @@ impl Api {
                 .as_str()
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
-            pages.push(page);
+            on_page(Some(page));
             match next {
                 Some(t) if token.as_deref() != Some(t.as_str()) => token = Some(t),
-                _ => return Ok(pages),
+                _ => return Ok(()),
             }
         }
-        Ok(pages)
+        Ok(())
     }
 
     /// One object by name, e.g. a helm storage Secret.
