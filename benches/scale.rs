@@ -98,7 +98,7 @@ fn cost(requests: &[RecordedRequest]) -> Cost {
 
 struct Measured {
     wall: Duration,
-    /// Peak resident set of the child, from wait4's rusage.
+    /// Peak resident set of the child (VmHWM).
     max_rss_kib: Option<u64>,
     cost: Cost,
 }
@@ -107,13 +107,14 @@ struct Measured {
 fn run_child(server: &FakeApiServer, mut cmd: Command) -> Measured {
     server.clear_requests();
     let started = Instant::now();
-    // Reaped by wait4 below, which also gives its peak RSS.
+    // Reaped by wait4 below.
     #[allow(clippy::zombie_processes)]
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let rss = watch_rss(child.id());
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let err = std::thread::spawn(move || {
@@ -122,7 +123,8 @@ fn run_child(server: &FakeApiServer, mut cmd: Command) -> Measured {
         s
     });
     let out = std::io::copy(&mut stdout, &mut std::io::sink()).unwrap_or(0);
-    let (status, rss) = wait4(child.id() as i32);
+    let status = wait4(child.id() as i32);
+    let rss = rss.join().unwrap_or(None);
     let wall = started.elapsed();
     let err = err.join().unwrap_or_default();
     assert!(
@@ -136,19 +138,39 @@ fn run_child(server: &FakeApiServer, mut cmd: Command) -> Measured {
     }
 }
 
-/// The child's exit code and peak RSS (KiB). `std::process::Child::wait` does not give rusage.
-fn wait4(pid: i32) -> (i32, Option<u64>) {
+/// The child's exit code, reaped with `wait4` (`Child::wait` would do too; this keeps one path).
+fn wait4(pid: i32) -> i32 {
     let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for the pid we spawned and have not waited on.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    // SAFETY: plain libc call for a pid we spawned and have not waited on.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, std::ptr::null_mut()) };
     assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
+    if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
         -1
-    };
-    (code, Some(usage.ru_maxrss as u64))
+    }
+}
+
+/// Peak RSS of a running child (KiB), read from `/proc/PID/status` every few milliseconds until
+/// it exits. Not `wait4`'s `ru_maxrss`: a child spawned from this process, which holds the whole
+/// synthetic cluster, inherits this process's high-water mark up to its `exec`.
+fn watch_rss(pid: u32) -> std::thread::JoinHandle<Option<u64>> {
+    std::thread::spawn(move || {
+        let mut peak = None;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            match hwm {
+                Some(kib) => peak = peak.max(Some(kib)),
+                // A zombie has no memory left to report: it has exited.
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        peak
+    })
 }
 
 fn doctor(server: &FakeApiServer, kubeconfig: &Path) -> Measured {
@@ -297,7 +319,7 @@ fn main() {
             mib(kubectl.cost.bytes)
         );
         rows.push(format!(
-            "| {releases} | {} ({:.2}× helm, {:.2}× kubectl) | {:.0} MiB | {} = {} lists + {} payloads + {} logs + {} other | {} ({:.1} %) | {} / {} / {} | {} / {} / {} |",
+            "| {releases} | {} ({:.2}× helm, {:.2}× kubectl) | {:.0} MiB | {} = {} lists + {} payloads + {} logs + {} other | {} ({:.1} %) | {} / {} / {} | {} / {} / {} / {:.0} MiB |",
             secs(doc_wall),
             doc_wall.as_secs_f64() / helm.wall.as_secs_f64(),
             doc_wall.as_secs_f64() / kubectl.wall.as_secs_f64(),
@@ -315,6 +337,7 @@ fn main() {
             secs(kubectl.wall),
             kubectl.cost.requests,
             mib(kubectl.cost.bytes),
+            kubectl.max_rss_kib.unwrap_or(0) as f64 / 1024.0,
         ));
         // Expected request counts, from the generator's own bookkeeping.
         eprintln!(
@@ -328,7 +351,7 @@ fn main() {
         o.revisions, o.pods, o.nodes, o.runs
     );
     println!(
-        "| R | check -A wall | peak RSS | requests | bytes (of helm fetch) | helm secrets fetch: time / requests / bytes | kubectl get pods -A -o json: time / requests / bytes |"
+        "| R | check -A wall | peak RSS | requests | bytes (of helm fetch) | helm secrets fetch: time / requests / bytes | kubectl get pods -A -o json: time / requests / bytes / peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|");
     for r in rows {
