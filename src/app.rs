@@ -218,6 +218,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
     let (collected, cluster, scope) = collect_live(&args.cluster, catalog, None, |ctx_ns| Scope {
         namespace: choice.for_check(ctx_ns),
         full_history_of: None,
+        keep_storage_objects: true,
     })?;
     let about = live::write::About {
         context: &cluster.context,
@@ -275,6 +276,7 @@ fn check(
                 |ctx_ns| Scope {
                     namespace: choice.for_check(ctx_ns),
                     full_history_of: None,
+                    keep_storage_objects: false,
                 },
             )?;
             (collected.snap, scope.namespace)
@@ -331,6 +333,7 @@ fn release(
                 collect_live(&args.source.cluster, catalog, None, |ctx_ns| Scope {
                     namespace: Some(choice.for_release(ctx_ns)),
                     full_history_of: Some(name),
+                    keep_storage_objects: false,
                 })?;
             args.namespace = scope.namespace;
             found_elsewhere = collected.release_elsewhere;

@@ -65,6 +65,50 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Adds what another collection read (one list of the live collector) to this one.
+    pub fn absorb(&mut self, other: Snapshot) {
+        let Snapshot {
+            pods,
+            nodes,
+            services,
+            config_maps,
+            namespaces,
+            deployments,
+            daemon_sets,
+            stateful_sets,
+            jobs,
+            events,
+            leases,
+            crds,
+            pvcs,
+            helm_records,
+            logs,
+            skipped,
+            collected_at,
+            server_time,
+            probes,
+        } = other;
+        self.pods.extend(pods);
+        self.nodes.extend(nodes);
+        self.services.extend(services);
+        self.config_maps.extend(config_maps);
+        self.namespaces.extend(namespaces);
+        self.deployments.extend(deployments);
+        self.daemon_sets.extend(daemon_sets);
+        self.stateful_sets.extend(stateful_sets);
+        self.jobs.extend(jobs);
+        self.events.extend(events);
+        self.leases.extend(leases);
+        self.crds.extend(crds);
+        self.pvcs.extend(pvcs);
+        self.helm_records.extend(helm_records);
+        self.logs.extend(logs);
+        self.skipped.extend(skipped);
+        self.collected_at = self.collected_at.or(collected_at);
+        self.server_time = self.server_time.or(server_time);
+        self.probes.extend(probes);
+    }
+
     pub fn releases(&self) -> Vec<Release> {
         helm::releases(&self.helm_records)
     }

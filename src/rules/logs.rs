@@ -2,6 +2,8 @@
 //! (a healthy pod that once logged an error is not a problem now), and only the bounded tail the
 //! collector kept.
 
+use std::collections::HashMap;
+
 use k8s_openapi::api::core::v1::Pod;
 use regex::Regex;
 
@@ -34,11 +36,18 @@ pub struct LogStream<'a> {
 
 /// Every log stream of the pods that are not ready or have restarted, previous before current.
 pub fn troubled_logs(snap: &Snapshot) -> impl Iterator<Item = LogStream<'_>> {
+    // One index instead of a scan of every pod per log: a big cluster has thousands of pods and
+    // hundreds of logs, and several rules walk the logs.
+    let by_name: HashMap<(&str, &str), &Pod> = snap
+        .pods
+        .iter()
+        .map(|p| ((pod::namespace(p), pod::name(p)), p))
+        .rev() // the first of two pods with one name wins, as a scan would find it
+        .collect();
     snap.logs.iter().flat_map(move |(key, logs)| {
-        let pod_obj = snap
-            .pods
-            .iter()
-            .find(|p| pod::namespace(p) == key.namespace && pod::name(p) == key.pod);
+        let pod_obj = by_name
+            .get(&(key.namespace.as_str(), key.pod.as_str()))
+            .copied();
         // Logs of a pod the snapshot has no object for are still evidence (a pod deleted since).
         let wanted = pod_obj.is_none_or(pod::is_troubled);
         [(true, &logs.previous), (false, &logs.current)]

@@ -51,6 +51,9 @@ pub struct RecordedRequest {
     pub auth: Auth,
     /// The status the server answered; 0 while it has not answered.
     pub status: u16,
+    /// Length of the response body (0 for watches, which stream): what the client received, so
+    /// that benchmarks compare clients by the bytes they cost.
+    pub response_bytes: u64,
 }
 
 impl RecordedRequest {
@@ -300,6 +303,7 @@ async fn handle(
         user_agent: header(header::USER_AGENT),
         auth,
         status: 0,
+        response_bytes: 0,
     };
     let index = {
         let mut requests = state.requests.lock().unwrap();
@@ -358,7 +362,11 @@ async fn handle(
     if let Ok(v) = HeaderValue::from_str(&format!("00000000-0000-4000-8000-{audit:012x}")) {
         headers.insert("audit-id", v);
     }
-    state.requests.lock().unwrap()[index].status = response.status().as_u16();
+    {
+        let mut requests = state.requests.lock().unwrap();
+        requests[index].status = response.status().as_u16();
+        requests[index].response_bytes = response.body().len() as u64;
+    }
     let stream = response
         .extensions_mut()
         .remove::<WatchStream>()

@@ -317,15 +317,31 @@ impl Api {
         label_selector: Option<&str>,
         metadata_only: bool,
     ) -> Result<Listed, Failure> {
-        let request = Request::new(path);
         let mut pages = Vec::new();
-        let mut items = 0;
+        let cut = self
+            .list_pages(path, label_selector, metadata_only, |page| match page {
+                Some(p) => pages.push(p),
+                None => pages.clear(),
+            })
+            .await?;
+        Ok(Listed { pages, cut })
+    }
+
+    /// Hands each page to `on_page` as it arrives, so that a big list never sits in memory as JSON
+    /// all at once; `None` means start over (the list was restarted, see below). Returns why the
+    /// list was cut short, if it was.
+    pub async fn list_pages(
+        &self,
+        path: &str,
+        label_selector: Option<&str>,
+        metadata_only: bool,
+        mut on_page: impl FnMut(Option<Value>),
+    ) -> Result<Option<String>, Failure> {
+        let request = Request::new(path);
         let mut token: Option<String> = None;
         let mut restarted = false;
-        let cut = |pages: Vec<Value>, why: String| Listed {
-            pages,
-            cut: Some(why),
-        };
+        let mut items = 0;
+        let mut pages = 0;
         for _ in 0..MAX_PAGES {
             let lp = ListParams {
                 label_selector: label_selector.map(str::to_string),
@@ -345,8 +361,9 @@ impl Api {
                 Err(Failure::Api { code: 410, .. }) if token.is_some() && !restarted => {
                     restarted = true;
                     token = None;
-                    pages.clear();
                     items = 0;
+                    pages = 0;
+                    on_page(None);
                     continue;
                 }
                 page => page?,
@@ -356,32 +373,27 @@ impl Api {
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
             items += page["items"].as_array().map_or(0, Vec::len);
-            pages.push(page);
+            pages += 1;
+            on_page(Some(page));
             match next {
-                None => return Ok(Listed { pages, cut: None }),
+                None => return Ok(None),
                 Some(t) if token.as_deref() == Some(t.as_str()) => {
-                    return Ok(cut(
-                        pages,
+                    return Ok(Some(
                         "the server gave the same continue token twice; the rest was not read"
                             .into(),
                     ));
                 }
                 Some(_) if items >= MAX_LIST_ITEMS => {
-                    let n = pages.len();
-                    return Ok(cut(
-                        pages,
-                        format!(
-                            "stopped after {items} objects in {n} pages; the rest was not read"
-                        ),
-                    ));
+                    return Ok(Some(format!(
+                        "stopped after {items} objects in {pages} pages; the rest was not read"
+                    )));
                 }
                 Some(t) => token = Some(t),
             }
         }
-        Ok(cut(
-            pages,
-            format!("stopped after {MAX_PAGES} pages; the rest was not read"),
-        ))
+        Ok(Some(format!(
+            "stopped after {MAX_PAGES} pages; the rest was not read"
+        )))
     }
 
     /// One object by name, e.g. a helm storage Secret.

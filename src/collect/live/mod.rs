@@ -223,6 +223,10 @@ pub struct Scope {
     pub namespace: Option<String>,
     /// A release whose every revision's payload is wanted.
     pub full_history_of: Option<String>,
+    /// Keep the storage objects as fetched, payload included, for the snapshot writer. Without it
+    /// a payload is decoded as it arrives and dropped: a thousand releases' payloads are a few
+    /// hundred MiB that `check` never looks at again.
+    pub keep_storage_objects: bool,
 }
 
 /// Identifies a helm storage object: driver kind (`secret`/`configmap`), namespace, name.
@@ -269,7 +273,13 @@ pub async fn collect(
     let plan = helm_plan::payloads_to_fetch(&c.snap.helm_records, scope.full_history_of.as_deref());
     let jobs = log_jobs_for(&c.snap);
     let (payloads, logs) = tokio::join!(
-        fetch_payloads(&cluster.api, &sem, &c.snap.helm_records, plan),
+        fetch_payloads(
+            &cluster.api,
+            &sem,
+            &c.snap.helm_records,
+            plan,
+            scope.keep_storage_objects
+        ),
         fetch_logs(&cluster.api, &sem, jobs)
     );
     c.add_payloads(payloads?);
@@ -329,7 +339,18 @@ async fn probe(cluster: &Cluster) -> Result<Option<Timestamp>, String> {
     }
 }
 
-type ListResult = (usize, Option<String>, Result<api::Listed, Failure>);
+/// One list, already read into a snapshot of its own: pages are turned into typed objects as they
+/// arrive, so that a 5,000-pod list is never held as JSON values all at once.
+#[derive(Default)]
+struct Listed {
+    snap: Snapshot,
+    /// Helm storage items as listed (metadata only), kept only for the snapshot writer.
+    helm_objects: BTreeMap<StorageKey, Value>,
+    /// Why the list stopped before its end, if it did.
+    cut: Option<String>,
+}
+
+type ListResult = (usize, Option<String>, Result<Listed, Failure>);
 
 /// Every list of [`RESOURCES`] at once, in a stable order: index, namespace (`None`: cluster-wide).
 async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
@@ -337,11 +358,46 @@ async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
     for (i, r) in RESOURCES.iter().enumerate() {
         for ns in r.namespaces(scope.namespace.as_deref()) {
             let api = api.clone();
+            let keep_objects = scope.keep_storage_objects;
             lists.spawn(async move {
+                let what = match &ns {
+                    Some(ns) => format!("{} in namespace {ns}", r.what),
+                    None => r.what.to_string(),
+                };
+                let mut listed = Listed::default();
+                let mut ingest = Ingest::default();
                 let res = api
-                    .list(&r.path(ns.as_deref()), r.selector, r.helm.is_some())
+                    .list_pages(
+                        &r.path(ns.as_deref()),
+                        r.selector,
+                        r.helm.is_some(),
+                        |page| match (page, r.helm) {
+                            (None, _) => {
+                                listed = Listed::default();
+                                ingest = Ingest::default();
+                            }
+                            (Some(page), Some(driver)) => add_storage_metadata(
+                                &mut listed.snap,
+                                keep_objects.then_some(&mut listed.helm_objects),
+                                driver,
+                                page,
+                            ),
+                            (Some(page), None) => {
+                                ingest.add(&mut listed.snap, page, &what, Some(r.kind))
+                            }
+                        },
+                    )
                     .await;
-                (i, ns, res)
+                // A cluster full of objects the rules cannot parse is one entry, not a million.
+                super::dir::summarise_problems(&mut listed.snap.skipped, 0, &what, "in this list");
+                (
+                    i,
+                    ns,
+                    res.map(|cut| {
+                        listed.cut = cut;
+                        listed
+                    }),
+                )
             });
         }
     }
@@ -351,14 +407,22 @@ async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
     Ok(results)
 }
 
-type PayloadResult = (usize, Result<Value, Failure>);
+/// A fetched storage object, read into a record as it arrived; the object itself only when asked
+/// to keep it.
+type PayloadResult = (
+    usize,
+    Result<(Option<ReleaseRecord>, Option<Value>), Failure>,
+);
 
-/// The storage objects `plan` (indices into `records`) names, a few at a time.
+/// The storage objects `plan` (indices into `records`) names, a few at a time. Each is decoded in
+/// its own task, so decoding runs on every core while other payloads are still on the wire, and at
+/// most [`CONCURRENCY`] raw payloads are in memory at once.
 async fn fetch_payloads(
     api: &Api,
     sem: &Arc<Semaphore>,
     records: &[ReleaseRecord],
     plan: Vec<usize>,
+    keep_objects: bool,
 ) -> Result<Vec<PayloadResult>, String> {
     let mut set = JoinSet::new();
     for i in plan {
@@ -369,10 +433,18 @@ async fn fetch_payloads(
         };
         let path = format!("/api/v1/namespaces/{}/{plural}", r.namespace);
         let name = r.object_name.clone();
+        let driver = r.driver;
         let (api, sem) = (api.clone(), sem.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            (i, api.get_object(&path, &name).await)
+            let res = api.get_object(&path, &name).await.map(|obj| {
+                let parsed = match driver {
+                    Driver::Secret => helm::secrets::from_object(&obj),
+                    Driver::ConfigMap => helm::configmaps::from_object(&obj),
+                };
+                (parsed, keep_objects.then_some(obj))
+            });
+            (i, res)
         });
     }
     let mut out = drain(set).await?;
@@ -425,7 +497,6 @@ async fn fetch_logs(
 #[derive(Default)]
 struct Collector {
     snap: Snapshot,
-    ingest: Ingest,
     helm_objects: BTreeMap<StorageKey, Value>,
     /// The catalog words of each collection that failed, and how skipped entries name it.
     unread: Vec<(&'static [&'static str], String)>,
@@ -453,25 +524,8 @@ impl Collector {
                         self.snap.skipped.push(Skipped::new(what.clone(), why));
                         self.unread.push((r.words, format!("all of {what}")));
                     }
-                    let before = self.snap.skipped.len();
-                    for page in listed.pages {
-                        match r.helm {
-                            Some(driver) => add_storage_metadata(
-                                &mut self.snap,
-                                &mut self.helm_objects,
-                                driver,
-                                page,
-                            ),
-                            None => self.ingest.add(&mut self.snap, page, &what, Some(r.kind)),
-                        }
-                    }
-                    // A cluster full of objects the rules cannot parse is one entry, not a million.
-                    super::dir::summarise_problems(
-                        &mut self.snap.skipped,
-                        before,
-                        &what,
-                        "in this list",
-                    );
+                    self.snap.absorb(listed.snap);
+                    self.helm_objects.extend(listed.helm_objects);
                 }
                 // Credentials that expire mid-run are as fatal as wrong ones.
                 Err(f) if f.code() == Some(401) => return Err(connect::unusable(cluster, &f)),
@@ -509,22 +563,18 @@ impl Collector {
                 record.object_name
             );
             match res {
-                Ok(obj) => {
-                    let parsed = match record.driver {
-                        Driver::Secret => helm::secrets::from_object(&obj),
-                        Driver::ConfigMap => helm::configmaps::from_object(&obj),
-                    };
-                    match parsed {
-                        Some(full) => {
+                Ok((parsed, obj)) => match parsed {
+                    Some(full) => {
+                        if let Some(obj) = obj {
                             self.helm_objects.insert(storage_key(&full), obj);
-                            self.snap.helm_records[i] = full;
                         }
-                        None => self
-                            .snap
-                            .skipped
-                            .push(Skipped::new(what, "not helm release storage any more")),
+                        self.snap.helm_records[i] = full;
                     }
-                }
+                    None => self
+                        .snap
+                        .skipped
+                        .push(Skipped::new(what, "not helm release storage any more")),
+                },
                 // The labels still give status and revision; only the payload's details are missing.
                 Err(f) => self.snap.skipped.push(Skipped::new(
                     what,
@@ -584,9 +634,10 @@ async fn drain<T: 'static>(mut set: JoinSet<T>) -> Result<Vec<T>, String> {
 }
 
 /// A metadata-only page of helm storage: every item becomes a record with its payload not loaded.
+/// `objects` keeps the items for the snapshot writer.
 fn add_storage_metadata(
     snap: &mut Snapshot,
-    objects: &mut BTreeMap<StorageKey, Value>,
+    objects: Option<&mut BTreeMap<StorageKey, Value>>,
     driver: Driver,
     page: Value,
 ) {
@@ -596,15 +647,22 @@ fn add_storage_metadata(
     let Some(Value::Array(items)) = page.remove("items") else {
         return;
     };
-    for item in items {
-        let Ok(meta) = serde_json::from_value::<ObjectMeta>(item["metadata"].clone()) else {
+    let mut objects = objects;
+    for mut item in items {
+        let metadata = match objects {
+            Some(_) => item["metadata"].clone(),
+            None => item["metadata"].take(),
+        };
+        let Ok(meta) = serde_json::from_value::<ObjectMeta>(metadata) else {
             continue;
         };
         // Labelled owner=helm but not named as storage: some other tool's object.
         let Some(record) = ReleaseRecord::from_meta(driver, &meta, Payload::NotLoaded) else {
             continue;
         };
-        objects.insert(storage_key(&record), item);
+        if let Some(objects) = objects.as_deref_mut() {
+            objects.insert(storage_key(&record), item);
+        }
         snap.helm_records.push(record);
     }
 }
@@ -722,7 +780,7 @@ mod tests {
         .unwrap();
         let mut snap = Snapshot::default();
         let mut objects = BTreeMap::new();
-        add_storage_metadata(&mut snap, &mut objects, Driver::Secret, page);
+        add_storage_metadata(&mut snap, Some(&mut objects), Driver::Secret, page);
         assert_eq!(snap.helm_records.len(), 2);
         let r = &snap.helm_records[0];
         assert_eq!((r.name.as_str(), r.revision), ("bk-cmdb", 1));

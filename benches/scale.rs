@@ -1,0 +1,360 @@
+//! The scale benchmark of issue 7: `kubectl-bkdoctor check -A` (the release binary) against a
+//! synthetic BlueKing cluster served by the fake API server over loopback HTTPS, side by side with
+//! the fetch `helm list -A -a` has to make and with `kubectl get pods -A -o json`.
+//!
+//!     cargo bench --bench scale                         # R = 100, 1000, 3000
+//!     cargo bench --bench scale -- --releases 1000 --runs 5
+//!     cargo bench --bench scale -- --releases 1000 --serve   # serve it; run anything against it
+//!
+//! Prints a Markdown table (BENCHMARKS.md holds the measured one). Times are wall clock and noisy on
+//! a shared machine; requests, bytes and peak RSS are not.
+
+#[path = "support/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fake_apiserver::{FakeApiServer, RecordedRequest};
+use http_body_util::BodyExt;
+use synthetic::Shape;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+
+struct Options {
+    releases: Vec<usize>,
+    revisions: u32,
+    pods: usize,
+    nodes: usize,
+    runs: usize,
+    /// Serve the first size and wait, printing the kubeconfig: for profiling the doctor by hand.
+    serve: bool,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        releases: vec![100, 1000, 3000],
+        revisions: 10,
+        pods: 5000,
+        nodes: 200,
+        runs: 3,
+        serve: false,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| panic!("{a} needs a value"))
+                .clone()
+        };
+        match a.as_str() {
+            "--releases" => {
+                o.releases = value()
+                    .split(',')
+                    .map(|r| r.parse().expect("--releases 100,1000"))
+                    .collect()
+            }
+            "--revisions" => o.revisions = value().parse().expect("--revisions N"),
+            "--pods" => o.pods = value().parse().expect("--pods N"),
+            "--nodes" => o.nodes = value().parse().expect("--nodes N"),
+            "--runs" => o.runs = value().parse().expect("--runs N"),
+            "--serve" => o.serve = true,
+            // cargo bench passes --bench to harness=false targets.
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    o
+}
+
+/// What a client cost the server: counted by the server, so the three clients are measured alike.
+#[derive(Default, Clone, Copy)]
+struct Cost {
+    requests: usize,
+    bytes: u64,
+    lists: usize,
+    payloads: usize,
+    logs: usize,
+}
+
+fn cost(requests: &[RecordedRequest]) -> Cost {
+    let mut c = Cost::default();
+    for r in requests {
+        c.requests += 1;
+        c.bytes += r.response_bytes;
+        if r.path.ends_with("/log") {
+            c.logs += 1;
+        } else if r.params.contains_key("limit") {
+            c.lists += 1;
+        } else if r.path.contains("/secrets/") || r.path.contains("/configmaps/") {
+            c.payloads += 1;
+        }
+    }
+    c
+}
+
+struct Measured {
+    wall: Duration,
+    /// Peak resident set of the child (VmHWM).
+    max_rss_kib: Option<u64>,
+    cost: Cost,
+}
+
+/// Runs a child to completion, with its stdout read (and counted) so a pipe never blocks it.
+fn run_child(server: &FakeApiServer, mut cmd: Command) -> Measured {
+    server.clear_requests();
+    let started = Instant::now();
+    // Reaped by wait4 below.
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let rss = watch_rss(child.id());
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).ok();
+        s
+    });
+    let out = std::io::copy(&mut stdout, &mut std::io::sink()).unwrap_or(0);
+    let status = wait4(child.id() as i32);
+    let rss = rss.join().unwrap_or(None);
+    let wall = started.elapsed();
+    let err = err.join().unwrap_or_default();
+    assert!(
+        matches!(status, 0 | 1),
+        "{cmd:?} exited {status}: {err}\n({out} bytes of stdout)"
+    );
+    Measured {
+        wall,
+        max_rss_kib: rss,
+        cost: cost(&server.requests()),
+    }
+}
+
+/// The child's exit code, reaped with `wait4` (`Child::wait` would do too; this keeps one path).
+fn wait4(pid: i32) -> i32 {
+    let mut status = 0;
+    // SAFETY: plain libc call for a pid we spawned and have not waited on.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, std::ptr::null_mut()) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    }
+}
+
+/// Peak RSS of a running child (KiB), read from `/proc/PID/status` every few milliseconds until
+/// it exits. Not `wait4`'s `ru_maxrss`: a child spawned from this process, which holds the whole
+/// synthetic cluster, inherits this process's high-water mark up to its `exec`.
+fn watch_rss(pid: u32) -> std::thread::JoinHandle<Option<u64>> {
+    std::thread::spawn(move || {
+        let mut peak = None;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            match hwm {
+                Some(kib) => peak = peak.max(Some(kib)),
+                // A zombie has no memory left to report: it has exited.
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        peak
+    })
+}
+
+fn doctor(server: &FakeApiServer, kubeconfig: &Path) -> Measured {
+    let mut c = Command::new(BIN);
+    c.args(["check", "-A", "-o", "json", "--kubeconfig"])
+        .arg(kubeconfig)
+        .env_remove("KUBECONFIG")
+        .env_remove("HELM_PLUGIN_NAME")
+        .env("LANG", "C");
+    run_child(server, c)
+}
+
+fn kubectl_pods(server: &FakeApiServer, kubeconfig: &Path) -> Measured {
+    let mut c = Command::new("kubectl");
+    c.args(["get", "pods", "-A", "-o", "json", "--kubeconfig"])
+        .arg(kubeconfig)
+        // A fresh discovery cache each time, as on a deploy host where kubectl was not run yet.
+        .env("KUBECACHEDIR", tempfile::tempdir().unwrap().keep());
+    run_child(server, c)
+}
+
+/// Every `owner=helm` Secret with its payload, through the kube client, in pages of 500. helm's
+/// secrets driver asks for them in one unpaginated list; pages keep the fake's memory bounded and
+/// carry the same bytes. Only the transfer is timed: helm would then decode every payload too.
+async fn helm_secrets_fetch(server: &FakeApiServer, kubeconfig: &Path) -> Measured {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    server.clear_requests();
+    let started = Instant::now();
+    let mut token: Option<String> = None;
+    loop {
+        let mut uri = "/api/v1/secrets?labelSelector=owner%3Dhelm&limit=500".to_string();
+        if let Some(t) = &token {
+            uri.push_str(&format!("&continue={t}"));
+        }
+        let req = http::Request::get(uri)
+            .body(kube::client::Body::empty())
+            .unwrap();
+        let res = client.send(req).await.expect("list secrets");
+        assert!(res.status().is_success(), "{}", res.status());
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        #[derive(serde::Deserialize)]
+        struct Page {
+            metadata: Meta,
+        }
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            #[serde(default, rename = "continue")]
+            token: Option<String>,
+        }
+        let page: Page = serde_json::from_slice(&body).unwrap();
+        match page.metadata.token.filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    Measured {
+        wall: started.elapsed(),
+        max_rss_kib: None,
+        cost: cost(&server.requests()),
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let o = options();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    eprintln!("kubectl-bkdoctor: {BIN}");
+    let mut rows = Vec::new();
+    for &releases in &o.releases {
+        let shape = Shape {
+            releases,
+            revisions: o.revisions,
+            pods: o.pods,
+            nodes: o.nodes,
+        };
+        let t = Instant::now();
+        let cluster = synthetic::generate(shape);
+        let needed = cluster.needed_revisions();
+        let failing = cluster.failing_pods.len();
+        let gz: Vec<usize> = cluster.payload_gzip_bytes.clone();
+        let gz_mean = gz.iter().sum::<usize>() / gz.len().max(1);
+        eprintln!(
+            "R={releases}: generated {} objects in {:.1?} (payloads {}–{} KiB gzipped, mean {} KiB; {needed} needed revisions, {failing} failing pods)",
+            cluster.objects.len(),
+            t.elapsed(),
+            gz.iter().min().unwrap_or(&0) / 1024,
+            gz.iter().max().unwrap_or(&0) / 1024,
+            gz_mean / 1024,
+        );
+        let server = cluster.into_server().start();
+        let tmp = tempfile::tempdir().unwrap();
+        let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
+        if o.serve {
+            println!("KUBECONFIG={}", kubeconfig.display());
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+
+        // One unmeasured run: page cache, the fake's first-touch allocations.
+        let _ = doctor(&server, &kubeconfig);
+        let runs: Vec<Measured> = (0..o.runs).map(|_| doctor(&server, &kubeconfig)).collect();
+        let doc_wall = median(runs.iter().map(|m| m.wall).collect());
+        let doc_rss = runs.iter().filter_map(|m| m.max_rss_kib).max().unwrap_or(0);
+        let doc = runs[0].cost;
+        eprintln!(
+            "R={releases}: check -A {} (runs: {:?}), {} requests, {}",
+            secs(doc_wall),
+            runs.iter().map(|m| secs(m.wall)).collect::<Vec<_>>(),
+            doc.requests,
+            mib(doc.bytes)
+        );
+        let helm = rt.block_on(helm_secrets_fetch(&server, &kubeconfig));
+        eprintln!(
+            "R={releases}: helm secrets fetch {}, {} requests, {}",
+            secs(helm.wall),
+            helm.cost.requests,
+            mib(helm.cost.bytes)
+        );
+        let kubectl = kubectl_pods(&server, &kubeconfig);
+        eprintln!(
+            "R={releases}: kubectl get pods {}, {} requests, {}",
+            secs(kubectl.wall),
+            kubectl.cost.requests,
+            mib(kubectl.cost.bytes)
+        );
+        rows.push(format!(
+            "| {releases} | {} ({:.2}× helm, {:.2}× kubectl) | {:.0} MiB | {} = {} lists + {} payloads + {} logs + {} other | {} ({:.1} %) | {} / {} / {} | {} / {} / {} / {:.0} MiB |",
+            secs(doc_wall),
+            doc_wall.as_secs_f64() / helm.wall.as_secs_f64(),
+            doc_wall.as_secs_f64() / kubectl.wall.as_secs_f64(),
+            doc_rss as f64 / 1024.0,
+            doc.requests,
+            doc.lists,
+            doc.payloads,
+            doc.logs,
+            doc.requests - doc.lists - doc.payloads - doc.logs,
+            mib(doc.bytes),
+            100.0 * doc.bytes as f64 / helm.cost.bytes as f64,
+            secs(helm.wall),
+            helm.cost.requests,
+            mib(helm.cost.bytes),
+            secs(kubectl.wall),
+            kubectl.cost.requests,
+            mib(kubectl.cost.bytes),
+            kubectl.max_rss_kib.unwrap_or(0) as f64 / 1024.0,
+        ));
+        // Expected request counts, from the generator's own bookkeeping.
+        eprintln!(
+            "R={releases}: needed revisions {needed} (fetched {}), failing pods {failing} (log requests {})",
+            doc.payloads, doc.logs
+        );
+        drop(server);
+    }
+    println!(
+        "\nH={} revisions, P={} pods, N={} nodes; median of {} runs of check -A\n",
+        o.revisions, o.pods, o.nodes, o.runs
+    );
+    println!(
+        "| R | check -A wall | peak RSS | requests | bytes (of helm fetch) | helm secrets fetch: time / requests / bytes | kubectl get pods -A -o json: time / requests / bytes / peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}

@@ -1,0 +1,143 @@
+//! Issue 7's request budget, counted (not timed) on small synthetic clusters: a fixed number of
+//! lists per kind plus pages, one log request per failing container instance, one payload request
+//! per revision a rule needs; never a request per healthy pod or per historic revision.
+
+#[path = "../benches/support/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
+
+use std::process::Command;
+
+use fake_apiserver::RecordedRequest;
+use synthetic::Shape;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+
+struct Counted {
+    lists: Vec<String>,
+    payloads: Vec<String>,
+    logs: Vec<String>,
+    other: Vec<String>,
+}
+
+fn check(shape: Shape) -> (synthetic::Cluster, Counted) {
+    let cluster = synthetic::generate(shape);
+    // The server takes the objects; keep the bookkeeping.
+    let bookkeeping = synthetic::Cluster {
+        shape,
+        objects: Vec::new(),
+        logs: cluster.logs.clone(),
+        histories: cluster.histories.clone(),
+        failing_pods: cluster.failing_pods.clone(),
+        payload_gzip_bytes: cluster.payload_gzip_bytes.clone(),
+    };
+    let server = cluster.into_server().start();
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
+    let out = Command::new(BIN)
+        .args(["check", "-A", "-o", "json", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env_remove("KUBECONFIG")
+        .env_remove("HELM_PLUGIN_NAME")
+        .env("LANG", "C")
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests: Vec<RecordedRequest> = server.requests();
+    assert!(requests.iter().all(|r| r.method == "GET"));
+    let mut c = Counted {
+        lists: Vec::new(),
+        payloads: Vec::new(),
+        logs: Vec::new(),
+        other: Vec::new(),
+    };
+    for r in requests {
+        let what = format!("{}?{}", r.path, r.query);
+        if r.path.ends_with("/log") {
+            c.logs.push(what);
+        } else if r.params.contains_key("limit") {
+            c.lists.push(what);
+        } else if r.path.contains("/secrets/") || r.path.contains("/configmaps/") {
+            c.payloads.push(r.path);
+        } else {
+            c.other.push(what);
+        }
+    }
+    (bookkeeping, c)
+}
+
+#[test]
+fn generated_payloads_are_bluekings_size() {
+    let cluster = synthetic::generate(Shape {
+        releases: 4,
+        revisions: 3,
+        pods: 10,
+        nodes: 2,
+    });
+    assert_eq!(cluster.payload_gzip_bytes.len(), 12);
+    for b in &cluster.payload_gzip_bytes {
+        assert!(
+            (50 << 10..=200 << 10).contains(b),
+            "{} KiB gzipped",
+            b >> 10
+        );
+    }
+}
+
+#[test]
+fn requests_grow_with_needed_revisions_and_failing_pods_only() {
+    let small = Shape {
+        releases: 20,
+        revisions: 10,
+        pods: 100,
+        nodes: 5,
+    };
+    let (cluster, c) = check(small);
+    let needed: Vec<String> = cluster
+        .histories
+        .iter()
+        .flat_map(|h| {
+            h.needed().into_iter().map(move |rev| {
+                format!(
+                    "/api/v1/namespaces/{}/secrets/sh.helm.release.v1.{}.v{rev}",
+                    h.namespace, h.name
+                )
+            })
+        })
+        .collect();
+    let mut fetched = c.payloads.clone();
+    fetched.sort();
+    let mut expected = needed.clone();
+    expected.sort();
+    assert_eq!(
+        fetched, expected,
+        "payload requests are the needed revisions"
+    );
+    assert!(
+        needed.len() < 20 * 10 / 4,
+        "most history is not needed: {}",
+        needed.len()
+    );
+
+    let failing = cluster.failing_pods.len();
+    assert!(failing > 0, "the generator makes some pods fail");
+    assert!(c.logs.len() <= 2 * failing, "{:?}", c.logs);
+    for log in &c.logs {
+        assert!(
+            cluster
+                .failing_pods
+                .iter()
+                .any(|(ns, pod)| log.starts_with(&format!("/api/v1/namespaces/{ns}/pods/{pod}/"))),
+            "log of a healthy pod: {log}"
+        );
+    }
+
+    // Four times the pods, still within one page each: the same lists, the same other requests.
+    let (_, bigger) = check(Shape { pods: 400, ..small });
+    assert_eq!(c.lists.len(), bigger.lists.len(), "{:?}", bigger.lists);
+    assert_eq!(c.other.len(), bigger.other.len(), "{:?}", bigger.other);
+}
