@@ -2,16 +2,17 @@
 //! naming what was cut and why, never an abort; a log that is CRLF, coloured and partly binary still
 //! gives its finding, offline and live, and never drives the terminal.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fake_apiserver::{FakeApi, FakeApiServer, Fault, Respond};
+use common::{Run, copy_dir, fixture, run, serve, skipped};
+
+use fake_apiserver::{FakeApi, Fault, Respond};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
 const NS: &str = "bkce";
 const POD: &str = "bk-repo-bkrepo-gateway-6b8d9f7c5-qz4tn";
 const SIGNATURE: &str =
@@ -19,20 +20,7 @@ const SIGNATURE: &str =
 /// The same as `kubectl_bkdoctor::snapshot::LOG_TAIL_BYTES`, spelled out so a change is noticed.
 const LOG_TAIL_BYTES: usize = 256 * 1024;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
 impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
-        })
-    }
-
     fn sane(&self, what: &str) {
         assert!(!self.stderr.contains("panicked"), "{what}: {}", self.stderr);
         assert!(
@@ -47,84 +35,6 @@ impl Run {
             self.stderr
         );
     }
-}
-
-fn run(args: &[&str]) -> Run {
-    let started = Instant::now();
-    let o = Command::new(BIN)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("HELM_PLUGIN_NAME")
-        .env_remove("HELM_NAMESPACE")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C")
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        took: started.elapsed(),
-    }
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-struct Live {
-    server: FakeApiServer,
-    kubeconfig: PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-fn serve(api: FakeApi) -> Live {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = api.start();
-    let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
-    Live {
-        server,
-        kubeconfig,
-        _tmp: tmp,
-    }
-}
-
-impl Live {
-    fn run(&self, args: &[&str]) -> Run {
-        let mut argv = args.to_vec();
-        argv.extend(["--kubeconfig", self.kubeconfig.to_str().unwrap()]);
-        run(&argv)
-    }
-}
-
-fn skipped(v: &Value) -> Vec<(String, String)> {
-    v["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["what"].as_str().unwrap().to_string(),
-                s["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn ipv6_finding(v: &Value) -> Option<&Value> {

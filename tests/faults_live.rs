@@ -3,35 +3,21 @@
 //! against the fake API server. Whatever fails, the run finishes, names what it could not read and
 //! why, still reports what the rest shows, and never panics.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fake_apiserver::{FakeApi, FakeApiServer, Fault, RecordedRequest, Respond};
+use fake_apiserver::{FakeApi, Fault, RecordedRequest, Respond};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+use common::{BIN, Live, Run, copy_dir, fixture, serve, skipped};
 
 /// Generous: the runs below take a second or two; this only tells a hang from a slow machine.
 const HANG_GUARD: Duration = Duration::from_secs(90);
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
 impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
     /// Finished, in bounded time, without a panic, with an exit code the README promises.
     fn sane(&self, what: &str) {
         assert!(
@@ -54,28 +40,6 @@ impl Run {
     }
 }
 
-fn run_with(kubeconfig: &Path, args: &[&str]) -> Run {
-    let started = Instant::now();
-    let o = Command::new(BIN)
-        .args(args)
-        .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
-        .env_remove("KUBECONFIG")
-        .env_remove("HELM_PLUGIN_NAME")
-        .env_remove("HELM_NAMESPACE")
-        .env_remove("HELM_KUBECONTEXT")
-        .env("LANG", "C")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .output()
-        .expect("run kubectl-bkdoctor");
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        took: started.elapsed(),
-    }
-}
-
 fn offline(dir: &Path, args: &[&str]) -> Run {
     let started = Instant::now();
     let o = Command::new(BIN)
@@ -91,48 +55,6 @@ fn offline(dir: &Path, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         took: started.elapsed(),
-    }
-}
-
-struct Live {
-    server: FakeApiServer,
-    kubeconfig: PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-impl Live {
-    fn run(&self, args: &[&str]) -> Run {
-        run_with(&self.kubeconfig, args)
-    }
-}
-
-fn serve(api: FakeApi) -> Live {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = api.start();
-    let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
-    Live {
-        server,
-        kubeconfig,
-        _tmp: tmp,
-    }
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 
@@ -171,20 +93,6 @@ fn baseline(dir: &Path) -> (String, Value) {
     }
     assert_eq!(v["skipped"], serde_json::json!([]));
     (now, v)
-}
-
-fn skipped(v: &Value) -> Vec<(String, String)> {
-    v["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["what"].as_str().unwrap().to_string(),
-                s["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn reason_for<'a>(s: &'a [(String, String)], what: &str) -> &'a str {
