@@ -1,61 +1,19 @@
 //! The live doctor end to end: the real binary, through the real kube client, over real HTTPS, against
 //! the in-process fake API server serving the same fixtures the offline tests read.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use fake_apiserver::{Auth, FakeApi, FakeApiServer, Fault, Respond};
+use fake_apiserver::{Auth, FakeApi, Fault, Respond};
 use kubectl_bkdoctor::helm::decode::encode;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// The binary with a clean environment: no kubeconfig or helm variables leak in from the machine.
-fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("HELM_PLUGIN_NAME")
-        .env_remove("HELM_NAMESPACE")
-        .env_remove("HELM_KUBECONTEXT")
-        .env("LANG", "C")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES");
-    c
-}
-
-fn output(mut c: Command) -> Run {
-    let o = c.output().expect("run kubectl-bkdoctor");
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    output(command(args))
-}
+use common::{BIN, command, output, run, serve, walk};
 
 fn fixtures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -71,35 +29,6 @@ fn fixtures() -> Vec<PathBuf> {
 
 fn name(dir: &Path) -> String {
     dir.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-struct Live {
-    server: FakeApiServer,
-    kubeconfig: PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-fn serve(api: FakeApi) -> Live {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = api.start();
-    let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
-    Live {
-        server,
-        kubeconfig,
-        _tmp: tmp,
-    }
-}
-
-impl Live {
-    fn kc(&self) -> &str {
-        self.kubeconfig.to_str().unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let mut argv: Vec<&str> = args.to_vec();
-        argv.extend(["--kubeconfig", self.kc()]);
-        run(&argv)
-    }
 }
 
 /// The offline report's own time, so that both runs measure ages against the same moment.
@@ -302,19 +231,6 @@ fn assert_safe(dir: &Path, fixture: &str) {
             }
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// A helm storage Secret as helm writes it, for histories longer than the fixtures'.

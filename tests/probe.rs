@@ -3,8 +3,10 @@
 //! sticks in ImagePullBackOff, or never finishes. Every test checks that each pod created was
 //! deleted.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,8 @@ use kubectl_bkdoctor::probe::pod::SCRIPT;
 use kubectl_bkdoctor::probe::report::{self, LookupResult};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+use common::{BIN, Live, Run, output};
+
 /// The API server's clock in every test (the Date header), as epoch seconds.
 const T: &str = "2026-11-20T11:00:00Z";
 const T_EPOCH: i64 = 1_795_172_400;
@@ -138,12 +141,6 @@ fn kubelets(api: FakeApi, nodes: BTreeMap<String, Kubelet>) -> FakeApi {
     })
 }
 
-struct Live {
-    server: FakeApiServer,
-    kubeconfig: PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
 fn serve(api: FakeApi) -> Live {
     let tmp = tempfile::tempdir().unwrap();
     let server = api.server_time(T.parse().unwrap()).start();
@@ -181,26 +178,8 @@ fn command(live: &Live, args: &[&str]) -> Command {
     c
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
-
 fn run(live: &Live, args: &[&str]) -> Run {
-    let o = command(live, args).output().unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    output(command(live, args))
 }
 
 fn pod_of(r: &RecordedRequest) -> String {
