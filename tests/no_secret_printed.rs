@@ -5,40 +5,22 @@
 //! decoded here with base64 and gzip directly, not with the code under test, to prove the stripped
 //! parts are really gone.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fake_apiserver::FakeApi;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+use common::{Run, copy_dir, fixture, run_env, walk};
 
 /// Every planted value contains this; the recorded fixture's is `planted-value-do-not-print`.
 const MARK: &str = "do-not-print";
 const OPAQUE_VALUE: &str = "opaque-secret-data-do-not-print";
 const FORMATS: [&str; 4] = ["table", "json", "yaml", "markdown"];
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
 
 /// helm's stored text, made here rather than by the crate: gzip of the JSON, then base64.
 fn helm_text(release: &Value) -> String {
@@ -138,32 +120,6 @@ fn planted_snapshot() -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let o = Command::new(BIN)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("HELM_PLUGIN_NAME")
-        .env_remove("HELM_NAMESPACE")
-        .env_remove("HELM_KUBECONTEXT")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
 /// The planted values in every form they could leak in: as written, and the opaque Secret's value
 /// base64-encoded as the API holds Secret data.
 fn leaked(text: &str) -> Option<String> {
@@ -203,7 +159,7 @@ fn every_output(source: &[&str], label: &str) -> usize {
             for mut args in commands {
                 args.extend(["-o", format, "--lang", lang]);
                 args.extend(source);
-                let r = run(&args, &[]);
+                let r = run_env(&args, &[]);
                 assert_clean(&r, &format!("{label}: {args:?}"));
                 n += 1;
             }
@@ -214,7 +170,7 @@ fn every_output(source: &[&str], label: &str) -> usize {
 
 /// The planted snapshot really holds what the test says it holds, so a clean output means something.
 fn assert_planted(dir: &Path) {
-    let r = run(
+    let r = run_env(
         &["check", "--snapshot", dir.to_str().unwrap(), "-o", "json"],
         &[],
     );
@@ -284,13 +240,13 @@ fn no_planted_value_in_any_live_output_or_snapshot_file() {
     assert_eq!(n, 2 * 4 * 5);
 
     // Without -n the release is looked up in the context's namespace; say where it is, no more.
-    let r = run(&["release", "bk-planted", "--kubeconfig", kc], &[]);
+    let r = run_env(&["release", "bk-planted", "--kubeconfig", kc], &[]);
     assert_eq!(r.code, 2);
     assert!(leaked(&r.stderr).is_none());
 
     // `snapshot DIR`, then every file in it, and every format read back from it.
     let out = tmp.path().join("out");
-    let r = run(
+    let r = run_env(
         &["snapshot", out.to_str().unwrap(), "--kubeconfig", kc, "-v"],
         &[],
     );
@@ -375,17 +331,4 @@ fn snapshot_files_are_clean(dir: &Path) -> usize {
     // bk-planted's two revisions, bk-planted-cm's two, and the recorded releases' newest ones.
     assert!(payloads >= 4, "{payloads} helm payloads in the snapshot");
     files
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
