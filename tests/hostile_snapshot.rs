@@ -1,11 +1,15 @@
 //! Snapshot directories come from strangers. Whatever is in one, the doctor finishes, in bounded time
 //! and memory, and says what it could not read.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
+
+use common::skipped;
 
 fn check(dir: &Path) -> (i32, Value, Duration) {
     let start = Instant::now();
@@ -31,20 +35,6 @@ fn check(dir: &Path) -> (i32, Value, Duration) {
         )
     });
     (out.status.code().unwrap_or(-1), v, took)
-}
-
-fn skipped(v: &Value) -> Vec<(String, String)> {
-    v["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["what"].as_str().unwrap().to_string(),
-                s["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn node_yaml(name: &str) -> String {

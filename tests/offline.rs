@@ -2,26 +2,21 @@
 //! output with helm records encoded as helm encodes them (tests/fixtures/gen.py; tests/fixtures/recorded
 //! is verbatim from a real kube-apiserver and helm 3.18).
 
-use std::path::PathBuf;
+mod common;
+
+use std::time::Instant;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
+use common::Run;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+fn fixture(name: &str) -> String {
+    common::fixture(name).display().to_string()
 }
 
 fn run(args: &[&str]) -> Run {
+    let started = Instant::now();
     let out = Command::cargo_bin("kubectl-bkdoctor")
         .unwrap()
         // Tests choose the language explicitly; the developer's locale must not leak in.
@@ -35,6 +30,7 @@ fn run(args: &[&str]) -> Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
+        took: started.elapsed(),
     }
 }
 

@@ -1,18 +1,16 @@
 //! The log-signature rules through the built binary: each rule on a snapshot that triggers it and
 //! on a near miss that must not, in both languages, with the filled-in commands and exit codes.
 
-use std::path::PathBuf;
+mod common;
+
+use std::time::Instant;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-const LANGS: [&str; 2] = ["zh", "en"];
+use common::{Run, copy_dir, fixture};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+const LANGS: [&str; 2] = ["zh", "en"];
 
 fn bin() -> Command {
     let mut c = Command::cargo_bin("kubectl-bkdoctor").unwrap();
@@ -23,18 +21,14 @@ fn bin() -> Command {
     c
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(args: &[&str]) -> Run {
+    let started = Instant::now();
     let out = bin().args(args).output().unwrap();
     Run {
         code: out.status.code().expect("exited"),
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
+        took: started.elapsed(),
     }
 }
 
@@ -651,19 +645,6 @@ fn namespace_filter_keeps_data_derived_namespaces() {
     assert_eq!(r.code, 0);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(v["findings"].as_array().unwrap().is_empty());
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -2,18 +2,14 @@
 //! apigateway-too-old, pod-ip-not-private. Each has fixtures that trigger it and near misses that must
 //! not (tests/fixtures/gen.py), checked in both languages.
 
-use std::path::PathBuf;
+mod common;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-const LANGS: [&str; 2] = ["zh", "en"];
+use common::fixture;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+const LANGS: [&str; 2] = ["zh", "en"];
 
 /// Runs `check -o json` and returns the exit code and the parsed report.
 fn check(name: &str, lang: &str) -> (i32, Value) {
