@@ -180,22 +180,7 @@ pub fn write_report(
             fill(catalog.ui("md_time", lang), &[("time", t)])
         )?;
     }
-    let n = |v: usize| v.to_string();
-    writeln!(
-        out,
-        "- {}",
-        fill(
-            catalog.ui("summary", lang),
-            &[
-                ("errors", &n(s.errors)),
-                ("warnings", &n(s.warnings)),
-                ("info", &n(s.info)),
-                ("pods", &n(s.pods)),
-                ("releases", &n(s.releases)),
-                ("nodes", &n(s.nodes)),
-            ],
-        )
-    )?;
+    writeln!(out, "- {}", s.sentence(catalog, lang))?;
     writeln!(out)?;
     findings(out, &r.findings, catalog, lang)?;
     skipped(out, &r.skipped, catalog, lang)

@@ -172,6 +172,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// "1 error(s), 0 warning(s), … Read 3 pod(s), …" in the report's language.
+    pub fn sentence(&self, catalog: &crate::catalog::Catalog, lang: crate::i18n::Lang) -> String {
+        let n = |v: usize| v.to_string();
+        crate::catalog::fill(
+            catalog.ui("summary", lang),
+            &[
+                ("errors", &n(self.errors)),
+                ("warnings", &n(self.warnings)),
+                ("info", &n(self.info)),
+                ("pods", &n(self.pods)),
+                ("releases", &n(self.releases)),
+                ("nodes", &n(self.nodes)),
+            ],
+        )
+    }
+
     pub fn count(findings: &[Finding]) -> (usize, usize, usize) {
         let n = |s| findings.iter().filter(|f| f.severity == s).count();
         (n(Severity::Error), n(Severity::Warning), n(Severity::Info))

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 use super::wrap::wrap;
-use super::{Look, ReleaseReport, Report, Summary};
+use super::{Look, ReleaseReport, Report};
 use crate::catalog::{Catalog, fill};
 use crate::findings::{Finding, Severity, Skipped};
 use crate::i18n::Lang;
@@ -142,23 +142,7 @@ pub fn write_report(
     let lang = look.lang;
     findings_table(out, &r.findings, catalog, look)?;
     skipped_list(out, &r.skipped, catalog, lang)?;
-    let s: &Summary = &r.summary;
-    let n = |v: usize| v.to_string();
-    writeln!(
-        out,
-        "{}",
-        fill(
-            catalog.ui("summary", lang),
-            &[
-                ("errors", &n(s.errors)),
-                ("warnings", &n(s.warnings)),
-                ("info", &n(s.info)),
-                ("pods", &n(s.pods)),
-                ("releases", &n(s.releases)),
-                ("nodes", &n(s.nodes)),
-            ],
-        )
-    )
+    writeln!(out, "{}", r.summary.sentence(catalog, lang))
 }
 
 pub fn write_release(
