@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fake_apiserver::{FakeApi, Fault, RecordedRequest, Respond};
 use serde_json::Value;
 
-use common::{BIN, Live, Run, copy_dir, fixture, serve, skipped};
+use common::{BIN, Live, Run, copy_dir, finding_keys, fixture, serve, skipped};
 
 /// Generous: the runs below take a second or two; this only tells a hang from a slow machine.
 const HANG_GUARD: Duration = Duration::from_secs(90);
@@ -108,22 +108,6 @@ fn starved_rules(s: &[(String, String)]) -> Vec<String> {
         .filter_map(|(w, _)| w.strip_prefix("rules "))
         .flat_map(|ids| ids.split(", ").map(str::to_string))
         .collect()
-}
-
-fn finding_keys(v: &Value) -> Vec<(String, String)> {
-    let mut k: Vec<(String, String)> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap().to_string(),
-                f["object"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    k.sort();
-    k
 }
 
 /// Every finding of a rule that was not starved is still reported.

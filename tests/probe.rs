@@ -15,7 +15,7 @@ use kubectl_bkdoctor::probe::pod::SCRIPT;
 use kubectl_bkdoctor::probe::report::{self, LookupResult};
 use serde_json::{Value, json};
 
-use common::{BIN, Live, Run, output};
+use common::{BIN, Live, Run, finding_keys, output};
 
 /// The API server's clock in every test (the Date header), as epoch seconds.
 const T: &str = "2026-11-20T11:00:00Z";
@@ -221,22 +221,6 @@ fn finding<'a>(report: &'a Value, rule: &str, object: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {rule} on {object} in {report:#}"))
 }
 
-fn rules_and_objects(report: &Value) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap().to_string(),
-                f["object"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 fn evidence(f: &Value) -> String {
     f["evidence"]
         .as_array()
@@ -278,7 +262,7 @@ fn each_nodes_failure_is_a_finding_naming_it_and_every_pod_is_deleted() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = r.json();
     assert_eq!(
-        rules_and_objects(&report),
+        finding_keys(&report),
         [
             ("clock-skew".to_string(), "node/node-2".to_string()),
             ("dns-unresolvable".into(), "node/node-1".into()),
@@ -378,7 +362,7 @@ fn pods_that_never_finish_time_out_and_are_deleted() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = r.json();
     assert_eq!(
-        rules_and_objects(&report),
+        finding_keys(&report),
         [
             ("probe-failed".to_string(), "node/node-1".to_string()),
             ("probe-failed".into(), "node/node-2".into()),
@@ -523,7 +507,7 @@ fn check_probe_adds_node_findings_to_the_cluster_report() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = r.json();
     assert_eq!(
-        rules_and_objects(&report),
+        finding_keys(&report),
         [("dns-unresolvable".to_string(), "node/node-1".to_string())]
     );
     let (created, deleted) = writes(&live.server);
@@ -766,7 +750,7 @@ fn no_pod_for_nodes_that_cannot_run_it_and_no_dns_check_without_a_dns_service() 
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = r.json();
     assert_eq!(
-        rules_and_objects(&report),
+        finding_keys(&report),
         [("probe-failed".to_string(), "node/node-down".to_string())]
     );
     assert!(

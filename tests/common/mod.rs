@@ -147,3 +147,21 @@ impl Live {
         run(&argv)
     }
 }
+
+/// The (rule, object) pairs of a report's findings, sorted: what two reports must agree on when
+/// their evidence may differ.
+pub fn finding_keys(report: &Value) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
