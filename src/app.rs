@@ -219,6 +219,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
         namespace: choice.for_check(ctx_ns),
         full_history_of: None,
         keep_storage_objects: true,
+        every_release: args.all_releases,
     })?;
     let about = live::write::About {
         context: &cluster.context,
@@ -277,6 +278,7 @@ fn check(
                     namespace: choice.for_check(ctx_ns),
                     full_history_of: None,
                     keep_storage_objects: false,
+                    every_release: args.all_releases,
                 },
             )?;
             (collected.snap, scope.namespace)
@@ -334,6 +336,7 @@ fn release(
                     namespace: Some(choice.for_release(ctx_ns)),
                     full_history_of: Some(name),
                     keep_storage_objects: false,
+                    every_release: false,
                 })?;
             args.namespace = scope.namespace;
             found_elsewhere = collected.release_elsewhere;

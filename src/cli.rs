@@ -202,6 +202,11 @@ pub struct SnapshotArgs {
     /// All namespaces (the default)
     #[arg(short = 'A', long, conflicts_with = "namespace")]
     pub all_namespaces: bool,
+    /// Also read the newest helm record of releases that look healthy (their chart versions, and
+    /// whether the record still decodes); without it only troubled releases' records are read,
+    /// which is what keeps a cluster with thousands of helm records fast
+    #[arg(long)]
+    pub all_releases: bool,
 }
 
 #[derive(Debug, Args)]
@@ -302,6 +307,12 @@ pub struct CheckArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+
+    /// Also read the newest helm record of releases that look healthy (their chart versions, and
+    /// whether the record still decodes); without it only troubled releases' records are read,
+    /// which is what keeps a cluster with thousands of helm records fast
+    #[arg(long, conflicts_with = "snapshot")]
+    pub all_releases: bool,
 
     /// Also run a short-lived pod on every node to test DNS, the clock and IPv6 from the node (creates and deletes pods)
     #[arg(long, conflicts_with = "snapshot")]

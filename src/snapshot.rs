@@ -159,10 +159,7 @@ impl Snapshot {
     ) -> impl Iterator<Item = &'a Pod> + 'a {
         self.pods.iter().filter(move |p| {
             p.metadata.namespace.as_deref() == Some(namespace)
-                && p.metadata.labels.as_ref().is_some_and(|l| {
-                    l.get("app.kubernetes.io/instance").map(String::as_str) == Some(release)
-                        || l.get("release").map(String::as_str) == Some(release)
-                })
+                && pod::releases(p).any(|r| r == release)
         })
     }
 }
@@ -241,6 +238,15 @@ pub mod pod {
     }
 
     /// The pods whose logs are worth reading: not ready, or restarted at least once.
+    /// The helm releases a pod's labels name: charts set `app.kubernetes.io/instance`, older
+    /// ones `release`.
+    pub fn releases(p: &Pod) -> impl Iterator<Item = &str> {
+        let labels = p.metadata.labels.as_ref();
+        ["app.kubernetes.io/instance", "release"]
+            .into_iter()
+            .filter_map(move |k| labels?.get(k).map(String::as_str))
+    }
+
     pub fn is_troubled(p: &Pod) -> bool {
         !is_ready(p) || restarts(p) > 0
     }

@@ -7,6 +7,8 @@
 //! that does not compress (dashboards, binary assets), the rest rendered manifests; encoded with the
 //! doctor's own copy of helm's `encodeRelease` (gzip at best compression, then base64).
 
+use std::collections::BTreeSet;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fake_apiserver::FakeApi;
@@ -33,18 +35,19 @@ pub struct History {
 }
 
 impl History {
-    /// The revisions a doctor has to look inside (issue 4): the newest, the newest deployed or
-    /// superseded one (what a rollback goes back to), and every failed or pending one.
-    pub fn needed(&self) -> Vec<u32> {
+    /// The revisions a doctor has to look inside (issues 4 and 7): none of a release whose newest
+    /// revision is deployed, unless `wanted` (a pod of it is failing); otherwise the newest and the
+    /// newest deployed or superseded one (what a rollback goes back to).
+    pub fn needed(&self, wanted: bool) -> Vec<u32> {
         let newest = self.statuses.len() as u32;
+        if self.statuses.last() == Some(&"deployed") && !wanted {
+            return Vec::new();
+        }
         let good = (1..=newest)
             .rev()
             .find(|r| matches!(self.statuses[*r as usize - 1], "deployed" | "superseded"));
         (1..=newest)
-            .filter(|r| {
-                let s = self.statuses[*r as usize - 1];
-                *r == newest || Some(*r) == good || s == "failed" || s.starts_with("pending-")
-            })
+            .filter(|r| *r == newest || Some(*r) == good)
             .collect()
     }
 }
@@ -59,11 +62,28 @@ pub struct Cluster {
     pub failing_pods: Vec<(String, String)>,
     /// Gzipped size of every payload, in bytes.
     pub payload_gzip_bytes: Vec<usize>,
+    /// (namespace, release) of the releases that own a failing pod.
+    pub owners_of_failing_pods: BTreeSet<(String, String)>,
 }
 
 impl Cluster {
+    /// (namespace, release, revision) of every payload the doctor needs.
+    pub fn needed(&self) -> Vec<(String, String, u32)> {
+        self.histories
+            .iter()
+            .flat_map(|h| {
+                let wanted = self
+                    .owners_of_failing_pods
+                    .contains(&(h.namespace.clone(), h.name.clone()));
+                h.needed(wanted)
+                    .into_iter()
+                    .map(|rev| (h.namespace.clone(), h.name.clone(), rev))
+            })
+            .collect()
+    }
+
     pub fn needed_revisions(&self) -> usize {
-        self.histories.iter().map(|h| h.needed().len()).sum()
+        self.needed().len()
     }
 
     /// A fake API server serving it; `objects` and logs are moved into the server's store.
@@ -425,6 +445,7 @@ pub fn generate(shape: Shape) -> Cluster {
     }
     let mut logs = Vec::new();
     let mut failing_pods = Vec::new();
+    let mut owners_of_failing_pods = BTreeSet::new();
     for i in 0..shape.pods {
         let h = &histories[i % histories.len()];
         // About 3 %: a few per cent failing, as on a cluster someone is running the doctor on.
@@ -450,6 +471,7 @@ pub fn generate(shape: Shape) -> Cluster {
                 "firstTimestamp": base_time().to_string(), "lastTimestamp": (now - 30.seconds()).to_string(),
             }));
             failing_pods.push((h.namespace.clone(), name));
+            owners_of_failing_pods.insert((h.namespace.clone(), h.name.clone()));
         }
         objects.push(p);
     }
@@ -460,5 +482,6 @@ pub fn generate(shape: Shape) -> Cluster {
         histories,
         failing_pods,
         payload_gzip_bytes,
+        owners_of_failing_pods,
     }
 }

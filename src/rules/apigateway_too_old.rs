@@ -12,8 +12,8 @@ use crate::helm::{Release, Status};
 pub const ID: &str = "apigateway-too-old";
 
 const MESSAGE: &str = "no matches for kind \"BkGatewayPluginMetadata\"";
-const APIGATEWAY: &str = "bk-apigateway";
-const BCS: &str = "bcs-services-stack";
+pub const APIGATEWAY: &str = "bk-apigateway";
+pub const BCS: &str = "bcs-services-stack";
 pub const MIN_VERSION: [u64; 3] = [0, 4, 57];
 const MIN_VERSION_TEXT: &str = "0.4.57";
 /// The plural is what a CRD's name starts with; some bk-apigateway versions spelled it unchanged.

@@ -1,17 +1,43 @@
 //! Which helm release payloads to fetch. `helm list` reads every revision's payload (each up to
 //! ~1 MiB of gzipped chart and values); the labels of a metadata-only list already give name,
-//! revision and status, so only the revisions a rule looks inside are worth a request.
+//! revision and status of every revision, which is all the helm rules need of a release whose
+//! newest revision is `deployed`. So only releases in trouble, and the few a rule reads by name,
+//! cost a payload request: on a cluster of a thousand healthy releases that is the difference
+//! between ~200 MiB and ~20 MiB on the wire (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::helm::{ReleaseRecord, Status};
 
-/// Indices into `records` of the payloads to fetch: for each release its highest revision, its
-/// newest deployed or superseded one (what `helm rollback` would go back to), and every failed or
-/// pending one (their descriptions say why). A record whose status label is missing or unknown is
-/// fetched too: only its payload can say what it is. `full_history` names a release whose every
-/// revision is wanted (`release NAME` prints the whole history).
-pub fn payloads_to_fetch(records: &[ReleaseRecord], full_history: Option<&str>) -> Vec<usize> {
+/// What beyond the troubled releases is wanted.
+#[derive(Debug, Default, Clone)]
+pub struct Want<'a> {
+    /// A release whose every revision is wanted (`release NAME` prints the whole history).
+    pub full_history: Option<&'a str>,
+    /// Read healthy releases too (`--all-releases`): their chart versions, and whether their
+    /// newest record still decodes.
+    pub every_release: bool,
+    /// Release names a rule reads the chart version of even when healthy, in any namespace
+    /// ([`crate::rules::RELEASES_READ_BY_NAME`]).
+    pub names: &'a [&'a str],
+    /// (namespace, release) of releases that own a pod in trouble: rules look at their chart
+    /// (redis-cluster-stale-data) and say what they run.
+    pub owners: BTreeSet<(String, String)>,
+}
+
+fn status(r: &ReleaseRecord) -> Status {
+    r.label_status
+        .as_deref()
+        .map(Status::parse)
+        .unwrap_or(Status::Unknown)
+}
+
+/// Indices into `records` of the payloads to fetch. For a release in trouble (its newest revision
+/// is not `deployed`, or a record's status label is missing or unknown) and for a wanted one: its
+/// newest revision, its newest deployed or superseded one (what `helm rollback` goes back to) and
+/// every record whose status only its payload can tell. Older failed or pending revisions are
+/// history: no rule reads their descriptions, and `release NAME` fetches them all anyway.
+pub fn payloads_to_fetch(records: &[ReleaseRecord], want: &Want) -> Vec<usize> {
     let mut by_release: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (i, r) in records.iter().enumerate() {
         by_release
@@ -20,42 +46,43 @@ pub fn payloads_to_fetch(records: &[ReleaseRecord], full_history: Option<&str>) 
             .push(i);
     }
     let mut out = BTreeSet::new();
-    for ((_, name), idx) in by_release {
-        if full_history == Some(name) {
+    for ((ns, name), idx) in by_release {
+        if want.full_history == Some(name) {
             out.extend(idx);
             continue;
         }
         let rev = |i: &usize| records[*i].revision;
-        let status = |i: usize| {
-            records[i]
-                .label_status
-                .as_deref()
-                .map(Status::parse)
-                .unwrap_or(Status::Unknown)
+        let Some(newest) = idx.iter().map(rev).max() else {
+            continue;
         };
-        // Both drivers may hold the same revision (a cluster that switched HELM_DRIVER): fetch all
-        // records of the wanted revision numbers.
-        let mut wanted = BTreeSet::new();
-        if let Some(max) = idx.iter().map(rev).max() {
-            wanted.insert(max);
+        let unknown = |i: usize| matches!(status(&records[i]), Status::Unknown | Status::Other(_));
+        // Both drivers may hold the same revision (a cluster that switched HELM_DRIVER): every
+        // record of the newest revision must say deployed.
+        let healthy = idx
+            .iter()
+            .filter(|i| rev(i) == newest)
+            .all(|&i| status(&records[i]) == Status::Deployed)
+            && !idx.iter().any(|&i| unknown(i));
+        let wanted = want.every_release
+            || want.names.contains(&name)
+            || want.owners.contains(&(ns.to_string(), name.to_string()));
+        if healthy && !wanted {
+            continue;
         }
+        let mut revisions = BTreeSet::from([newest]);
         if let Some(good) = idx
             .iter()
-            .filter(|i| status(**i).was_deployed())
+            .filter(|i| status(&records[**i]).was_deployed())
             .map(rev)
             .max()
         {
-            wanted.insert(good);
+            revisions.insert(good);
         }
-        for &i in &idx {
-            let s = status(i);
-            if wanted.contains(&records[i].revision)
-                || s.is_pending()
-                || matches!(s, Status::Failed | Status::Unknown | Status::Other(_))
-            {
-                out.insert(i);
-            }
-        }
+        out.extend(
+            idx.iter()
+                .copied()
+                .filter(|&i| revisions.contains(&records[i].revision) || unknown(i)),
+        );
     }
     out.into_iter().collect()
 }
@@ -79,56 +106,102 @@ mod tests {
         }
     }
 
-    fn fetched(records: &[ReleaseRecord], full: Option<&str>) -> Vec<String> {
-        payloads_to_fetch(records, full)
+    fn fetched(records: &[ReleaseRecord], want: &Want) -> Vec<String> {
+        payloads_to_fetch(records, want)
             .into_iter()
             .map(|i| format!("{}.v{}", records[i].name, records[i].revision))
             .collect()
     }
 
-    #[test]
-    fn long_healthy_history_costs_one_payload() {
-        let mut records: Vec<_> = (1..=9)
-            .map(|r| rec("bk-paas", r, Some("superseded")))
-            .collect();
-        records.push(rec("bk-paas", 10, Some("deployed")));
-        assert_eq!(fetched(&records, None), ["bk-paas.v10"]);
+    fn history(name: &str, statuses: &[&str]) -> Vec<ReleaseRecord> {
+        statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| rec(name, i as u32 + 1, Some(s)))
+            .collect()
     }
 
     #[test]
-    fn stuck_upgrade_fetches_the_pending_and_the_rollback_target() {
-        let records = vec![
-            rec("bk-paas", 1, Some("superseded")),
-            rec("bk-paas", 2, Some("superseded")),
-            rec("bk-paas", 3, Some("deployed")),
-            rec("bk-paas", 4, Some("failed")),
-            rec("bk-paas", 5, Some("pending-upgrade")),
-            rec("bk-cmdb", 1, None),
-            rec("bk-cmdb", 2, Some("deployed")),
-        ];
+    fn healthy_releases_cost_nothing_even_with_an_old_failure() {
+        let mut records = history("bk-paas", &["superseded"; 9]);
+        records.push(rec("bk-paas", 10, Some("deployed")));
+        records.extend(history("bk-cmdb", &["superseded", "failed", "deployed"]));
+        assert!(fetched(&records, &Want::default()).is_empty());
+        let every = Want {
+            every_release: true,
+            ..Want::default()
+        };
+        assert_eq!(fetched(&records, &every), ["bk-paas.v10", "bk-cmdb.v3"]);
+    }
+
+    #[test]
+    fn stuck_upgrade_fetches_the_newest_and_the_rollback_target_only() {
+        let mut records = history(
+            "bk-paas",
+            &[
+                "superseded",
+                "superseded",
+                "deployed",
+                "failed",
+                "pending-upgrade",
+            ],
+        );
+        records.extend([rec("bk-cmdb", 1, None), rec("bk-cmdb", 2, Some("deployed"))]);
+        records.extend(history("bk-job", &["failed", "failed", "failed"]));
         assert_eq!(
-            fetched(&records, None),
+            fetched(&records, &Want::default()),
             [
                 "bk-paas.v3",
-                "bk-paas.v4",
                 "bk-paas.v5",
                 "bk-cmdb.v1",
-                "bk-cmdb.v2"
+                "bk-cmdb.v2",
+                "bk-job.v3"
             ]
         );
     }
 
     #[test]
-    fn release_command_reads_its_whole_history() {
-        let records = vec![
-            rec("bk-paas", 1, Some("superseded")),
-            rec("bk-paas", 2, Some("deployed")),
-            rec("bk-cmdb", 1, Some("superseded")),
-            rec("bk-cmdb", 2, Some("deployed")),
-        ];
+    fn rules_and_troubled_pods_ask_for_healthy_releases_by_name() {
+        let mut records = history("bk-apigateway", &["superseded", "deployed"]);
+        records.extend(history("bk-redis", &["superseded", "deployed"]));
+        records.extend(history("bk-paas", &["deployed"]));
+        let want = Want {
+            names: &["bk-apigateway", "bcs-services-stack"],
+            owners: BTreeSet::from([("blueking".into(), "bk-redis".into())]),
+            ..Want::default()
+        };
         assert_eq!(
-            fetched(&records, Some("bk-paas")),
-            ["bk-paas.v1", "bk-paas.v2", "bk-cmdb.v2"]
+            fetched(&records, &want),
+            ["bk-apigateway.v2", "bk-redis.v2"]
+        );
+    }
+
+    #[test]
+    fn both_drivers_holding_the_newest_revision_must_agree() {
+        let mut records = history("bk-paas", &["superseded", "deployed"]);
+        let mut cm = rec("bk-paas", 2, Some("failed"));
+        cm.driver = Driver::ConfigMap;
+        records.push(cm);
+        assert_eq!(
+            fetched(&records, &Want::default()),
+            ["bk-paas.v2", "bk-paas.v2"]
+        );
+    }
+
+    #[test]
+    fn release_command_reads_its_whole_history() {
+        let records = [
+            history("bk-paas", &["superseded", "deployed"]),
+            history("bk-cmdb", &["superseded", "failed"]),
+        ]
+        .concat();
+        let want = Want {
+            full_history: Some("bk-paas"),
+            ..Want::default()
+        };
+        assert_eq!(
+            fetched(&records, &want),
+            ["bk-paas.v1", "bk-paas.v2", "bk-cmdb.v1", "bk-cmdb.v2"]
         );
     }
 }

@@ -30,6 +30,7 @@ use super::logs::tail_of;
 use crate::catalog::Catalog;
 use crate::findings::Skipped;
 use crate::helm::{self, Driver, Payload, ReleaseRecord};
+use crate::rules;
 use crate::snapshot::{LOG_TAIL_BYTES, LOG_TAIL_LINES, LogKey, Snapshot, pod};
 
 /// Requests in flight at once for single objects and logs. Logs go through the kubelets, and a
@@ -227,6 +228,8 @@ pub struct Scope {
     /// a payload is decoded as it arrives and dropped: a thousand releases' payloads are a few
     /// hundred MiB that `check` never looks at again.
     pub keep_storage_objects: bool,
+    /// Fetch the newest payload of healthy releases too (`--all-releases`).
+    pub every_release: bool,
 }
 
 /// Identifies a helm storage object: driver kind (`secret`/`configmap`), namespace, name.
@@ -270,7 +273,19 @@ pub async fn collect(
 
     // Payloads need the storage labels, logs the pod list; the two then run side by side.
     let sem = Arc::new(Semaphore::new(CONCURRENCY));
-    let plan = helm_plan::payloads_to_fetch(&c.snap.helm_records, scope.full_history_of.as_deref());
+    let want = helm_plan::Want {
+        full_history: scope.full_history_of.as_deref(),
+        every_release: scope.every_release,
+        names: rules::RELEASES_READ_BY_NAME,
+        owners: c
+            .snap
+            .pods
+            .iter()
+            .filter(|p| pod::is_troubled(p))
+            .flat_map(|p| pod::releases(p).map(|r| (pod::namespace(p).to_string(), r.to_string())))
+            .collect(),
+    };
+    let plan = helm_plan::payloads_to_fetch(&c.snap.helm_records, &want);
     let jobs = log_jobs_for(&c.snap);
     let (payloads, logs) = tokio::join!(
         fetch_payloads(
