@@ -124,7 +124,7 @@ fn requests_grow_with_needed_revisions_and_failing_pods_only() {
             .contains(&(h.namespace.clone(), h.name.clone()))
     };
     let hs = &cluster.histories;
-    assert!(hs.iter().any(|h| troubled(h)), "no troubled release");
+    assert!(hs.iter().any(troubled), "no troubled release");
     assert!(
         hs.iter().any(|h| !troubled(h) && owns(h)),
         "no healthy release owning a failing pod"
