@@ -218,7 +218,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
     let (collected, cluster, scope) = collect_live(&args.cluster, catalog, None, |ctx_ns| Scope {
         namespace: choice.for_check(ctx_ns),
         full_history_of: None,
-        keep_storage_objects: true,
+        for_snapshot: true,
         every_release: args.all_releases,
     })?;
     let about = live::write::About {
@@ -277,7 +277,7 @@ fn check(
                 |ctx_ns| Scope {
                     namespace: choice.for_check(ctx_ns),
                     full_history_of: None,
-                    keep_storage_objects: false,
+                    for_snapshot: false,
                     every_release: args.all_releases,
                 },
             )?;
@@ -335,7 +335,7 @@ fn release(
                 collect_live(&args.source.cluster, catalog, None, |ctx_ns| Scope {
                     namespace: Some(choice.for_release(ctx_ns)),
                     full_history_of: Some(name),
-                    keep_storage_objects: false,
+                    for_snapshot: false,
                     every_release: false,
                 })?;
             args.namespace = scope.namespace;

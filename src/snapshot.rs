@@ -88,20 +88,20 @@ impl Snapshot {
             server_time,
             probes,
         } = other;
-        self.pods.extend(pods);
-        self.nodes.extend(nodes);
-        self.services.extend(services);
-        self.config_maps.extend(config_maps);
-        self.namespaces.extend(namespaces);
-        self.deployments.extend(deployments);
-        self.daemon_sets.extend(daemon_sets);
-        self.stateful_sets.extend(stateful_sets);
-        self.jobs.extend(jobs);
-        self.events.extend(events);
-        self.leases.extend(leases);
-        self.crds.extend(crds);
-        self.pvcs.extend(pvcs);
-        self.helm_records.extend(helm_records);
+        append(&mut self.pods, pods);
+        append(&mut self.nodes, nodes);
+        append(&mut self.services, services);
+        append(&mut self.config_maps, config_maps);
+        append(&mut self.namespaces, namespaces);
+        append(&mut self.deployments, deployments);
+        append(&mut self.daemon_sets, daemon_sets);
+        append(&mut self.stateful_sets, stateful_sets);
+        append(&mut self.jobs, jobs);
+        append(&mut self.events, events);
+        append(&mut self.leases, leases);
+        append(&mut self.crds, crds);
+        append(&mut self.pvcs, pvcs);
+        append(&mut self.helm_records, helm_records);
         self.logs.extend(logs);
         self.skipped.extend(skipped);
         self.collected_at = self.collected_at.or(collected_at);
@@ -161,6 +161,16 @@ impl Snapshot {
             p.metadata.namespace.as_deref() == Some(namespace)
                 && pod::releases(p).any(|r| r == release)
         })
+    }
+}
+
+/// Moves rather than copies when `into` is empty, as it is for all but one list of a kind: a
+/// 5,000-pod list's `Vec` is ~10 MiB, and copying it would hold two of them at the peak.
+fn append<T>(into: &mut Vec<T>, mut from: Vec<T>) {
+    if into.is_empty() {
+        *into = from;
+    } else {
+        into.append(&mut from);
     }
 }
 

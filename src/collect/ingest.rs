@@ -21,9 +21,21 @@ pub struct Ingest {
     seen: HashSet<(String, String, String)>,
     pub objects: usize,
     pub ignored: usize,
+    /// Keep of a pod's spec only what rules read: its node, host networking, and its containers'
+    /// names and images. A typed `PodSpec` with its volumes, probes and environment is most of a
+    /// live `check`'s memory on a cluster of thousands of pods (BENCHMARKS.md); the rules read
+    /// the status. A live `snapshot` keeps pods whole for the support engineer.
+    pub slim_pods: bool,
 }
 
 impl Ingest {
+    pub fn new(slim_pods: bool) -> Self {
+        Ingest {
+            slim_pods,
+            ..Ingest::default()
+        }
+    }
+
     /// Adds one value: an object, a `List`, or a typed list such as `PodList` whose items carry no
     /// `kind` (as the API and `kubectl cluster-info dump` write them). `kind_hint` names the kind when
     /// the value itself does not say (a dump's `pods.json`).
@@ -77,7 +89,14 @@ impl Ingest {
         }
     }
 
-    fn add_object(&mut self, snap: &mut Snapshot, value: Value, kind: &str, origin: &str) {
+    fn add_object(&mut self, snap: &mut Snapshot, mut value: Value, kind: &str, origin: &str) {
+        // The API server's field ownership records: bulk that no rule reads and kubectl hides.
+        if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("managedFields");
+        }
+        if self.slim_pods && kind == "Pod" {
+            slim_pod(&mut value);
+        }
         let meta = &value["metadata"];
         let ns = meta["namespace"].as_str().unwrap_or("").to_string();
         let name = meta["name"].as_str().unwrap_or("").to_string();
@@ -161,6 +180,42 @@ impl Ingest {
     }
 }
 
+/// What rules read of a pod's spec (`Ingest::slim_pods`); the rest of the pod stays as it is.
+fn slim_pod(pod: &mut Value) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let containers = |v: Option<Value>| -> Value {
+        let slim = v
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let mut out = serde_json::Map::new();
+                for k in ["name", "image"] {
+                    if let Some(v) = c.get(k) {
+                        out.insert(k.to_string(), v.clone());
+                    }
+                }
+                Value::Object(out)
+            })
+            .collect();
+        Value::Array(slim)
+    };
+    let mut slim = serde_json::Map::new();
+    for k in ["nodeName", "hostNetwork"] {
+        if let Some(v) = spec.remove(k) {
+            slim.insert(k.to_string(), v);
+        }
+    }
+    slim.insert("containers".into(), containers(spec.remove("containers")));
+    if let Some(init) = spec.remove("initContainers") {
+        slim.insert("initContainers".into(), containers(Some(init)));
+    }
+    *spec = slim;
+}
+
 fn typed<T: DeserializeOwned>(
     value: Value,
     into: &mut Vec<T>,
@@ -207,6 +262,50 @@ fn without_values(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pod() -> Value {
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "bk-paas-0", "namespace": "blueking", "labels": {"app": "paas"},
+                         "managedFields": [{"manager": "kubelet", "operation": "Update"}]},
+            "spec": {"nodeName": "node-1", "hostNetwork": true, "serviceAccountName": "paas",
+                     "volumes": [{"name": "conf", "configMap": {"name": "paas"}}],
+                     "initContainers": [{"name": "wait", "image": "busybox:1.36", "command": ["sh"]}],
+                     "containers": [{"name": "app", "image": "bk-paas:1.4.2",
+                                     "env": [{"name": "DB_PASSWORD", "value": "x"}],
+                                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": 80}}}]},
+            "status": {"phase": "Running", "podIP": "10.244.1.5",
+                       "containerStatuses": [{"name": "app", "ready": true, "restartCount": 2,
+                                              "image": "bk-paas:1.4.2", "imageID": ""}]}})
+    }
+
+    fn ingest(slim: bool) -> Value {
+        let mut snap = Snapshot::default();
+        Ingest::new(slim).add(&mut snap, pod(), "pods", None);
+        assert_eq!(snap.pods.len(), 1);
+        serde_json::to_value(&snap.pods[0]).unwrap()
+    }
+
+    #[test]
+    fn slim_pods_keep_what_rules_read() {
+        let slim = ingest(true);
+        assert_eq!(
+            slim["spec"],
+            serde_json::json!({"nodeName": "node-1", "hostNetwork": true,
+                "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
+                "containers": [{"name": "app", "image": "bk-paas:1.4.2"}]})
+        );
+        assert_eq!(slim["status"], pod()["status"]);
+        assert_eq!(slim["metadata"]["labels"], pod()["metadata"]["labels"]);
+        assert!(slim["metadata"].get("managedFields").is_none());
+
+        let whole = ingest(false);
+        let mut expected = pod();
+        expected["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        assert_eq!(whole, expected);
+    }
 
     #[test]
     fn a_parse_error_names_the_field_not_the_value() {

@@ -224,10 +224,11 @@ pub struct Scope {
     pub namespace: Option<String>,
     /// A release whose every revision's payload is wanted.
     pub full_history_of: Option<String>,
-    /// Keep the storage objects as fetched, payload included, for the snapshot writer. Without it
-    /// a payload is decoded as it arrives and dropped: a thousand releases' payloads are a few
-    /// hundred MiB that `check` never looks at again.
-    pub keep_storage_objects: bool,
+    /// Keep what the snapshot writer needs: storage objects as fetched, payload included, and
+    /// pods whole. Without it a payload is decoded as it arrives and dropped (a thousand releases'
+    /// payloads are a few hundred MiB that `check` never looks at again), and pods keep only what
+    /// rules read ([`Ingest::slim_pods`]).
+    pub for_snapshot: bool,
     /// Fetch the newest payload of healthy releases too (`--all-releases`).
     pub every_release: bool,
 }
@@ -293,7 +294,7 @@ pub async fn collect(
             &sem,
             &c.snap.helm_records,
             plan,
-            scope.keep_storage_objects
+            scope.for_snapshot
         ),
         fetch_logs(&cluster.api, &sem, jobs)
     );
@@ -373,14 +374,15 @@ async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
     for (i, r) in RESOURCES.iter().enumerate() {
         for ns in r.namespaces(scope.namespace.as_deref()) {
             let api = api.clone();
-            let keep_objects = scope.keep_storage_objects;
+            let keep_objects = scope.for_snapshot;
             lists.spawn(async move {
                 let what = match &ns {
                     Some(ns) => format!("{} in namespace {ns}", r.what),
                     None => r.what.to_string(),
                 };
                 let mut listed = Listed::default();
-                let mut ingest = Ingest::default();
+                let fresh = || Ingest::new(!keep_objects);
+                let mut ingest = fresh();
                 let res = api
                     .list_pages(
                         &r.path(ns.as_deref()),
@@ -389,7 +391,7 @@ async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
                         |page| match (page, r.helm) {
                             (None, _) => {
                                 listed = Listed::default();
-                                ingest = Ingest::default();
+                                ingest = fresh();
                             }
                             (Some(page), Some(driver)) => add_storage_metadata(
                                 &mut listed.snap,
