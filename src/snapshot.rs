@@ -257,6 +257,11 @@ pub mod pod {
             .filter_map(move |k| labels?.get(k).map(String::as_str))
     }
 
+    /// The release a pod belongs to, by the label charts set first.
+    pub fn release(p: &Pod) -> Option<&str> {
+        releases(p).next()
+    }
+
     pub fn is_troubled(p: &Pod) -> bool {
         !is_ready(p) || restarts(p) > 0
     }

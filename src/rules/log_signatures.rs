@@ -14,7 +14,7 @@ use super::Ctx;
 use super::logs::{self, LogHit};
 use crate::catalog::{RuleEntry, fill};
 use crate::findings::Finding;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, pod};
 
 /// Ids whose findings come from code. Their `patterns` only say what the code looks for, so the
 /// generic path must not report them a second time. The last four are implemented in the parallel
@@ -112,7 +112,7 @@ fn vars(
         ("stream".into(), ctx.catalog.ui(stream, ctx.lang).into()),
     ];
     // Left out when unknown so that the template shows `{release}` rather than a wrong name.
-    if let Some(r) = pod_obj.and_then(release_of) {
+    if let Some(r) = pod_obj.and_then(pod::release) {
         v.push(("release".into(), r.into()));
     }
     let texts: Vec<(String, String)> = {
@@ -141,13 +141,6 @@ pub fn node_ip<'a>(
 }
 
 /// The helm release a pod belongs to, by the labels charts put on it.
-pub fn release_of(p: &Pod) -> Option<&str> {
-    let l = p.metadata.labels.as_ref()?;
-    l.get("app.kubernetes.io/instance")
-        .or_else(|| l.get("release"))
-        .map(String::as_str)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! state it saved while its peers were unreachable; only clearing its volumes helps. Because that
 //! destroys data, the finding says to fix DNS first when `dns-unresolvable` is also present.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -20,12 +20,19 @@ const HELMFILE: &str = "base-storage.yaml.gotmpl";
 
 pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let dns_broken = earlier.iter().any(|f| f.rule == dns_unresolvable::ID);
+    // Releases installed from the chart, whatever their name; looked up once per pod.
+    let by_chart: BTreeSet<(&str, &str)> = ctx
+        .releases
+        .iter()
+        .filter(|r| r.latest().chart.as_deref() == Some(CHART))
+        .map(|r| (r.namespace.as_str(), r.name.as_str()))
+        .collect();
     let mut groups: BTreeMap<(&str, &str), Vec<&Pod>> = BTreeMap::new();
     for p in &ctx.snap.pods {
-        let Some(release) = super::log_signatures::release_of(p) else {
+        let Some(release) = pod::release(p) else {
             continue;
         };
-        if is_redis_cluster(ctx, p, release) {
+        if is_redis_cluster(p, by_chart.contains(&(pod::namespace(p), release))) {
             groups
                 .entry((pod::namespace(p), release))
                 .or_default()
@@ -87,17 +94,11 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
 
 /// By the chart's own label, or the chart helm recorded for the pod's release; the release name
 /// alone would miss an install under another name.
-fn is_redis_cluster(ctx: &Ctx, p: &Pod, release: &str) -> bool {
-    let by_label = p
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get("app.kubernetes.io/name"))
-        .is_some_and(|n| n == CHART);
-    by_label
-        || ctx.releases.iter().any(|r| {
-            r.name == release
-                && r.namespace == pod::namespace(p)
-                && r.latest().chart.as_deref() == Some(CHART)
-        })
+fn is_redis_cluster(p: &Pod, release_from_chart: bool) -> bool {
+    release_from_chart
+        || p.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/name"))
+            .is_some_and(|n| n == CHART)
 }

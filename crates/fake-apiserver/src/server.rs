@@ -921,10 +921,16 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
         .filter(|(_, o)| labels.matches(o) && fields.matches(o));
     let mut page: Vec<(&String, &Value)> = Vec::new();
     let mut more = 0usize;
+    // etcd can only count the rest when no selector filters it; with one, the first match past
+    // the page is enough to know there is more (scanning on made every page cost the whole rest).
+    let counting = labels.is_empty() && fields.is_empty();
     for (k, o) in matching {
         if limit.is_some_and(|l| page.len() >= l) {
             more += 1;
-            continue;
+            if counting {
+                continue;
+            }
+            break;
         }
         page.push((k, o));
     }
@@ -936,8 +942,7 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
     {
         token = encode_continue(rv, &last[prefix.len()..]);
         metadata.insert("continue".into(), token.clone().into());
-        // etcd can only count the rest when no selector filters it.
-        if labels.is_empty() && fields.is_empty() {
+        if counting {
             metadata.insert("remainingItemCount".into(), more.into());
         }
     }
