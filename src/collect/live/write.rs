@@ -310,8 +310,9 @@ taken, the API server's clock at that moment, and what could not be read.
   `chart.templates`, `chart.files`, `manifest`, each hook's `manifest`, and `info.notes` (the
   rendered NOTES.txt). Names, revisions, statuses, chart and app versions, times and helm's
   descriptions remain.
-- Helm release records whose payload no check needed (older healthy revisions) are kept by their
-  labels only: no `data`, and the annotation `{ann}: {not_collected}`.
+- Helm release records whose payload no check needed are kept by their labels only: no `data`,
+  and the annotation `{ann}: {not_collected}`. Those are the older revisions, and every revision
+  of a release whose newest one is deployed, unless the snapshot was taken with `--all-releases`.
   Records whose payload could not be decoded have no `data` either, the annotation
   `{ann}: {unreadable}` and the reason in `{reason_ann}`.
 
