@@ -1,9 +1,14 @@
-//! Turns Kubernetes objects, as JSON values, into the typed snapshot. Shared by every collector.
+//! Turns Kubernetes objects into the typed snapshot: JSON values from files, JSON text from a live
+//! list page. Shared by every collector.
 
 use std::collections::HashSet;
 
+use k8s_openapi::Metadata;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::findings::Skipped;
 use crate::helm;
@@ -89,14 +94,7 @@ impl Ingest {
         }
     }
 
-    fn add_object(&mut self, snap: &mut Snapshot, mut value: Value, kind: &str, origin: &str) {
-        // The API server's field ownership records: bulk that no rule reads and kubectl hides.
-        if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("managedFields");
-        }
-        if self.slim_pods && kind == "Pod" {
-            slim_pod(&mut value);
-        }
+    fn add_object(&mut self, snap: &mut Snapshot, value: Value, kind: &str, origin: &str) {
         let meta = &value["metadata"];
         let ns = meta["namespace"].as_str().unwrap_or("").to_string();
         let name = meta["name"].as_str().unwrap_or("").to_string();
@@ -140,26 +138,6 @@ impl Ingest {
                     )),
                 }
             }
-            "ConfigMap" => typed(value, &mut snap.config_maps, &mut snap.skipped, what),
-            "Pod" => typed(value, &mut snap.pods, &mut snap.skipped, what),
-            "Node" => typed(value, &mut snap.nodes, &mut snap.skipped, what),
-            "Service" => typed(value, &mut snap.services, &mut snap.skipped, what),
-            "Namespace" => typed(value, &mut snap.namespaces, &mut snap.skipped, what),
-            "Deployment" => typed(value, &mut snap.deployments, &mut snap.skipped, what),
-            "DaemonSet" => typed(value, &mut snap.daemon_sets, &mut snap.skipped, what),
-            "StatefulSet" => typed(value, &mut snap.stateful_sets, &mut snap.skipped, what),
-            "Job" => typed(value, &mut snap.jobs, &mut snap.skipped, what),
-            // events.k8s.io/v1 Events have another shape; kubectl get events writes core v1.
-            "Event" if api_version.is_empty() || api_version == "v1" => {
-                typed(value, &mut snap.events, &mut snap.skipped, what)
-            }
-            "Lease"
-                if api_version.is_empty() || api_version.starts_with("coordination.k8s.io/") =>
-            {
-                typed(value, &mut snap.leases, &mut snap.skipped, what)
-            }
-            "CustomResourceDefinition" => typed(value, &mut snap.crds, &mut snap.skipped, what),
-            "PersistentVolumeClaim" => typed(value, &mut snap.pvcs, &mut snap.skipped, what),
             INFO_KIND if api_version == INFO_API_VERSION => {
                 let time = |k: &str| value[k].as_str().and_then(|s| s.parse().ok());
                 snap.collected_at = snap.collected_at.or(time("collectedAt"));
@@ -173,57 +151,134 @@ impl Ingest {
                 }
             }
             _ => {
-                self.objects -= 1;
-                self.ignored += 1;
+                let api_version = api_version.to_string();
+                if !self.add_typed(snap, Source::Value(value), kind, &api_version, what) {
+                    self.objects -= 1;
+                    self.ignored += 1;
+                }
             }
+        }
+    }
+
+    /// One item of a live list of `kind`, parsed straight from its JSON text. The API gives each
+    /// object once, so there is nothing to deduplicate.
+    pub fn add_raw(&mut self, snap: &mut Snapshot, kind: &str, item: &RawValue, origin: &str) {
+        self.objects += 1;
+        let what = || {
+            let named: Result<Named, _> = serde_json::from_str(item.get());
+            let meta = named.map(|n| n.metadata).unwrap_or_default();
+            match (meta.namespace, meta.name) {
+                (Some(ns), Some(name)) => format!("{origin}: {kind} {ns}/{name}"),
+                (None, Some(name)) => format!("{origin}: {kind} {name}"),
+                _ => format!("{origin}: {kind}"),
+            }
+        };
+        if !self.add_typed(snap, Source::Raw(item), kind, "", what) {
+            self.objects -= 1;
+            self.ignored += 1;
+        }
+    }
+
+    /// The kinds rules read as typed objects; `false` for any other kind.
+    fn add_typed(
+        &self,
+        snap: &mut Snapshot,
+        src: Source,
+        kind: &str,
+        api_version: &str,
+        what: impl FnOnce() -> String,
+    ) -> bool {
+        let s = &mut snap.skipped;
+        let slim = self.slim_pods;
+        match kind {
+            "ConfigMap" => typed(src, &mut snap.config_maps, s, what, |_| {}),
+            "Pod" => typed(src, &mut snap.pods, s, what, |p| {
+                if slim {
+                    slim_pod(p)
+                }
+            }),
+            "Node" => typed(src, &mut snap.nodes, s, what, |_| {}),
+            "Service" => typed(src, &mut snap.services, s, what, |_| {}),
+            "Namespace" => typed(src, &mut snap.namespaces, s, what, |_| {}),
+            "Deployment" => typed(src, &mut snap.deployments, s, what, |_| {}),
+            "DaemonSet" => typed(src, &mut snap.daemon_sets, s, what, |_| {}),
+            "StatefulSet" => typed(src, &mut snap.stateful_sets, s, what, |_| {}),
+            "Job" => typed(src, &mut snap.jobs, s, what, |_| {}),
+            // events.k8s.io/v1 Events have another shape; kubectl get events writes core v1.
+            "Event" if api_version.is_empty() || api_version == "v1" => {
+                typed(src, &mut snap.events, s, what, |_| {})
+            }
+            "Lease"
+                if api_version.is_empty() || api_version.starts_with("coordination.k8s.io/") =>
+            {
+                typed(src, &mut snap.leases, s, what, |_| {})
+            }
+            "CustomResourceDefinition" => typed(src, &mut snap.crds, s, what, |_| {}),
+            "PersistentVolumeClaim" => typed(src, &mut snap.pvcs, s, what, |_| {}),
+            _ => return false,
+        }
+        true
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Named {
+    #[serde(default)]
+    metadata: ObjectMeta,
+}
+
+/// Where an object's JSON is: a parsed value (files) or the text of a list item (live).
+enum Source<'a> {
+    Value(Value),
+    Raw(&'a RawValue),
+}
+
+impl Source<'_> {
+    fn parse<T: DeserializeOwned>(self) -> serde_json::Result<T> {
+        match self {
+            Source::Value(v) => serde_json::from_value(v),
+            Source::Raw(r) => serde_json::from_str(r.get()),
         }
     }
 }
 
 /// What rules read of a pod's spec (`Ingest::slim_pods`); the rest of the pod stays as it is.
-fn slim_pod(pod: &mut Value) {
-    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+fn slim_pod(pod: &mut Pod) {
+    let Some(spec) = pod.spec.as_mut() else {
         return;
     };
-    let containers = |v: Option<Value>| -> Value {
-        let slim = v
-            .as_ref()
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                let mut out = serde_json::Map::new();
-                for k in ["name", "image"] {
-                    if let Some(v) = c.get(k) {
-                        out.insert(k.to_string(), v.clone());
-                    }
-                }
-                Value::Object(out)
+    let names_and_images = |cs: Vec<Container>| -> Vec<Container> {
+        cs.into_iter()
+            .map(|c| Container {
+                name: c.name,
+                image: c.image,
+                ..Container::default()
             })
-            .collect();
-        Value::Array(slim)
+            .collect()
     };
-    let mut slim = serde_json::Map::new();
-    for k in ["nodeName", "hostNetwork"] {
-        if let Some(v) = spec.remove(k) {
-            slim.insert(k.to_string(), v);
-        }
-    }
-    slim.insert("containers".into(), containers(spec.remove("containers")));
-    if let Some(init) = spec.remove("initContainers") {
-        slim.insert("initContainers".into(), containers(Some(init)));
-    }
-    *spec = slim;
+    *spec = PodSpec {
+        node_name: spec.node_name.take(),
+        host_network: spec.host_network,
+        containers: names_and_images(std::mem::take(&mut spec.containers)),
+        init_containers: spec.init_containers.take().map(names_and_images),
+        ..PodSpec::default()
+    };
 }
 
-fn typed<T: DeserializeOwned>(
-    value: Value,
+fn typed<T: DeserializeOwned + Metadata<Ty = ObjectMeta>>(
+    src: Source,
     into: &mut Vec<T>,
     skipped: &mut Vec<Skipped>,
-    what: impl Fn() -> String,
+    what: impl FnOnce() -> String,
+    then: impl FnOnce(&mut T),
 ) {
-    match serde_json::from_value(value) {
-        Ok(v) => into.push(v),
+    match src.parse::<T>() {
+        Ok(mut v) => {
+            // The API server's field ownership records: bulk that no rule reads and kubectl hides.
+            v.metadata_mut().managed_fields = None;
+            then(&mut v);
+            into.push(v);
+        }
         Err(e) => skipped.push(Skipped::new(
             what(),
             format!("does not parse: {}", without_values(&e.to_string())),
@@ -278,11 +333,32 @@ mod tests {
                                               "image": "bk-paas:1.4.2", "imageID": ""}]}})
     }
 
+    /// The pod as a file gives it and as a live list item gives it: both must come out the same.
     fn ingest(slim: bool) -> Value {
+        let mut from_file = Snapshot::default();
+        Ingest::new(slim).add(&mut from_file, pod(), "pods", None);
+        let mut live = Snapshot::default();
+        let raw = RawValue::from_string(pod().to_string()).unwrap();
+        Ingest::new(slim).add_raw(&mut live, "Pod", &raw, "pods");
+        assert_eq!(from_file.pods.len(), 1);
+        assert_eq!(from_file.pods, live.pods);
+        serde_json::to_value(&from_file.pods[0]).unwrap()
+    }
+
+    #[test]
+    fn a_live_item_that_does_not_parse_is_skipped_by_name() {
         let mut snap = Snapshot::default();
-        Ingest::new(slim).add(&mut snap, pod(), "pods", None);
-        assert_eq!(snap.pods.len(), 1);
-        serde_json::to_value(&snap.pods[0]).unwrap()
+        let raw = RawValue::from_string(
+            r#"{"metadata": {"name": "p0", "namespace": "x"}, "spec": {"containers": "PASSWORD=do-not-print"}}"#
+                .to_string(),
+        )
+        .unwrap();
+        Ingest::new(true).add_raw(&mut snap, "Pod", &raw, "pods");
+        assert!(snap.pods.is_empty());
+        assert_eq!(snap.skipped.len(), 1);
+        assert_eq!(snap.skipped[0].what, "pods: Pod x/p0");
+        assert!(snap.skipped[0].reason.starts_with("does not parse"));
+        assert!(!snap.skipped[0].reason.contains("do-not-print"));
     }
 
     #[test]

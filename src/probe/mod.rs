@@ -457,10 +457,9 @@ async fn list_nodes(api: &Api) -> Result<Vec<Node>, String> {
         .await
         .map_err(|f| format!("cannot list nodes to probe: {}", f.describe()))?;
     let mut nodes: Vec<Node> = pages
-        .pages
+        .items
         .iter()
-        .flat_map(|p| p["items"].as_array().cloned().unwrap_or_default())
-        .filter_map(|i| serde_json::from_value(i).ok())
+        .filter_map(|i| serde_json::from_str(i.get()).ok())
         .collect();
     nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     Ok(nodes)

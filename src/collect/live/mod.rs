@@ -23,7 +23,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use self::api::{Api, Failure, api_failure};
+use self::api::{Api, Failure, Page, api_failure};
 use self::connect::Cluster;
 use super::ingest::Ingest;
 use super::logs::tail_of;
@@ -325,14 +325,10 @@ async fn namespaces_holding(api: &Api, name: &str) -> Vec<String> {
     let mut out: Vec<String> = [secrets, configmaps]
         .into_iter()
         .flatten()
-        .flat_map(|listed| listed.pages)
-        .flat_map(|page| {
-            page["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i["metadata"]["namespace"].as_str().map(str::to_string))
-                .collect::<Vec<_>>()
+        .flat_map(|listed| listed.items)
+        .filter_map(|i| {
+            let item: MetaOnly = serde_json::from_str(i.get()).ok()?;
+            item.metadata.namespace
         })
         .collect();
     out.sort();
@@ -400,7 +396,9 @@ async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
                                 page,
                             ),
                             (Some(page), None) => {
-                                ingest.add(&mut listed.snap, page, &what, Some(r.kind))
+                                for item in page.items {
+                                    ingest.add_raw(&mut listed.snap, r.kind, &item, &what);
+                                }
                             }
                         },
                     )
@@ -652,33 +650,32 @@ async fn drain<T: 'static>(mut set: JoinSet<T>) -> Result<Vec<T>, String> {
 
 /// A metadata-only page of helm storage: every item becomes a record with its payload not loaded.
 /// `objects` keeps the items for the snapshot writer.
+/// An item of a metadata-only list, or the part of an object that says what it is.
+#[derive(serde::Deserialize)]
+struct MetaOnly {
+    #[serde(default)]
+    metadata: ObjectMeta,
+}
+
 fn add_storage_metadata(
     snap: &mut Snapshot,
     objects: Option<&mut BTreeMap<StorageKey, Value>>,
     driver: Driver,
-    page: Value,
+    page: Page,
 ) {
-    let Value::Object(mut page) = page else {
-        return;
-    };
-    let Some(Value::Array(items)) = page.remove("items") else {
-        return;
-    };
     let mut objects = objects;
-    for mut item in items {
-        let metadata = match objects {
-            Some(_) => item["metadata"].clone(),
-            None => item["metadata"].take(),
-        };
-        let Ok(meta) = serde_json::from_value::<ObjectMeta>(metadata) else {
+    for item in page.items {
+        let Ok(MetaOnly { metadata: meta }) = serde_json::from_str(item.get()) else {
             continue;
         };
         // Labelled owner=helm but not named as storage: some other tool's object.
         let Some(record) = ReleaseRecord::from_meta(driver, &meta, Payload::NotLoaded) else {
             continue;
         };
-        if let Some(objects) = objects.as_deref_mut() {
-            objects.insert(storage_key(&record), item);
+        if let Some(objects) = objects.as_deref_mut()
+            && let Ok(whole) = serde_json::from_str(item.get())
+        {
+            objects.insert(storage_key(&record), whole);
         }
         snap.helm_records.push(record);
     }
@@ -791,7 +788,7 @@ mod tests {
 
     #[test]
     fn metadata_page_gives_records_without_payload() {
-        let page: Value = serde_json::from_str(include_str!(
+        let page: Page = serde_json::from_str(include_str!(
             "../../../tests/api-responses/secrets-metadata-page1.json"
         ))
         .unwrap();
