@@ -440,13 +440,6 @@ fn an_answer_over_the_body_limit_is_refused_not_read() {
 
         // Under the limit, the same server answers normally.
         let listed = api.list("/api/v1/pods", None, false).await.unwrap();
-        assert_eq!(
-            listed
-                .pages
-                .iter()
-                .map(|p| p["items"].as_array().unwrap().len())
-                .sum::<usize>(),
-            2_000
-        );
+        assert_eq!(listed.items.len(), 2_000);
     });
 }

@@ -71,15 +71,7 @@ impl Ingest {
             let Some(Value::Array(items)) = map.remove("items") else {
                 return;
             };
-            if items.len() > MAX_OBJECTS_PER_FILE {
-                snap.skipped.push(Skipped::new(
-                    origin,
-                    format!(
-                        "holds {} objects; only the first {MAX_OBJECTS_PER_FILE} were read",
-                        items.len()
-                    ),
-                ));
-            }
+            too_many(snap, items.len(), origin);
             for item in items.into_iter().take(MAX_OBJECTS_PER_FILE) {
                 self.add(snap, item, origin, item_kind.as_deref());
             }
@@ -160,6 +152,20 @@ impl Ingest {
         }
     }
 
+    /// The items of one page of a live list of `kind`.
+    pub fn add_page(
+        &mut self,
+        snap: &mut Snapshot,
+        kind: &str,
+        items: &[Box<RawValue>],
+        origin: &str,
+    ) {
+        too_many(snap, items.len(), origin);
+        for item in items.iter().take(MAX_OBJECTS_PER_FILE) {
+            self.add_raw(snap, kind, item, origin);
+        }
+    }
+
     /// One item of a live list of `kind`, parsed straight from its JSON text. The API gives each
     /// object once, so there is nothing to deduplicate.
     pub fn add_raw(&mut self, snap: &mut Snapshot, kind: &str, item: &RawValue, origin: &str) {
@@ -218,6 +224,17 @@ impl Ingest {
             _ => return false,
         }
         true
+    }
+}
+
+/// A list (a file, or one page from a server that ignores `limit`) longer than any real cluster's
+/// is read up to the limit, and says so.
+fn too_many(snap: &mut Snapshot, n: usize, origin: &str) {
+    if n > MAX_OBJECTS_PER_FILE {
+        snap.skipped.push(Skipped::new(
+            origin,
+            format!("holds {n} objects; only the first {MAX_OBJECTS_PER_FILE} were read"),
+        ));
     }
 }
 

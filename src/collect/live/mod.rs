@@ -396,9 +396,7 @@ async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
                                 page,
                             ),
                             (Some(page), None) => {
-                                for item in page.items {
-                                    ingest.add_raw(&mut listed.snap, r.kind, &item, &what);
-                                }
+                                ingest.add_page(&mut listed.snap, r.kind, &page.items, &what)
                             }
                         },
                     )
