@@ -375,9 +375,18 @@ fn an_inflated_release_is_a_finding_not_an_abort() {
         "json",
     ]);
     let live = serve(FakeApi::new().object(secret));
-    // The release looks healthy by its labels, so only --all-releases reads its payload live.
+    // The release looks healthy by its labels: a plain live `check` does not read its payload,
+    // `check --all-releases` and `release NAME` do.
+    let plain = live.run(&["check", "-o", "json"]);
+    plain.sane("live, plain check");
+    assert_eq!(plain.json()["findings"], json!([]), "{}", plain.stdout);
+    let release = live.run(&["release", "bk-bomb", "-n", "blueking", "-o", "json"]);
     let online = live.run(&["check", "--all-releases", "-o", "json"]);
-    for (r, what) in [(offline, "offline"), (online, "live")] {
+    for (r, what) in [
+        (offline, "offline"),
+        (online, "live --all-releases"),
+        (release, "live release"),
+    ] {
         r.sane(what);
         let v = r.json();
         let f = v["findings"]
