@@ -30,7 +30,7 @@ pub struct Ingest {
     /// names and images. A typed `PodSpec` with its volumes, probes and environment is most of a
     /// live `check`'s memory on a cluster of thousands of pods (BENCHMARKS.md); the rules read
     /// the status. A live `snapshot` keeps pods whole for the support engineer.
-    pub slim_pods: bool,
+    slim_pods: bool,
 }
 
 impl Ingest {
@@ -171,7 +171,7 @@ impl Ingest {
     pub fn add_raw(&mut self, snap: &mut Snapshot, kind: &str, item: &RawValue, origin: &str) {
         self.objects += 1;
         let what = || {
-            let named: Result<Named, _> = serde_json::from_str(item.get());
+            let named: Result<MetaOnly, _> = serde_json::from_str(item.get());
             let meta = named.map(|n| n.metadata).unwrap_or_default();
             match (meta.namespace, meta.name) {
                 (Some(ns), Some(name)) => format!("{origin}: {kind} {ns}/{name}"),
@@ -238,10 +238,11 @@ fn too_many(snap: &mut Snapshot, n: usize, origin: &str) {
     }
 }
 
+/// An item of a metadata-only list, or the part of any object that says which one it is.
 #[derive(serde::Deserialize)]
-struct Named {
+pub struct MetaOnly {
     #[serde(default)]
-    metadata: ObjectMeta,
+    pub metadata: ObjectMeta,
 }
 
 /// Where an object's JSON is: a parsed value (files) or the text of a list item (live).

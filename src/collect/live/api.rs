@@ -395,7 +395,7 @@ impl Api {
                 request.list(&lp)
             }
             .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-            let page: Page = match self.get_parsed(req).await {
+            let mut page: Page = match self.get_parsed(req).await {
                 // A continue token expires with its etcd compaction (about 5 minutes): on a big,
                 // busy cluster a slow list can outlive it. Start over once, as kubectl does.
                 Err(Failure::Api { code: 410, .. }) if token.is_some() && !restarted => {
@@ -408,7 +408,7 @@ impl Api {
                 }
                 page => page?,
             };
-            let next = page.metadata.next.clone().filter(|t| !t.is_empty());
+            let next = page.metadata.next.take().filter(|t| !t.is_empty());
             items += page.items.len();
             pages += 1;
             on_page(Some(page));

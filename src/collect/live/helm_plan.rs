@@ -2,8 +2,8 @@
 //! ~1 MiB of gzipped chart and values); the labels of a metadata-only list already give name,
 //! revision and status of every revision, which is all the helm rules need of a release whose
 //! newest revision is `deployed`. So only releases in trouble, and the few a rule reads by name,
-//! cost a payload request: on a cluster of a thousand healthy releases that is the difference
-//! between ~200 MiB and ~20 MiB on the wire (BENCHMARKS.md).
+//! cost a payload request: on the benchmark's cluster of 1,000 releases, 239 requests instead of
+//! 1,110, and 3.4 % instead of 12 % of the bytes `helm list` reads (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 

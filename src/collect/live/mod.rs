@@ -18,14 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use self::api::{Api, Failure, Page, api_failure};
 use self::connect::Cluster;
-use super::ingest::Ingest;
+use super::ingest::{Ingest, MetaOnly};
 use super::logs::tail_of;
 use crate::catalog::Catalog;
 use crate::findings::Skipped;
@@ -648,13 +647,6 @@ async fn drain<T: 'static>(mut set: JoinSet<T>) -> Result<Vec<T>, String> {
 
 /// A metadata-only page of helm storage: every item becomes a record with its payload not loaded.
 /// `objects` keeps the items for the snapshot writer.
-/// An item of a metadata-only list, or the part of an object that says what it is.
-#[derive(serde::Deserialize)]
-struct MetaOnly {
-    #[serde(default)]
-    metadata: ObjectMeta,
-}
-
 fn add_storage_metadata(
     snap: &mut Snapshot,
     objects: Option<&mut BTreeMap<StorageKey, Value>>,
