@@ -226,7 +226,7 @@ pub struct Scope {
     /// Keep what the snapshot writer needs: storage objects as fetched, payload included, and
     /// pods whole. Without it a payload is decoded as it arrives and dropped (a thousand releases'
     /// payloads are a few hundred MiB that `check` never looks at again), and pods keep only what
-    /// rules read ([`Ingest::slim_pods`]).
+    /// rules read ([`Ingest::new`]).
     pub for_snapshot: bool,
     /// Fetch the newest payload of healthy releases too (`--all-releases`).
     pub every_release: bool,
