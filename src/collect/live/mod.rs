@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use self::api::{Api, Failure, Page, api_failure};
+use self::api::{Api, Failure, api_failure};
 use self::connect::Cluster;
 use super::ingest::{Ingest, MetaOnly};
 use super::logs::tail_of;
@@ -264,12 +265,32 @@ pub async fn collect(
     let server_time = probe(cluster).await?;
     let mut c = Collector::default();
     c.add_lists(cluster, scope, list_all(&cluster.api, scope).await?)?;
+    let missing = |name: &str| !c.snap.helm_records.iter().any(|r| r.name == name);
     let release_elsewhere = match &scope.full_history_of {
-        Some(name) if !c.snap.helm_records.iter().any(|r| &r.name == name) => {
-            namespaces_holding(&cluster.api, name).await
+        Some(name) if missing(name) => {
+            let mut nss: Vec<String> = records_named(&cluster.api, name)
+                .await
+                .into_iter()
+                .map(|r| r.namespace)
+                .collect();
+            nss.dedup();
+            nss
         }
         _ => Vec::new(),
     };
+    // Scoped to one namespace, the releases a rule weighs against each other may live in others
+    // (BCS and bk-apigateway): look them up by name, where RBAC lets us.
+    if scope.namespace.is_some() {
+        let absent: Vec<&str> = rules::RELEASES_READ_BY_NAME
+            .iter()
+            .copied()
+            .filter(|n| missing(n))
+            .collect();
+        for name in absent {
+            let found = records_named(&cluster.api, name).await;
+            c.snap.helm_records.extend(found);
+        }
+    }
 
     // Payloads need the storage labels, logs the pod list; the two then run side by side.
     let sem = Arc::new(Semaphore::new(CONCURRENCY));
@@ -312,27 +333,23 @@ pub async fn collect(
     })
 }
 
-/// The namespaces where helm storage of release `name` exists: two small metadata-only lists, so
-/// that `release NAME` run in the wrong namespace can say where to look. Best effort: an error
-/// only means no hint.
-async fn namespaces_holding(api: &Api, name: &str) -> Vec<String> {
+/// The helm storage records of release `name` in every namespace, by their labels: two small
+/// metadata-only lists. Best effort: an error (RBAC that grants one namespace only) means none.
+async fn records_named(api: &Api, name: &str) -> Vec<ReleaseRecord> {
     let selector = format!("{HELM_SELECTOR},name={name}");
     let (secrets, configmaps) = tokio::join!(
         api.list("/api/v1/secrets", Some(&selector), true),
         api.list("/api/v1/configmaps", Some(&selector), true)
     );
-    let mut out: Vec<String> = [secrets, configmaps]
-        .into_iter()
-        .flatten()
-        .flat_map(|listed| listed.items)
-        .filter_map(|i| {
-            let item: MetaOnly = serde_json::from_str(i.get()).ok()?;
-            item.metadata.namespace
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+    let mut snap = Snapshot::default();
+    for (driver, listed) in [(Driver::Secret, secrets), (Driver::ConfigMap, configmaps)] {
+        if let Ok(listed) = listed {
+            add_storage_metadata(&mut snap, None, driver, listed.items);
+        }
+    }
+    let mut records = snap.helm_records;
+    records.sort_by(|a, b| (&a.namespace, a.revision).cmp(&(&b.namespace, b.revision)));
+    records
 }
 
 /// A cheap request every client may make: it tells whether the cluster is there at all, and its
@@ -392,7 +409,7 @@ async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>, String> {
                                 &mut listed.snap,
                                 keep_objects.then_some(&mut listed.helm_objects),
                                 driver,
-                                page,
+                                page.items,
                             ),
                             (Some(page), None) => {
                                 ingest.add_page(&mut listed.snap, r.kind, &page.items, &what)
@@ -645,16 +662,16 @@ async fn drain<T: 'static>(mut set: JoinSet<T>) -> Result<Vec<T>, String> {
     Ok(out)
 }
 
-/// A metadata-only page of helm storage: every item becomes a record with its payload not loaded.
-/// `objects` keeps the items for the snapshot writer.
+/// Items of a metadata-only list of helm storage: each becomes a record with its payload not
+/// loaded. `objects` keeps the items for the snapshot writer.
 fn add_storage_metadata(
     snap: &mut Snapshot,
     objects: Option<&mut BTreeMap<StorageKey, Value>>,
     driver: Driver,
-    page: Page,
+    items: Vec<Box<RawValue>>,
 ) {
     let mut objects = objects;
-    for item in page.items {
+    for item in items {
         let Ok(MetaOnly { metadata: meta }) = serde_json::from_str(item.get()) else {
             continue;
         };
@@ -750,6 +767,7 @@ pub fn rules_not_run(catalog: &Catalog, unread: &[(&[&'static str], String)]) ->
 
 #[cfg(test)]
 mod tests {
+    use super::api::Page;
     use super::*;
 
     #[test]
@@ -784,7 +802,7 @@ mod tests {
         .unwrap();
         let mut snap = Snapshot::default();
         let mut objects = BTreeMap::new();
-        add_storage_metadata(&mut snap, Some(&mut objects), Driver::Secret, page);
+        add_storage_metadata(&mut snap, Some(&mut objects), Driver::Secret, page.items);
         assert_eq!(snap.helm_records.len(), 2);
         let r = &snap.helm_records[0];
         assert_eq!((r.name.as_str(), r.revision), ("bk-cmdb", 1));
