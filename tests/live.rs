@@ -1124,3 +1124,51 @@ fn release_in_the_wrong_namespace_says_where_it_is() {
     );
     assert!(live.server.writes().is_empty());
 }
+
+#[test]
+fn one_namespace_looks_up_bcs_elsewhere_only_where_rbac_allows() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apigw-old");
+    let now = offline_time(&dir);
+    let args = [
+        "release",
+        "bk-apigateway",
+        "-n",
+        "blueking",
+        "-o",
+        "json",
+        "--now",
+        &now,
+    ];
+    let rules = |v: &Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // BCS lives in bcs-system: found by name with a cluster-wide metadata list.
+    let live = serve(FakeApi::new().load_dir(&dir));
+    let r = live.run(&args);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(rules(&r.json()), ["apigateway-too-old"]);
+    assert!(
+        live.server
+            .requests()
+            .iter()
+            .any(|q| q.path == "/api/v1/secrets"
+                && q.param("labelSelector") == Some("owner=helm,name=bcs-services-stack"))
+    );
+
+    // RBAC that denies bcs-system (and so every cluster-wide secrets list): no lookup, no noise.
+    let live = serve(
+        FakeApi::new()
+            .load_dir(&dir)
+            .forbid("secrets", Some("bcs-system")),
+    );
+    let r = live.run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(rules(&v), Vec::<String>::new());
+    assert_eq!(v["skipped"], json!([]));
+}
