@@ -13,7 +13,7 @@ use fake_apiserver::{Auth, FakeApi, Fault, Respond};
 use kubectl_bkdoctor::helm::decode::encode;
 use serde_json::{Value, json};
 
-use common::{BIN, command, output, run, serve, walk};
+use common::{BIN, command, finding_keys, output, run, serve, walk};
 
 fn fixtures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -1139,19 +1139,17 @@ fn one_namespace_looks_up_bcs_elsewhere_only_where_rbac_allows() {
         "--now",
         &now,
     ];
-    let rules = |v: &Value| -> Vec<String> {
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["rule"].as_str().unwrap().to_string())
-            .collect()
-    };
     // BCS lives in bcs-system: found by name with a cluster-wide metadata list.
     let live = serve(FakeApi::new().load_dir(&dir));
     let r = live.run(&args);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(rules(&r.json()), ["apigateway-too-old"]);
+    assert_eq!(
+        finding_keys(&r.json()),
+        [(
+            "apigateway-too-old".to_string(),
+            "release/bk-apigateway".to_string()
+        )]
+    );
     assert!(
         live.server
             .requests()
@@ -1169,6 +1167,6 @@ fn one_namespace_looks_up_bcs_elsewhere_only_where_rbac_allows() {
     let r = live.run(&args);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = r.json();
-    assert_eq!(rules(&v), Vec::<String>::new());
+    assert_eq!(finding_keys(&v), []);
     assert_eq!(v["skipped"], json!([]));
 }

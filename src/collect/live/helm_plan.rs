@@ -25,14 +25,8 @@ pub struct Want<'a> {
     pub owners: BTreeSet<(String, String)>,
 }
 
-fn status(r: &ReleaseRecord) -> Status {
-    r.label_status
-        .as_deref()
-        .map(Status::parse)
-        .unwrap_or(Status::Unknown)
-}
-
-/// Indices into `records` of the payloads to fetch. For a release in trouble (its newest revision
+/// Indices into `records` of the payloads to fetch. Runs before any payload is read, so a record's
+/// status is its label's. For a release in trouble (its newest revision
 /// is not `deployed`, or a record's status label is missing or unknown) and for a wanted one: its
 /// newest revision, its newest deployed or superseded one (what `helm rollback` goes back to) and
 /// every record whose status only its payload can tell. Older failed or pending revisions are
@@ -55,13 +49,13 @@ pub fn payloads_to_fetch(records: &[ReleaseRecord], want: &Want) -> Vec<usize> {
         let Some(newest) = idx.iter().map(rev).max() else {
             continue;
         };
-        let unknown = |i: usize| matches!(status(&records[i]), Status::Unknown | Status::Other(_));
+        let unknown = |i: usize| matches!(records[i].status(), Status::Unknown | Status::Other(_));
         // Both drivers may hold the same revision (a cluster that switched HELM_DRIVER): every
         // record of the newest revision must say deployed.
         let healthy = idx
             .iter()
             .filter(|i| rev(i) == newest)
-            .all(|&i| status(&records[i]) == Status::Deployed)
+            .all(|&i| records[i].status() == Status::Deployed)
             && !idx.iter().any(|&i| unknown(i));
         let wanted = want.every_release
             || want.names.contains(&name)
@@ -72,7 +66,7 @@ pub fn payloads_to_fetch(records: &[ReleaseRecord], want: &Want) -> Vec<usize> {
         let mut revisions = BTreeSet::from([newest]);
         if let Some(good) = idx
             .iter()
-            .filter(|i| status(&records[**i]).was_deployed())
+            .filter(|i| records[**i].status().was_deployed())
             .map(rev)
             .max()
         {
