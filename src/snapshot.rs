@@ -27,6 +27,19 @@ pub struct LogKey {
     pub container: String,
 }
 
+/// The kubelet's answer, with status 200, to `kubectl logs -p` when the previous instance's log is
+/// already gone (a crash-looping container between restarts): `unable to retrieve container logs for
+/// containerd://<id>`. It is a statement about the log, not a line of it: the log is missing.
+pub fn kubelet_has_no_log(text: &str) -> bool {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next();
+    lines.next().is_none()
+        && first.is_some_and(|l| {
+            l.trim()
+                .starts_with("unable to retrieve container logs for ")
+        })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ContainerLogs {
     pub current: Option<String>,

@@ -34,6 +34,15 @@ pub mod log_signatures;
 pub mod node_probe;
 pub mod pod_crash_loop;
 pub mod redis_cluster_stale_data;
+// Why a pod is not running: root causes read from pod states and their recent events.
+pub mod container_oom_killed;
+pub mod containers;
+pub mod events;
+pub mod image_pull_failed;
+pub mod init_container_failing;
+pub mod pod_unschedulable;
+pub mod probe_failing;
+pub mod volume_mount_failed;
 
 use jiff::Timestamp;
 
@@ -132,6 +141,14 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(clock_skew::check(ctx));
     out.extend(apigateway_too_old::check(ctx));
     out.extend(pod_ip_not_private::check(ctx));
+
+    // Why pods do not run: each finding covers its pods, so pod-crash-loop stays quiet on them.
+    out.extend(image_pull_failed::check(ctx));
+    out.extend(pod_unschedulable::check(ctx));
+    out.extend(container_oom_killed::check(ctx));
+    out.extend(probe_failing::check(ctx));
+    out.extend(init_container_failing::check(ctx));
+    out.extend(volume_mount_failed::check(ctx));
 
     // Rules read from pod logs (issue 3, rules-logs). redis-cluster-stale-data reads the findings
     // before it to say "fix DNS first".

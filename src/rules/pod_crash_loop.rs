@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use super::{Ctx, logs, when};
+use super::{Ctx, containers, when};
 use crate::findings::Finding;
 use crate::snapshot::pod;
 
@@ -50,13 +50,14 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             continue;
         }
         for c in pod::container_statuses(p).filter(|c| crashing(c)) {
-            out.push(finding(ctx, ns, name, c));
+            out.push(finding(ctx, p, c));
         }
     }
     out
 }
 
-fn finding(ctx: &Ctx, ns: &str, name: &str, c: &ContainerStatus) -> Finding {
+fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
+    let (ns, name) = (pod::namespace(p), pod::name(p));
     let container = c.name.as_str();
     let mut f = ctx.finding(
         ID,
@@ -64,19 +65,15 @@ fn finding(ctx: &Ctx, ns: &str, name: &str, c: &ContainerStatus) -> Finding {
         format!("pod/{name}"),
         &[("pod", name), ("container", container)],
     );
-    let state = pod::waiting_reason(c).unwrap_or(
-        if c.state.as_ref().is_some_and(|s| s.running.is_some()) {
-            "Running"
-        } else {
-            "Waiting"
-        },
-    );
     f.evidence.push(ctx.text(
         ID,
         "state",
-        &[("state", state), ("restarts", &c.restart_count.to_string())],
+        &[
+            ("state", &containers::state(c)),
+            ("restarts", &c.restart_count.to_string()),
+        ],
     ));
-    if let Some(t) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
+    if let Some(t) = containers::last_termination(c) {
         f.evidence.push(
             ctx.text(
                 ID,
@@ -95,35 +92,12 @@ fn finding(ctx: &Ctx, ns: &str, name: &str, c: &ContainerStatus) -> Finding {
             ),
         );
     }
-    // A waiting container's "current" log is its last run's, which is all a cluster-info dump keeps.
-    let logs = ctx.snap.logs_of(ns, name, container);
-    let tail = [
-        ("last_lines", logs.and_then(|l| l.previous.as_deref())),
-        (
-            "last_lines_current",
-            logs.and_then(|l| l.current.as_deref()),
-        ),
-    ]
-    .into_iter()
-    .find_map(|(key, text)| {
-        let lines: Vec<&str> = text?.lines().filter(|l| !l.trim().is_empty()).collect();
-        (!lines.is_empty()).then(|| {
-            (
-                key,
-                lines[lines.len().saturating_sub(LAST_LINES)..].to_vec(),
-            )
-        })
-    });
-    match tail {
-        Some((key, lines)) => {
-            f.evidence.push(ctx.text(ID, key, &[]));
-            f.evidence
-                .extend(lines.iter().map(|l| format!("> {}", logs::clip(l))));
-        }
-        None => f.evidence.push(ctx.text(ID, "no_log", &[])),
-    }
+    // Without a previous log (the kubelet may have removed it already) the current one is the
+    // instance that just died, which is also all a cluster-info dump keeps.
+    let previous = containers::push_log_tail(ctx, ID, &mut f.evidence, p, container, LAST_LINES);
+    let flag = if previous == Some(false) { "" } else { " -p" };
     f.remediation
-        .push(format!("kubectl logs -p -n {ns} {name} -c {container}"));
+        .push(format!("kubectl logs{flag} -n {ns} {name} -c {container}"));
     f.remediation.push(ctx.text(ID, "events", &[]));
     f.remediation
         .push(format!("kubectl describe pod -n {ns} {name}"));
