@@ -26,6 +26,15 @@ pub fn last_seen(e: &Event) -> Option<Timestamp> {
         .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
 }
 
+/// When it first happened.
+pub fn first_seen(e: &Event) -> Option<Timestamp> {
+    e.first_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| e.event_time.as_ref().map(|t| t.0))
+        .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+}
+
 /// How many times it happened (`×11` in `kubectl describe`).
 pub fn count(e: &Event) -> i32 {
     e.series

@@ -101,3 +101,18 @@ pub fn clip(line: &str) -> String {
     s.push('…');
     s
 }
+
+/// A long message whose end says why (a kubelet's pull error ends with the registry's answer): the
+/// start and the end, with the middle left out.
+pub fn clip_middle(text: &str) -> String {
+    const HEAD: usize = 100;
+    const TAIL: usize = 300;
+    let text = text.trim_end();
+    let n = text.chars().count();
+    if n <= HEAD + TAIL {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(HEAD).collect();
+    let tail: String = text.chars().skip(n - TAIL).collect();
+    format!("{head}…{tail}")
+}

@@ -168,6 +168,7 @@ pub fn quantity(q: &str) -> Option<f64> {
 }
 
 fn show(resource: &str, v: f64) -> String {
+    let v = if v > 0.0 { v } else { 0.0 };
     match resource {
         "cpu" => format!("{}m", (v * 1000.0).round()),
         "memory" | "ephemeral-storage" => {
@@ -297,7 +298,11 @@ fn taints(ctx: &Ctx, f: &mut Finding, p: &Pod) {
             .and_then(|s| s.taints.as_deref())
             .unwrap_or(&[])
         {
-            if t.effect == "PreferNoSchedule" || tolerates(tolerations, t) {
+            // A cordon's taint is reported as the cordon, with its own fix.
+            if t.effect == "PreferNoSchedule"
+                || t.key == "node.kubernetes.io/unschedulable"
+                || tolerates(tolerations, t)
+            {
                 continue;
             }
             let taint = match t.value.as_deref().filter(|v| !v.is_empty()) {

@@ -102,27 +102,42 @@ fn add_container(ctx: &Ctx, f: &mut Finding, p: &Pod, c: &ContainerStatus, mine:
             logs::clip(answer)
         };
         let count: i32 = of_kind.iter().map(|e| events::count(e)).sum();
-        f.evidence.push(ctx.text(
-            ID,
-            "failed",
-            &[
-                ("kind", kind),
-                ("count", &count.to_string()),
-                (
-                    "last",
-                    &events::last_seen(newest).map(when).unwrap_or("-".into()),
-                ),
-                ("message", &answer),
-            ],
-        ));
+        let kind_s = ctx.text(ID, &format!("kind_{kind}"), &[]);
+        f.evidence.push(
+            ctx.text(
+                ID,
+                "failed",
+                &[
+                    ("kind", &kind_s),
+                    ("count", &count.to_string()),
+                    (
+                        "first",
+                        &of_kind
+                            .iter()
+                            .filter_map(|e| events::first_seen(e))
+                            .min()
+                            .map(when)
+                            .unwrap_or("-".into()),
+                    ),
+                    (
+                        "last",
+                        &events::last_seen(newest).map(when).unwrap_or("-".into()),
+                    ),
+                    ("message", &answer),
+                ],
+            ),
+        );
         let probe = spec.and_then(|s| match *kind {
             "readiness" => s.readiness_probe.as_ref(),
             "liveness" => s.liveness_probe.as_ref(),
             _ => s.startup_probe.as_ref(),
         });
         if let Some(probe) = probe {
-            f.evidence
-                .push(ctx.text(ID, "probe", &[("kind", kind), ("probe", &describe(probe))]));
+            f.evidence.push(ctx.text(
+                ID,
+                "probe",
+                &[("kind", &kind_s), ("probe", &describe(probe))],
+            ));
         }
     }
     containers::push_log_tail(ctx, ID, &mut f.evidence, p, &c.name, 5);
