@@ -168,7 +168,7 @@ fn finding(
             ],
         ));
         f.evidence
-            .push(ctx.text(ID, "message", &[("message", &logs::clip(message))]));
+            .push(ctx.text(ID, "message", &[("message", &logs::clip_middle(message))]));
         if let Some(e) = pull_events
             .iter()
             .find(|e| events::container(e) == Some(c.name.as_str()))

@@ -93,8 +93,11 @@ fn finding(ctx: &Ctx, p: &Pod, seen: Seen) -> Finding {
         }
         Seen::Message(m) => m,
     };
-    f.evidence
-        .push(ctx.text(ID, "scheduler", &[("message", &logs::clip(&message))]));
+    f.evidence.push(ctx.text(
+        ID,
+        "scheduler",
+        &[("message", &logs::clip_middle(&message))],
+    ));
     // What follows "preemption:" repeats the count for preemption, not new causes.
     let causes = message.split(". preemption:").next().unwrap_or(&message);
     let release = pod::release(p).unwrap_or("RELEASE");

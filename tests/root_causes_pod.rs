@@ -1,0 +1,543 @@
+//! Why a pod does not run, through the built binary in both languages: each root-cause rule on the
+//! fixture that triggers it and the near miss that must not, and pod-crash-loop on a crash loop as a
+//! real kubelet shows it between restarts.
+
+mod common;
+
+use serde_json::Value;
+
+use common::{fixture, run};
+
+const ROOT_CAUSES: &[&str] = &[
+    "image-pull-failed",
+    "pod-unschedulable",
+    "container-oom-killed",
+    "probe-failing",
+    "init-container-failing",
+    "volume-mount-failed",
+];
+
+fn check(name: &str, lang: &str) -> (i32, Value) {
+    let dir = fixture(name);
+    let r = run(&[
+        "check",
+        "--snapshot",
+        dir.to_str().unwrap(),
+        "-o",
+        "json",
+        "--lang",
+        lang,
+    ]);
+    assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
+    (r.code, r.json())
+}
+
+fn of_rule<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .collect()
+}
+
+fn one<'a>(report: &'a Value, rule: &str, object: &str) -> &'a Value {
+    let found: Vec<&Value> = of_rule(report, rule)
+        .into_iter()
+        .filter(|f| f["object"] == object)
+        .collect();
+    assert_eq!(found.len(), 1, "{rule} on {object}: {report:#}");
+    found[0]
+}
+
+fn lines(f: &Value, field: &str) -> Vec<String> {
+    f[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn commands(f: &Value) -> Vec<String> {
+    lines(f, "remediation")
+        .into_iter()
+        .filter(|l| !l.starts_with('#'))
+        .collect()
+}
+
+fn has(list: &[String], needle: &str) -> bool {
+    list.iter().any(|l| l.contains(needle))
+}
+
+/// Both languages report the same findings with the same commands; the Chinese report is in
+/// Chinese. Returns the English report.
+fn both_languages(name: &str) -> Value {
+    let (code_en, en) = check(name, "en");
+    let (code_zh, zh) = check(name, "zh");
+    assert_eq!(code_en, code_zh, "{name}: exit codes differ");
+    let fs_en = en["findings"].as_array().unwrap();
+    let fs_zh = zh["findings"].as_array().unwrap();
+    assert_eq!(fs_en.len(), fs_zh.len(), "{name}");
+    for (a, b) in fs_en.iter().zip(fs_zh) {
+        for k in ["rule", "object", "severity", "namespace"] {
+            assert_eq!(a[k], b[k], "{name}: {k}");
+        }
+        assert_eq!(
+            commands(a),
+            commands(b),
+            "{name}: {} commands differ",
+            a["rule"]
+        );
+        if ROOT_CAUSES.contains(&a["rule"].as_str().unwrap()) {
+            let zh_text = format!("{}{}", b["title"], b["explanation"]);
+            assert!(
+                zh_text
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{name}: {} not in Chinese: {zh_text}",
+                a["rule"]
+            );
+            assert_ne!(a["title"], b["title"], "{name}");
+        }
+    }
+    en
+}
+
+/// No finding of the pod root-cause rules, nor a bare crash loop in their place.
+fn quiet(name: &str) {
+    for lang in ["en", "zh"] {
+        let (code, report) = check(name, lang);
+        for rule in ROOT_CAUSES.iter().chain(&["pod-crash-loop"]) {
+            assert!(
+                of_rule(&report, rule).is_empty(),
+                "{name} ({lang}): {rule} must not fire: {report:#}"
+            );
+        }
+        assert_eq!(code, 0, "{name} ({lang}): {report:#}");
+    }
+}
+
+fn covered_not_repeated(report: &Value) {
+    let crash: Vec<&Value> = of_rule(report, "pod-crash-loop");
+    for f in report["findings"].as_array().unwrap() {
+        if ROOT_CAUSES.contains(&f["rule"].as_str().unwrap()) {
+            assert!(
+                !crash.iter().any(|c| c["object"] == f["object"]),
+                "{} is explained by {}, not a bare crash loop",
+                f["object"],
+                f["rule"]
+            );
+        }
+    }
+}
+
+#[test]
+fn image_pull_failed_names_image_node_cause_and_the_runtimes_pull() {
+    let r = both_languages("image-pull");
+    assert_eq!(of_rule(&r, "image-pull-failed").len(), 3, "{r:#}");
+
+    let user = one(&r, "image-pull-failed", "pod/bk-user-api-6c8d9f7b4-m9zqp");
+    assert_eq!(user["severity"], "error");
+    let ev = lines(user, "evidence");
+    assert!(
+        has(
+            &ev,
+            "image hub.bktencent.com/blueking/bk-user-api:v9.9.9 on node node-1 (10.0.0.12): ImagePullBackOff"
+        ),
+        "{ev:?}"
+    );
+    // The registry's answer is at the end of the kubelet's long message: it must survive clipping.
+    assert!(
+        has(
+            &ev,
+            "lookup hub.bktencent.com on 127.0.0.53:53: no such host"
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        has(&ev, "cannot resolve the registry's name hub.bktencent.com"),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "pull failed 5 time(s)"), "{ev:?}");
+    assert_eq!(
+        commands(user),
+        [
+            "ssh 10.0.0.12 nslookup hub.bktencent.com",
+            "ssh 10.0.0.12 crictl pull hub.bktencent.com/blueking/bk-user-api:v9.9.9",
+            "kubectl delete pod -n blueking bk-user-api-6c8d9f7b4-m9zqp",
+        ]
+    );
+
+    // node-2 runs dockerd: docker's pull and docker's way of trusting a registry.
+    let lesscode = one(&r, "image-pull-failed", "pod/bk-lesscode-5f8b7c9d6-q2w4e");
+    let fix = lines(lesscode, "remediation");
+    assert!(has(
+        &lines(lesscode, "evidence"),
+        "does not trust the certificate of docker.bkce7.bktencent.com"
+    ));
+    assert!(has(&fix, "insecure-registries"), "{fix:?}");
+    assert!(
+        !has(&fix, "certs.d/docker.bkce7.bktencent.com/hosts.toml"),
+        "{fix:?}"
+    );
+    assert!(
+        fix.contains(&"ssh 10.0.0.13 docker pull docker.bkce7.bktencent.com/bkpaas/docker/bk_lesscode/default:1.1.0".to_string()),
+        "{fix:?}"
+    );
+
+    // A bare pod is not deleted: nothing would create it again.
+    let nsenter = one(&r, "image-pull-failed", "pod/nsenter-x7k2pq");
+    assert!(has(
+        &lines(nsenter, "evidence"),
+        "does not exist in hub.bktencent.com"
+    ));
+    assert_eq!(
+        commands(nsenter),
+        ["ssh 10.0.0.12 crictl pull hub.bktencent.com/library/busybox:1.34.0"]
+    );
+    assert!(has(&lines(nsenter, "remediation"), "has no controller"));
+}
+
+#[test]
+fn image_pull_near_miss_recovered_pod_and_an_old_event() {
+    quiet("image-pull-near-miss");
+}
+
+#[test]
+fn pod_unschedulable_reads_the_schedulers_reasons_back_into_the_cluster() {
+    let r = both_languages("unschedulable");
+    assert_eq!(of_rule(&r, "pod-unschedulable").len(), 3, "{r:#}");
+
+    let mysql = one(&r, "pod-unschedulable", "pod/bk-mysql-mysql-0");
+    let ev = lines(mysql, "evidence");
+    assert!(
+        has(
+            &ev,
+            "scheduler: 0/3 nodes are available: 1 Insufficient memory"
+        ),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "the pod requests memory 6.0Gi"), "{ev:?}");
+    assert!(
+        has(
+            &ev,
+            "node node-2: memory allocatable 15.4Gi, requested by its pods 11.0Gi, free 4.4Gi"
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        has(
+            &ev,
+            "node master-1 has taint node-role.kubernetes.io/control-plane:NoSchedule"
+        ),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "cordoned nodes: node-1"), "{ev:?}");
+    // The cordon is reported as a cordon, not again as its taint.
+    assert!(!has(&ev, "node.kubernetes.io/unschedulable"), "{ev:?}");
+    assert_eq!(
+        commands(mysql),
+        [
+            "kubectl uncordon node-1",
+            "kubectl describe pod -n blueking bk-mysql-mysql-0"
+        ]
+    );
+    assert!(has(
+        &lines(mysql, "remediation"),
+        "lower resources.requests.memory in the values of bk-mysql"
+    ));
+
+    let es = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-elastic-elasticsearch-master-0",
+    );
+    let ev = lines(es, "evidence");
+    assert!(
+        has(
+            &ev,
+            "its volume claim data-bk-elastic-elasticsearch-master-0 is Pending (see pvc-unbound)"
+        ),
+        "{ev:?}"
+    );
+    assert!(commands(es).contains(
+        &"kubectl describe pvc -n blueking data-bk-elastic-elasticsearch-master-0".to_string()
+    ));
+
+    let ingress = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-ingress-nginx-controller-6f7d8c9b5-w2x4z",
+    );
+    let ev = lines(ingress, "evidence");
+    assert!(
+        has(&ev, "no node has the label bk.tencent.com/role=ingress"),
+        "{ev:?}"
+    );
+    // kubernetes.io/os=linux is on every node: not a reason.
+    assert!(!has(&ev, "kubernetes.io/os=linux"), "{ev:?}");
+}
+
+#[test]
+fn pod_unschedulable_without_any_scheduler() {
+    let r = both_languages("no-scheduler");
+    let f = one(&r, "pod-unschedulable", "pod/bk-paas-webfe-5d7b9c6f8-mq7rt");
+    assert!(has(
+        &lines(f, "evidence"),
+        "without a PodScheduled condition"
+    ));
+    assert_eq!(
+        commands(f),
+        ["kubectl get pods -n kube-system -l component=kube-scheduler"]
+    );
+}
+
+#[test]
+fn pod_unschedulable_near_miss_placed_since_and_just_created() {
+    quiet("unschedulable-near-miss");
+}
+
+#[test]
+fn container_oom_killed_error_when_it_keeps_dying_warning_for_one_kill() {
+    let r = both_languages("oom");
+    covered_not_repeated(&r);
+    let search = one(
+        &r,
+        "container-oom-killed",
+        "pod/bk-log-search-api-7c9d8f6b5-t4k8m",
+    );
+    assert_eq!(search["severity"], "error");
+    let ev = lines(search, "evidence");
+    assert!(
+        has(
+            &ev,
+            "CrashLoopBackOff, 6 restarts; last killed (exit code 137)"
+        ),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "memory request 512Mi, limit 512Mi"), "{ev:?}");
+    assert!(has(&ev, "node node-1 (10.0.0.12)"), "{ev:?}");
+    // `kubectl logs -p` gave the kubelet's "no log" sentence; the current log holds the output.
+    assert!(has(&ev, "> Killed"), "{ev:?}");
+    assert!(!has(&ev, "unable to retrieve"), "{ev:?}");
+    let fix = lines(search, "remediation");
+    assert!(has(
+        &fix,
+        "raise resources.limits.memory of container api (now 512Mi) in the values of bk-log-search"
+    ));
+    assert!(has(&fix, "helmfile -f FILE -l name=bk-log-search sync"));
+
+    let transfer = one(
+        &r,
+        "container-oom-killed",
+        "pod/bk-monitor-transfer-6b7c8d9e5-p9q8r",
+    );
+    assert_eq!(transfer["severity"], "warning");
+    let ev = lines(transfer, "evidence");
+    assert!(has(&ev, "Terminated (OOMKilled)"), "{ev:?}");
+    assert!(
+        has(&ev, "node-2 (10.0.0.13) itself reports MemoryPressure"),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn container_oom_killed_near_miss_one_kill_yesterday() {
+    quiet("oom-near-miss");
+}
+
+#[test]
+fn probe_failing_quotes_the_probe_even_an_exec_probes_empty_answer() {
+    let r = both_languages("probe");
+    covered_not_repeated(&r);
+    let paas = one(&r, "probe-failing", "pod/bk-paas-apiserver-6c9f7d8b4-x2k9p");
+    // Its release failed: helm --wait waited for this pod.
+    assert_eq!(paas["severity"], "error");
+    let ev = lines(paas, "evidence");
+    assert!(has(&ev, "readiness probe failed 65 time(s)"), "{ev:?}");
+    assert!(has(&ev, "connect: connection refused"), "{ev:?}");
+    assert!(
+        has(
+            &ev,
+            "readiness probe: http-get http://:8080/healthz delay=10s timeout=1s period=5s"
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        has(
+            &ev,
+            "(no message: the exec probe's command exited non-zero)"
+        ),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "exec [sh -c test -f /tmp/ready]"), "{ev:?}");
+    assert!(
+        has(
+            &ev,
+            "> 2026-11-20 10:59:40,332 WARNING [apiserver] waiting for bk-mysql-mysql:3306"
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        commands(paas).contains(
+            &"kubectl logs -n blueking bk-paas-apiserver-6c9f7d8b4-x2k9p -c apiserver --tail=50"
+                .to_string()
+        )
+    );
+
+    let iam = one(&r, "probe-failing", "pod/bk-iam-saas-web-5d6c7b8f9-h2j4k");
+    assert_eq!(iam["severity"], "warning");
+    let ev = lines(iam, "evidence");
+    assert!(has(&ev, "liveness probe failed 12 time(s)"), "{ev:?}");
+    assert!(has(&ev, "HTTP probe failed with statuscode: 500"), "{ev:?}");
+
+    let (_, zh) = check("probe", "zh");
+    let zh_paas = one(
+        &zh,
+        "probe-failing",
+        "pod/bk-paas-apiserver-6c9f7d8b4-x2k9p",
+    );
+    assert!(
+        has(&lines(zh_paas, "evidence"), "就绪探针自"),
+        "{zh_paas:#}"
+    );
+}
+
+#[test]
+fn probe_failing_near_miss_recovered_and_old_failures() {
+    quiet("probe-near-miss");
+}
+
+#[test]
+fn init_container_failing_names_what_it_waits_for() {
+    let r = both_languages("init-failing");
+    covered_not_repeated(&r);
+    let saas = one(
+        &r,
+        "init-container-failing",
+        "pod/bk-iam-saas-web-5d6c7b8f9-h2j4k",
+    );
+    assert_eq!(saas["severity"], "error");
+    let ev = lines(saas, "evidence");
+    assert!(
+        has(
+            &ev,
+            "init container check-mysql (1/1): CrashLoopBackOff, 6 restarts"
+        ),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "last exit: code 1 (Error)"), "{ev:?}");
+    assert!(has(&ev, "> cannot reach bk-mysql"), "{ev:?}");
+    assert!(!has(&ev, "unable to retrieve"), "{ev:?}");
+    assert!(has(&ev, "its log names bk-mysql"), "{ev:?}");
+    assert_eq!(
+        commands(saas),
+        [
+            // The previous log is the kubelet's "no log": the current one is the one to read.
+            "kubectl logs -n blueking bk-iam-saas-web-5d6c7b8f9-h2j4k -c check-mysql",
+            "kubectl get pods -n blueking -l app.kubernetes.io/instance=bk-mysql",
+            "kubectl describe pod -n blueking bk-iam-saas-web-5d6c7b8f9-h2j4k",
+        ]
+    );
+    let repo = one(
+        &r,
+        "init-container-failing",
+        "pod/bk-repo-bkrepo-repository-5f6d7c8b9-2wzvd",
+    );
+    let ev = lines(repo, "evidence");
+    assert!(
+        has(&ev, "init container wait-for-redis (1/2): Running"),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "running for 19m"), "{ev:?}");
+    assert!(
+        commands(repo).contains(&"kubectl get endpoints -n blueking bk-redis-master".to_string())
+    );
+}
+
+#[test]
+fn init_container_failing_near_miss_finished_and_just_started() {
+    quiet("init-near-miss");
+}
+
+#[test]
+fn volume_mount_failed_names_the_missing_object() {
+    let r = both_languages("volume-mount");
+    let gw = one(
+        &r,
+        "volume-mount-failed",
+        "pod/bk-apigateway-apigateway-7b8c9d6f5-k3l5m",
+    );
+    assert_eq!(
+        gw["title"],
+        "bk-apigateway-apigateway-7b8c9d6f5-k3l5m cannot mount its volumes: secret bk-apigateway-tls not found"
+    );
+    let ev = lines(gw, "evidence");
+    assert!(
+        has(&ev, "volume tls: secret bk-apigateway-tls does not exist"),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "FailedMount (×11)"), "{ev:?}");
+    assert_eq!(
+        commands(gw)[0],
+        "kubectl get secret -n blueking bk-apigateway-tls"
+    );
+    assert!(has(&lines(gw, "remediation"), "helmfile's order"));
+    let dash = one(
+        &r,
+        "volume-mount-failed",
+        "pod/bk-apigateway-dashboard-6c7d8e9f5-n4m6p",
+    );
+    assert_eq!(
+        commands(dash)[0],
+        "kubectl get configmap -n blueking bk-apigateway-dashboard-config"
+    );
+}
+
+#[test]
+fn volume_mount_failed_near_miss_running_now_and_an_old_event() {
+    quiet("volume-near-miss");
+}
+
+#[test]
+fn crash_loop_between_restarts_as_a_real_kubelet_shows_it() {
+    let r = both_languages("crash-loop-terminated");
+    let f = one(&r, "pod-crash-loop", "pod/bk-job-execute-6d8f7c9b5-w7x2c");
+    let ev = lines(f, "evidence");
+    // state.terminated is the instance that just died; lastState is an older one.
+    assert_eq!(ev[0], "Terminated (Error), 5 restarts");
+    assert!(
+        ev[1].starts_with("last exit: code 2 (Error) at 2026-11-20T10:59:55Z"),
+        "{ev:?}"
+    );
+    assert!(
+        has(&ev, "config file /data/bkee/job/job.yml is missing"),
+        "{ev:?}"
+    );
+    assert!(!has(&ev, "unable to retrieve container logs"), "{ev:?}");
+    assert_eq!(
+        commands(f)[0],
+        "kubectl logs -n blueking bk-job-execute-6d8f7c9b5-w7x2c -c job-execute"
+    );
+}
+
+#[test]
+fn table_in_chinese_names_the_rules() {
+    let dir = fixture("image-pull");
+    let r = run(&[
+        "check",
+        "--snapshot",
+        dir.to_str().unwrap(),
+        "--lang",
+        "zh",
+        "--no-color",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("image-pull-failed"), "{}", r.stdout);
+    assert!(r.stdout.contains("无法拉取镜像"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("ssh 10.0.0.12 crictl pull hub.bktencent.com/blueking/bk-user-api:v9.9.9")
+    );
+}
