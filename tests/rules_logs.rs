@@ -388,9 +388,9 @@ fn pod_crash_loop_shows_previous_log_and_command() {
             "pod/bk-nodeman-nodeman-api-6d8f7b9c5-k3j7h",
         );
         let header = if lang == "zh" {
-            "快照中没有上次日志；当前日志的最后几行："
+            "没有上次日志（重启间隙 kubelet 可能不保留）；当前日志（即最近退出的实例）的最后几行："
         } else {
-            "no previous log in the snapshot; last lines of its current log:"
+            "no previous log (the kubelet may keep none between restarts); last lines of its current log, the instance that exited last:"
         };
         assert!(has_line(nodeman, "evidence", header), "{nodeman:#}");
         assert!(mentions(
