@@ -40,12 +40,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
     let (ns, name) = (pod::namespace(p), pod::name(p));
     let container = c.name.as_str();
-    let mut f = ctx.finding(
-        ID,
-        Some(ns),
-        format!("pod/{name}"),
-        &[("pod", name), ("container", container)],
-    );
+    let mut f = containers::pod_finding(ctx, ID, p, container);
     // One kill may be a spike; a container killed again and again will never start.
     if c.restart_count <= 1 && pod::waiting_reason(c) != Some("CrashLoopBackOff") {
         f.severity = Severity::Warning;
@@ -107,6 +102,5 @@ fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
     f.remediation.push(format!(
         "kubectl get pod -n {ns} {name} -o jsonpath='{{.spec.{field}[?(@.name==\"{container}\")].resources}}'"
     ));
-    f.covers.push((ns.to_string(), name.to_string()));
     f
 }

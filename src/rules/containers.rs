@@ -3,7 +3,8 @@
 
 use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus, Node, Pod};
 
-use super::{Ctx, logs};
+use super::{Ctx, logs, when};
+use crate::findings::Finding;
 use crate::snapshot::{Snapshot, node, pod};
 
 /// The container's spec (init or app container) by name.
@@ -175,4 +176,36 @@ pub fn release_blocked(ctx: &Ctx, p: &Pod) -> bool {
             }
         })
     })
+}
+
+/// A finding about one container of a pod, on `pod/NAME`, covering the pod.
+pub fn pod_finding(ctx: &Ctx, rule: &str, p: &Pod, container: &str) -> Finding {
+    let (ns, name) = (pod::namespace(p), pod::name(p));
+    let mut f = ctx.finding(
+        rule,
+        Some(ns),
+        format!("pod/{name}"),
+        &[("pod", name), ("container", container)],
+    );
+    f.covers.push((ns.to_string(), name.to_string()));
+    f
+}
+
+/// The rule's `last_exit` sentence for a termination: code, reason, when.
+pub fn last_exit(ctx: &Ctx, rule: &str, t: &ContainerStateTerminated) -> String {
+    ctx.text(
+        rule,
+        "last_exit",
+        &[
+            ("code", &t.exit_code.to_string()),
+            ("reason", t.reason.as_deref().unwrap_or("-")),
+            (
+                "finished",
+                &t.finished_at
+                    .as_ref()
+                    .map(|t| when(t.0))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        ],
+    )
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use jiff::SignedDuration;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
+use super::Ctx;
 use super::containers::{self, last_termination};
-use super::{Ctx, when};
 use crate::findings::Finding;
 use crate::snapshot::pod;
 
@@ -58,12 +58,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus, index: usize, total: usize) -> Finding {
     let (ns, name) = (pod::namespace(p), pod::name(p));
     let container = c.name.as_str();
-    let mut f = ctx.finding(
-        ID,
-        Some(ns),
-        format!("pod/{name}"),
-        &[("pod", name), ("container", container)],
-    );
+    let mut f = containers::pod_finding(ctx, ID, p, container);
     let running_since = c
         .state
         .as_ref()
@@ -84,23 +79,7 @@ fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus, index: usize, total: usize) 
         f.evidence
             .push(ctx.text(ID, "running_long", &[("age", &ctx.age(t.0))]));
     } else if let Some(t) = last_termination(c) {
-        f.evidence.push(
-            ctx.text(
-                ID,
-                "last_exit",
-                &[
-                    ("code", &t.exit_code.to_string()),
-                    ("reason", t.reason.as_deref().unwrap_or("-")),
-                    (
-                        "finished",
-                        &t.finished_at
-                            .as_ref()
-                            .map(|t| when(t.0))
-                            .unwrap_or_else(|| "-".into()),
-                    ),
-                ],
-            ),
-        );
+        f.evidence.push(containers::last_exit(ctx, ID, t));
     }
     let tail = containers::log_tail(ctx.snap, ns, name, container, 5);
     containers::push_log_tail(ctx, ID, &mut f.evidence, p, container, 5);

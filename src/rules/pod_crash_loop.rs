@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use super::{Ctx, containers, when};
+use super::{Ctx, containers};
 use crate::findings::Finding;
 use crate::snapshot::pod;
 
@@ -59,12 +59,7 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
 fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
     let (ns, name) = (pod::namespace(p), pod::name(p));
     let container = c.name.as_str();
-    let mut f = ctx.finding(
-        ID,
-        Some(ns),
-        format!("pod/{name}"),
-        &[("pod", name), ("container", container)],
-    );
+    let mut f = containers::pod_finding(ctx, ID, p, container);
     f.evidence.push(ctx.text(
         ID,
         "state",
@@ -74,23 +69,7 @@ fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
         ],
     ));
     if let Some(t) = containers::last_termination(c) {
-        f.evidence.push(
-            ctx.text(
-                ID,
-                "last_exit",
-                &[
-                    ("code", &t.exit_code.to_string()),
-                    ("reason", t.reason.as_deref().unwrap_or("-")),
-                    (
-                        "finished",
-                        &t.finished_at
-                            .as_ref()
-                            .map(|t| when(t.0))
-                            .unwrap_or_else(|| "-".into()),
-                    ),
-                ],
-            ),
-        );
+        f.evidence.push(containers::last_exit(ctx, ID, t));
     }
     // Without a previous log (the kubelet may have removed it already) the current one is the
     // instance that just died, which is also all a cluster-info dump keeps.
@@ -101,6 +80,5 @@ fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
     f.remediation.push(ctx.text(ID, "events", &[]));
     f.remediation
         .push(format!("kubectl describe pod -n {ns} {name}"));
-    f.covers.push((ns.to_string(), name.to_string()));
     f
 }

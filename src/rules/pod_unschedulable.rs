@@ -35,10 +35,10 @@ fn seen(ctx: &Ctx, recent: &Recent, p: &Pod) -> Option<Seen> {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"));
-    if let Some(c) = cond.filter(|c| c.status == "False") {
-        if let Some(m) = c.message.as_deref().filter(|m| !m.is_empty()) {
-            return Some(Seen::Message(m.to_string()));
-        }
+    if let Some(c) = cond.filter(|c| c.status == "False")
+        && let Some(m) = c.message.as_deref().filter(|m| !m.is_empty())
+    {
+        return Some(Seen::Message(m.to_string()));
     }
     let (ns, name) = (pod::namespace(p), pod::name(p));
     if let Some(e) = recent
