@@ -541,3 +541,114 @@ fn table_in_chinese_names_the_rules() {
             .contains("ssh 10.0.0.12 crictl pull hub.bktencent.com/blueking/bk-user-api:v9.9.9")
     );
 }
+
+const FIXTURES: &[&str] = &[
+    "image-pull",
+    "image-pull-near-miss",
+    "unschedulable",
+    "unschedulable-near-miss",
+    "no-scheduler",
+    "oom",
+    "oom-near-miss",
+    "probe",
+    "probe-near-miss",
+    "init-failing",
+    "init-near-miss",
+    "volume-mount",
+    "volume-near-miss",
+    "crash-loop-terminated",
+];
+
+fn offline_now(dir: &std::path::Path) -> String {
+    let r = run(&["check", "--snapshot", dir.to_str().unwrap(), "-o", "json"]);
+    r.json()["summary"]["snapshotTime"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Live, a `check` keeps of each pod only what rules read: requests, limits, probes, volumes,
+/// tolerations and node selectors must survive, or these findings would differ.
+#[test]
+fn live_finds_the_same_root_causes_as_offline() {
+    for name in FIXTURES {
+        let dir = fixture(name);
+        let now = offline_now(&dir);
+        for lang in ["en", "zh"] {
+            let offline = run(&[
+                "check",
+                "--snapshot",
+                dir.to_str().unwrap(),
+                "-o",
+                "json",
+                "--now",
+                &now,
+                "--lang",
+                lang,
+            ]);
+            let live = common::serve(fake_apiserver::FakeApi::new().load_dir(&dir));
+            let online = live.run(&["check", "-o", "json", "--now", &now, "--lang", lang]);
+            assert_eq!(
+                offline.json()["findings"],
+                online.json()["findings"],
+                "{name} ({lang}): live differs from offline"
+            );
+            assert_eq!(offline.code, online.code, "{name}");
+            assert_eq!(online.json()["skipped"], serde_json::json!([]), "{name}");
+        }
+    }
+}
+
+/// Without a previous log on file the fake answers `kubectl logs -p` as the recorded kubelet does
+/// between restarts: 200, `unable to retrieve container logs for containerd://<lastState's id>`.
+/// The doctor takes that for "no previous log" and reads the current one, as offline.
+#[test]
+fn the_kubelets_no_previous_log_answer_live() {
+    let dir = fixture("crash-loop-terminated");
+    let now = offline_now(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_dir(&dir, tmp.path());
+    let previous = tmp
+        .path()
+        .join("logs/blueking/bk-job-execute-6d8f7c9b5-w7x2c/job-execute.previous.log");
+    std::fs::remove_file(&previous).unwrap();
+    let live = common::serve(fake_apiserver::FakeApi::new().load_dir(tmp.path()));
+    let online = live.run(&["check", "-o", "json", "--now", &now]);
+    let offline = run(&[
+        "check",
+        "--snapshot",
+        dir.to_str().unwrap(),
+        "-o",
+        "json",
+        "--now",
+        &now,
+    ]);
+    assert_eq!(offline.json()["findings"], online.json()["findings"]);
+    let asked: Vec<u16> = live
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path.ends_with("/pods/bk-job-execute-6d8f7c9b5-w7x2c/log")
+                && r.params.get("previous").map(String::as_str) == Some("true")
+        })
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        asked,
+        [200],
+        "the previous log is asked for once, and answered as a kubelet does"
+    );
+
+    // The snapshot a live run writes keeps no previous log: the kubelet's sentence is not log text.
+    let out = tmp.path().join("written");
+    let w = live.run(&["snapshot", out.to_str().unwrap()]);
+    assert_eq!(w.code, 0, "{}", w.stderr);
+    let written = out.join("logs/blueking/bk-job-execute-6d8f7c9b5-w7x2c");
+    assert!(
+        written.join("job-execute.log").is_file(),
+        "{:?}",
+        common::walk(&out)
+    );
+    assert!(!written.join("job-execute.previous.log").exists());
+}
