@@ -10,8 +10,9 @@
 //!    A rule that must know what other rules found takes `earlier: &[Finding]`; a pod a finding
 //!    accounts for goes into [`Finding::covers`] so that `pod-crash-loop` does not report it again.
 //!    Two things a live `check` leaves out to stay fast on big clusters: of a pod's spec it keeps
-//!    only `nodeName`, `hostNetwork` and container names and images (`collect::ingest::slim_pod`:
-//!    add a field there if a rule reads it), and it reads helm payloads only of releases in trouble,
+//!    only `nodeName`, `hostNetwork`, where the pod may run (selector, node affinity, tolerations),
+//!    the Secrets/ConfigMaps/claims its volumes name, and of each container its name, image,
+//!    resources and probes (`collect::ingest::slim_pod`: add a field there if a rule reads it), and it reads helm payloads only of releases in trouble,
 //!    of releases owning a troubled pod, and of those named in [`RELEASES_READ_BY_NAME`].
 //! 3. Call it from [`run_all`] (before `pod-crash-loop`, which stays last), and add a fixture
 //!    snapshot under `tests/fixtures/` that triggers it and a near miss that must not.
