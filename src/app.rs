@@ -200,7 +200,7 @@ fn probe_only(
             nodes: snap.nodes.len(),
             releases: 0,
             namespace: None,
-            snapshot_time: Some(rules::when(now)),
+            snapshot_time: Some(crate::format::when(now)),
         },
         findings,
         skipped: snap.skipped.clone(),
@@ -309,7 +309,7 @@ fn check(
                 .filter(|r| in_scope(Some(&r.namespace)))
                 .count(),
             namespace,
-            snapshot_time: Some(rules::when(now)),
+            snapshot_time: Some(crate::format::when(now)),
         },
         findings,
         skipped: snap.skipped.clone(),

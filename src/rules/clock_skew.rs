@@ -14,7 +14,8 @@
 use jiff::Timestamp;
 
 use super::logs::{self, LogHit};
-use super::{Ctx, when};
+use super::Ctx;
+use crate::format::when;
 use crate::findings::{Finding, Severity};
 use crate::snapshot::node;
 

@@ -285,7 +285,7 @@ fn node_list(snap: &Snapshot) -> String {
         .filter_map(|n| {
             let name = n.metadata.name.as_deref()?;
             Some(
-                match super::log_signatures::node_ip(snap, Some(name), None) {
+                match logs::node_ip(snap, Some(name), None) {
                     Some(ip) => format!("{name} {ip}"),
                     None => name.to_string(),
                 },

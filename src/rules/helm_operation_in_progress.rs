@@ -3,7 +3,8 @@
 //! is in progress"). The guide's fix: roll back to the newest revision that ran, or uninstall when
 //! there is none.
 
-use super::{Ctx, when};
+use super::Ctx;
+use crate::format::when;
 use crate::findings::{Finding, Severity};
 
 pub const ID: &str = "helm-operation-in-progress";

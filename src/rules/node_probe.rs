@@ -5,7 +5,8 @@
 
 use jiff::Timestamp;
 
-use super::{Ctx, clock_skew, when};
+use super::{Ctx, clock_skew};
+use crate::format::when;
 use crate::findings::{Finding, Severity};
 use crate::probe::DNS_TIMEOUT_SECS;
 use crate::probe::report::{LookupResult, NodeProbe, Outcome, Report};

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use super::{Ctx, logs, when};
+use super::{Ctx, logs};
+use crate::format::when;
 use crate::findings::Finding;
 use crate::snapshot::pod;
 
