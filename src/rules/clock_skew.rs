@@ -13,10 +13,10 @@
 
 use jiff::Timestamp;
 
-use super::logs::{self, LogHit};
 use super::Ctx;
-use crate::format::when;
+use super::logs::{self, LogHit};
 use crate::findings::{Finding, Severity};
+use crate::format::when;
 use crate::snapshot::node;
 
 pub const ID: &str = "clock-skew";

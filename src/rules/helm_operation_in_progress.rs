@@ -4,8 +4,8 @@
 //! there is none.
 
 use super::Ctx;
-use crate::format::when;
 use crate::findings::{Finding, Severity};
+use crate::format::when;
 
 pub const ID: &str = "helm-operation-in-progress";
 

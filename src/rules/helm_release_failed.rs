@@ -2,8 +2,8 @@
 //! at its level; the release's pods that are not ready say why.
 
 use super::Ctx;
-use crate::format::when;
 use crate::findings::Finding;
+use crate::format::when;
 use crate::helm::Status;
 use crate::snapshot::pod;
 

@@ -105,7 +105,9 @@ fn vars(
         ("node".into(), node.into()),
         (
             "node_ip".into(),
-            logs::node_ip(ctx.snap, hit.node, pod_obj).unwrap_or("?").into(),
+            logs::node_ip(ctx.snap, hit.node, pod_obj)
+                .unwrap_or("?")
+                .into(),
         ),
         ("line".into(), logs::clip(hit.line)),
         ("stream".into(), ctx.catalog.ui(stream, ctx.lang).into()),
