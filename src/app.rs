@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 
+use clap::CommandFactory;
 use jiff::Timestamp;
 
 use crate::catalog::Catalog;
@@ -69,7 +70,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
         Command::Snapshot(args) => snapshot(args, &catalog, out),
         Command::Probe(args) => probe_only(args, &catalog, look, cli.now, out),
         Command::Completion(args) => {
-            crate::completion::write(args.shell, out)?;
+            crate::completion::write(args.shell, Cli::command(), out)?;
             Ok(0)
         }
     }
@@ -142,12 +143,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Fatal> {
 }
 
 async fn connect_cluster(args: &ClusterArgs) -> Result<Cluster, Fatal> {
+    let opts = args.options();
     let helm = HelmEnv::from_process();
-    let context = connect::context_override(args, helm.as_ref());
+    let context = connect::context_override(&opts, helm.as_ref());
     connect::connect(
-        args.kubeconfig.as_ref(),
+        opts.kubeconfig.as_ref(),
         context.as_deref(),
-        args.request_timeout.0,
+        opts.request_timeout,
     )
     .await
     .map_err(Fatal::Msg)
