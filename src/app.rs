@@ -222,6 +222,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
         full_history_of: None,
         for_snapshot: true,
         every_release: args.all_releases,
+        read_by_name: rules::RELEASES_READ_BY_NAME,
     })?;
     let about = live::write::About {
         context: &cluster.context,
@@ -281,6 +282,7 @@ fn check(
                     full_history_of: None,
                     for_snapshot: false,
                     every_release: args.all_releases,
+                    read_by_name: rules::RELEASES_READ_BY_NAME,
                 },
             )?;
             (collected.snap, scope.namespace)
@@ -339,6 +341,7 @@ fn release(
                     full_history_of: Some(name),
                     for_snapshot: false,
                     every_release: false,
+                    read_by_name: rules::RELEASES_READ_BY_NAME,
                 })?;
             args.namespace = scope.namespace;
             found_elsewhere = collected.release_elsewhere;

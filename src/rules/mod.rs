@@ -115,8 +115,9 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Releases whose chart version a rule reads even when they are healthy: a live collection fetches
-/// their newest payloads by name, as it skips every other healthy release's.
+/// Releases whose chart version a rule reads even when they are healthy: `app` hands this list to a
+/// live collection, which fetches their newest payloads by name, as it skips every other healthy
+/// release's.
 pub const RELEASES_READ_BY_NAME: &[&str] =
     &[apigateway_too_old::APIGATEWAY, apigateway_too_old::BCS];
 

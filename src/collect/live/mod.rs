@@ -30,7 +30,6 @@ use super::logs::tail_of;
 use crate::catalog::Catalog;
 use crate::findings::Skipped;
 use crate::helm::{self, Driver, Payload, ReleaseRecord};
-use crate::rules;
 use crate::snapshot::{LOG_TAIL_BYTES, LOG_TAIL_LINES, LogKey, Snapshot, pod};
 
 /// Requests in flight at once for single objects and logs. Logs go through the kubelets, and a
@@ -231,6 +230,10 @@ pub struct Scope {
     pub for_snapshot: bool,
     /// Fetch the newest payload of healthy releases too (`--all-releases`).
     pub every_release: bool,
+    /// Releases whose newest payload the rules read even when healthy, looked up in every
+    /// namespace when the scope is one: the caller passes what the rules declare, so the collector
+    /// knows no rule.
+    pub read_by_name: &'static [&'static str],
 }
 
 /// Identifies a helm storage object: driver kind (`secret`/`configmap`), namespace, name.
@@ -281,7 +284,8 @@ pub async fn collect(
     // Scoped to one namespace, the releases a rule weighs against each other may live in others
     // (BCS and bk-apigateway): look them up by name, where RBAC lets us.
     if scope.namespace.is_some() {
-        let absent: Vec<&str> = rules::RELEASES_READ_BY_NAME
+        let absent: Vec<&str> = scope
+            .read_by_name
             .iter()
             .copied()
             .filter(|n| missing(n))
@@ -297,7 +301,7 @@ pub async fn collect(
     let want = helm_plan::Want {
         full_history: scope.full_history_of.as_deref(),
         every_release: scope.every_release,
-        names: rules::RELEASES_READ_BY_NAME,
+        names: scope.read_by_name,
         owners: c
             .snap
             .pods
