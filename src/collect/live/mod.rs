@@ -10,7 +10,7 @@
 //! This file assembles the run: the lists ([`lists`]), then helm payloads ([`payloads`], chosen by
 //! [`helm_plan`]) and pod logs ([`logs`]) side by side, into one [`Collected`]. It knows no rule:
 //! what the rules need read beyond the troubled objects comes in [`Scope`]. It writes nothing to
-//! disk ([`write`] does) and parses no object itself ([`Ingest`](super::ingest::Ingest) does).
+//! disk ([`write`](mod@write) does) and parses no object itself ([`Ingest`](super::ingest::Ingest) does).
 
 pub mod api;
 pub mod connect;
@@ -54,7 +54,7 @@ pub struct Scope {
     /// Keep what the snapshot writer needs: storage objects as fetched, payload included, and
     /// pods whole. Without it a payload is decoded as it arrives and dropped (a thousand releases'
     /// payloads are a few hundred MiB that `check` never looks at again), and pods keep only what
-    /// rules read ([`Ingest::new`]).
+    /// rules read ([`Ingest::new`](super::ingest::Ingest::new)).
     pub for_snapshot: bool,
     /// Fetch the newest payload of healthy releases too (`--all-releases`).
     pub every_release: bool,
