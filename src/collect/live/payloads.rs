@@ -22,7 +22,7 @@ type PayloadResult = (
 
 /// The storage objects `plan` (indices into `records`) names, a few at a time. Each is decoded in
 /// its own task, so decoding runs on every core while other payloads are still on the wire, and at
-/// most [`CONCURRENCY`] raw payloads are in memory at once.
+/// most [`CONCURRENCY`](super::CONCURRENCY) raw payloads are in memory at once.
 pub(super) async fn fetch_payloads(
     api: &Api,
     sem: &Arc<Semaphore>,
