@@ -135,7 +135,11 @@ fn imports_point_down_the_flow() {
         }
     }
     assert!(checked > 20, "only {checked} files looked at");
-    assert!(bad.is_empty(), "imports against the flow:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "imports against the flow:\n{}",
+        bad.join("\n")
+    );
 }
 
 /// `cli` names `completion`'s arguments; `completion` is handed the parser instead of importing it.
