@@ -6,8 +6,9 @@
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
 use super::containers::{self, last_termination, node_label};
-use super::{Ctx, events, when};
+use super::{Ctx, events};
 use crate::findings::{Finding, Severity};
+use crate::format::when;
 use crate::snapshot::pod;
 
 pub const ID: &str = "container-oom-killed";
@@ -70,7 +71,7 @@ fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
     f.evidence
         .push(ctx.text(ID, "memory", &[("request", &request), ("limit", &limit)]));
     if let Some(n) = pod::node(p) {
-        let node_s = node_label(ctx.snap, n);
+        let node_s = node_label(ctx.snap, p);
         f.evidence.push(ctx.text(ID, "node", &[("node", &node_s)]));
         let pressure = ctx
             .snap

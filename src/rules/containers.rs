@@ -3,9 +3,10 @@
 
 use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus, Node, Pod};
 
-use super::{Ctx, logs, when};
+use super::{Ctx, logs};
 use crate::findings::Finding;
-use crate::snapshot::{Snapshot, node, pod};
+use crate::format::when;
+use crate::snapshot::{Snapshot, pod};
 
 /// The container's spec (init or app container) by name.
 pub fn spec<'a>(p: &'a Pod, name: &str) -> Option<&'a Container> {
@@ -51,18 +52,24 @@ pub fn state(c: &ContainerStatus) -> String {
     "Waiting".into()
 }
 
-/// `node-1 (10.0.0.12)`, or the name alone when the node object or its address is unknown.
-pub fn node_label(snap: &Snapshot, name: &str) -> String {
-    match snap.node(name).and_then(node::internal_ip) {
+/// The address an operator reaches the pod's node at: its InternalIP, else the pod's hostIP.
+pub fn node_ip<'a>(snap: &'a Snapshot, p: &'a Pod) -> Option<&'a str> {
+    logs::node_ip(snap, pod::node(p), Some(p))
+}
+
+/// `node-1 (10.0.0.12)`, or the name alone when its address is unknown.
+pub fn node_label(snap: &Snapshot, p: &Pod) -> String {
+    let name = pod::node(p).unwrap_or("?");
+    match node_ip(snap, p) {
         Some(ip) => format!("{name} ({ip})"),
         None => name.to_string(),
     }
 }
 
-/// How to run a command on a node from the machine the operator is at: over ssh to its InternalIP,
-/// as BlueKing's own scripts reach the nodes from the 中控机.
-pub fn on_node(snap: &Snapshot, name: &str, command: &str) -> String {
-    let host = snap.node(name).and_then(node::internal_ip).unwrap_or(name);
+/// How to run a command on the pod's node from the machine the operator is at: over ssh to its
+/// address, as BlueKing's own scripts reach the nodes from the 中控机.
+pub fn on_node(snap: &Snapshot, p: &Pod, command: &str) -> String {
+    let host = node_ip(snap, p).or(pod::node(p)).unwrap_or("NODE");
     format!("ssh {host} {command}")
 }
 

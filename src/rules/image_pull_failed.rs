@@ -135,7 +135,7 @@ fn finding(
 ) -> Finding {
     let (ns, name) = (pod::namespace(p), pod::name(p));
     let node = pod::node(p);
-    let node_s = node.map(|n| node_label(ctx.snap, n)).unwrap_or("?".into());
+    let node_s = node_label(ctx.snap, p);
     let image_of = |c: &ContainerStatus| {
         containers::spec(p, &c.name)
             .and_then(|s| s.image.clone())
@@ -180,9 +180,7 @@ fn finding(
             ));
         }
         let cause = Cause::of(reason, message);
-        let node_ip = node
-            .and_then(|n| ctx.snap.node(n))
-            .and_then(crate::snapshot::node::internal_ip)
+        let node_ip = containers::node_ip(ctx.snap, p)
             .or(node)
             .unwrap_or("NODE_IP");
         let vars = [
@@ -198,7 +196,7 @@ fn finding(
             f.evidence
                 .push(ctx.text(ID, "runtime", &[("runtime", runtime)]));
         }
-        push_fix(ctx, &mut f.remediation, cause, docker, node, &vars);
+        push_fix(ctx, &mut f.remediation, cause, docker, p, &vars);
     }
     for line in containers::retry_now(ctx, ID, p) {
         push_new(&mut f.remediation, line);
@@ -212,13 +210,14 @@ fn push_fix(
     out: &mut Vec<String>,
     cause: Cause,
     docker: bool,
-    node: Option<&str>,
+    p: &Pod,
     vars: &[(&str, &str)],
 ) {
     let image = vars[0].1;
     let reg = vars[1].1;
-    let on = |cmd: String| match node {
-        Some(n) => on_node(ctx.snap, n, &cmd),
+    // Not scheduled yet, it has no node to run anything on.
+    let on = |cmd: String| match pod::node(p) {
+        Some(_) => on_node(ctx.snap, p, &cmd),
         None => format!("# {cmd}"),
     };
     match cause {

@@ -116,3 +116,16 @@ pub fn clip_middle(text: &str) -> String {
     let tail: String = text.chars().skip(n - TAIL).collect();
     format!("{head}…{tail}")
 }
+
+/// The node's InternalIP, which is what an operator logs in to; the pod's hostIP when the Node
+/// object is missing from the snapshot.
+pub fn node_ip<'a>(
+    snap: &'a Snapshot,
+    node: Option<&str>,
+    pod_obj: Option<&'a Pod>,
+) -> Option<&'a str> {
+    let from_node = node
+        .and_then(|n| snap.node(n))
+        .and_then(crate::snapshot::node::internal_ip);
+    from_node.or_else(|| pod_obj?.status.as_ref()?.host_ip.as_deref())
+}

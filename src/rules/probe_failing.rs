@@ -8,8 +8,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::containers;
 use super::events::{self, Recent};
-use super::{Ctx, logs, when};
+use super::{Ctx, logs};
 use crate::findings::{Finding, Severity};
+use crate::format::when;
 use crate::snapshot::pod;
 
 pub const ID: &str = "probe-failing";
