@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::ingest::Ingest;
 use super::logs;
 use crate::findings::Skipped;
-use crate::snapshot::{ContainerLogs, LogKey, Snapshot, pod};
+use crate::snapshot::{ContainerLogs, LogKey, Snapshot, kubelet_has_no_log, pod};
 
 /// Deeper than this is not a snapshot someone made by hand or with kubectl; it is a loop or a trap.
 pub const MAX_DEPTH: usize = 16;
@@ -81,6 +81,8 @@ pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
             continue;
         }
         match logs::read_tail(path) {
+            // What `kubectl logs -p > FILE` wrote when the kubelet had no previous log.
+            Ok(text) if kubelet_has_no_log(&text) => {}
             Ok(text) => {
                 let entry: &mut ContainerLogs = logs.entry(key.clone()).or_default();
                 if *previous {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use k8s_openapi::Metadata;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Affinity, Container, Pod, PodSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -261,24 +261,55 @@ impl Source<'_> {
 }
 
 /// What rules read of a pod's spec (`Ingest::slim_pods`); the rest of the pod stays as it is.
+/// Containers keep their name, image, resources and probes (why a pod does not run or is not
+/// ready); the pod keeps where it may run (node, selector, affinity, tolerations) and which
+/// Secrets, ConfigMaps and claims its volumes name. Env, commands and mounts are left out: they
+/// are most of a pod's size and may hold secrets.
 fn slim_pod(pod: &mut Pod) {
     let Some(spec) = pod.spec.as_mut() else {
         return;
     };
-    let names_and_images = |cs: Vec<Container>| -> Vec<Container> {
+    let slim_containers = |cs: Vec<Container>| -> Vec<Container> {
         cs.into_iter()
             .map(|c| Container {
                 name: c.name,
                 image: c.image,
+                resources: c.resources,
+                readiness_probe: c.readiness_probe,
+                liveness_probe: c.liveness_probe,
+                startup_probe: c.startup_probe,
                 ..Container::default()
             })
             .collect()
     };
+    let volumes = spec.volumes.take().map(|vs| {
+        vs.into_iter()
+            .map(|v| Volume {
+                name: v.name,
+                persistent_volume_claim: v.persistent_volume_claim,
+                secret: v.secret,
+                config_map: v.config_map,
+                ..Volume::default()
+            })
+            .collect()
+    });
+    let node_affinity = spec
+        .affinity
+        .take()
+        .and_then(|a| a.node_affinity)
+        .map(|n| Affinity {
+            node_affinity: Some(n),
+            ..Affinity::default()
+        });
     *spec = PodSpec {
         node_name: spec.node_name.take(),
         host_network: spec.host_network,
-        containers: names_and_images(std::mem::take(&mut spec.containers)),
-        init_containers: spec.init_containers.take().map(names_and_images),
+        node_selector: spec.node_selector.take(),
+        affinity: node_affinity,
+        tolerations: spec.tolerations.take(),
+        volumes,
+        containers: slim_containers(std::mem::take(&mut spec.containers)),
+        init_containers: spec.init_containers.take().map(slim_containers),
         ..PodSpec::default()
     };
 }
@@ -341,10 +372,15 @@ mod tests {
             "metadata": {"name": "bk-paas-0", "namespace": "blueking", "labels": {"app": "paas"},
                          "managedFields": [{"manager": "kubelet", "operation": "Update"}]},
             "spec": {"nodeName": "node-1", "hostNetwork": true, "serviceAccountName": "paas",
-                     "volumes": [{"name": "conf", "configMap": {"name": "paas"}}],
+                     "nodeSelector": {"kubernetes.io/os": "linux"},
+                     "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
+                     "volumes": [{"name": "conf", "configMap": {"name": "paas"}},
+                                 {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}],
                      "initContainers": [{"name": "wait", "image": "busybox:1.36", "command": ["sh"]}],
                      "containers": [{"name": "app", "image": "bk-paas:1.4.2",
                                      "env": [{"name": "DB_PASSWORD", "value": "x"}],
+                                     "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}},
+                                     "volumeMounts": [{"name": "conf", "mountPath": "/conf"}],
                                      "readinessProbe": {"httpGet": {"path": "/healthz", "port": 80}}}]},
             "status": {"phase": "Running", "podIP": "10.244.1.5",
                        "containerStatuses": [{"name": "app", "ready": true, "restartCount": 2,
@@ -385,8 +421,13 @@ mod tests {
         assert_eq!(
             slim["spec"],
             serde_json::json!({"nodeName": "node-1", "hostNetwork": true,
+                "nodeSelector": {"kubernetes.io/os": "linux"},
+                "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
+                "volumes": [{"name": "conf", "configMap": {"name": "paas"}}, {"name": "token"}],
                 "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
-                "containers": [{"name": "app", "image": "bk-paas:1.4.2"}]})
+                "containers": [{"name": "app", "image": "bk-paas:1.4.2",
+                                "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}},
+                                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 80}}}]})
         );
         assert_eq!(slim["status"], pod()["status"]);
         assert_eq!(slim["metadata"]["labels"], pod()["metadata"]["labels"]);

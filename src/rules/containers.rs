@@ -98,8 +98,7 @@ pub fn log_tail<'a>(
     ]
     .into_iter()
     .find_map(|(previous, text)| {
-        let text = text.filter(|t| !crate::snapshot::kubelet_has_no_log(t))?;
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<&str> = text?.lines().filter(|l| !l.trim().is_empty()).collect();
         (!lines.is_empty()).then(|| (previous, lines[lines.len().saturating_sub(n)..].to_vec()))
     })
 }

@@ -1180,6 +1180,16 @@ fn container_names(pod: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The id of a container's last terminated instance, app or init container.
+fn previous_container_id<'a>(pod: &'a Value, container: &str) -> Option<&'a str> {
+    ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .filter_map(|k| pod["status"][k].as_array())
+        .flatten()
+        .find(|s| s["name"] == container)?["lastState"]["terminated"]["containerID"]
+        .as_str()
+}
+
 /// `GET /api/v1/namespaces/NS/pods/P/log`, with the checks the API server and kubelet make.
 fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
     let namespace = target.namespace.unwrap_or("");
@@ -1230,11 +1240,16 @@ fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) ->
     let text = if previous {
         match log.and_then(|l| l.previous.as_ref()) {
             Some(t) => t.clone(),
-            None => {
-                return bad_request(&format!(
-                    "previous terminated container \"{container}\" in pod \"{name}\" not found"
-                ));
-            }
+            // The container restarted, but the kubelet keeps no log of the instance before: a
+            // real node answers 200 with this sentence (recorded between restarts of a crash loop).
+            None => match pod.and_then(|p| previous_container_id(p, &container)) {
+                Some(id) => format!("unable to retrieve container logs for {id}").into_bytes(),
+                None => {
+                    return bad_request(&format!(
+                        "previous terminated container \"{container}\" in pod \"{name}\" not found"
+                    ));
+                }
+            },
         }
     } else {
         match log.and_then(|l| l.current.as_ref()) {

@@ -317,6 +317,49 @@ async fn pod_logs_as_the_kubelet_serves_them() {
     assert_eq!(logs, "three\n");
 }
 
+/// Between restarts of a crash loop a real kubelet (recorded-kubelet/b-crashloop) no longer has the
+/// previous instance's log and says so with status 200, naming `lastState`'s container.
+#[tokio::test]
+async fn a_restarted_container_without_a_previous_log_is_answered_as_the_kubelet_does() {
+    let id = "containerd://ab67a1fe58fd13f005e34e4a7186cb16e41410a36bade711e1a576eff41b6e7a";
+    let server = FakeApi::new()
+        .object(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "gw", "namespace": "blueking"},
+            "spec": {"initContainers": [{"name": "init"}], "containers": [{"name": "gateway"}]},
+            "status": {
+                "initContainerStatuses": [{"name": "init", "restartCount": 0, "lastState": {}}],
+                "containerStatuses": [{"name": "gateway", "restartCount": 5,
+                    "lastState": {"terminated": {"containerID": id, "exitCode": 1, "reason": "Error"}},
+                    "state": {"terminated": {"containerID": "containerd://70db", "exitCode": 1, "reason": "Error"}}}]},
+        }))
+        .log("blueking", "gw", "gateway", false, "nginx: [emerg] socket() [::]:80 failed\n")
+        .start();
+    let (client, _dir) = client(&server).await;
+    let path = "/api/v1/namespaces/blueking/pods/gw/log";
+    let previous = get(
+        &client,
+        &format!("{path}?container=gateway&previous=true"),
+        None,
+    )
+    .await;
+    assert_eq!(previous.status, 200);
+    assert_eq!(
+        previous.body,
+        format!("unable to retrieve container logs for {id}")
+    );
+    let current = get(&client, &format!("{path}?container=gateway"), None).await;
+    assert_eq!(current.body, "nginx: [emerg] socket() [::]:80 failed\n");
+    // Never restarted: no previous container at all, the kubelet's 400.
+    let init = get(
+        &client,
+        &format!("{path}?container=init&previous=true"),
+        None,
+    )
+    .await;
+    assert_eq!(init.status, 400);
+}
+
 #[tokio::test]
 async fn writes_are_refused_and_recorded() {
     let server = FakeApi::new().start();

@@ -11,7 +11,7 @@ use super::api::{Api, Failure};
 use super::{Collector, drain};
 use crate::collect::logs::tail_of;
 use crate::findings::Skipped;
-use crate::snapshot::{LOG_TAIL_BYTES, LOG_TAIL_LINES, LogKey, Snapshot, pod};
+use crate::snapshot::{LOG_TAIL_BYTES, LOG_TAIL_LINES, LogKey, Snapshot, kubelet_has_no_log, pod};
 
 /// Lines asked for again when the last [`LOG_TAIL_LINES`] do not fit in [`LOG_TAIL_BYTES`].
 const LOG_RETRY_LINES: usize = 20;
@@ -75,6 +75,9 @@ impl Collector {
                         ));
                     }
                     let text = tail_of(&bytes, false);
+                    if kubelet_has_no_log(&text) {
+                        continue;
+                    }
                     let entry = self.snap.logs.entry(key).or_default();
                     if previous {
                         entry.previous = Some(text);
