@@ -278,6 +278,7 @@ fn slim_pod(pod: &mut Pod) {
                 readiness_probe: c.readiness_probe,
                 liveness_probe: c.liveness_probe,
                 startup_probe: c.startup_probe,
+                restart_policy: c.restart_policy,
                 ..Container::default()
             })
             .collect()

@@ -47,8 +47,16 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         else {
             continue;
         };
-        // Init containers run one after another: the first that is not done holds the rest.
-        if let Some((i, c)) = inits.iter().enumerate().find(|(_, c)| failing(ctx, c)) {
+        // Init containers run one after another: the first that is not done holds the rest. A
+        // sidecar (an init container with restartPolicy Always) runs for the pod's whole life.
+        let sidecar = |c: &ContainerStatus| {
+            containers::spec(p, &c.name).and_then(|s| s.restart_policy.as_deref()) == Some("Always")
+        };
+        if let Some((i, c)) = inits
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !sidecar(c) && failing(ctx, c))
+        {
             out.push(finding(ctx, p, c, i + 1, inits.len()));
         }
     }
