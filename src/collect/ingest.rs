@@ -26,8 +26,8 @@ pub struct Ingest {
     seen: HashSet<(String, String, String)>,
     pub objects: usize,
     pub ignored: usize,
-    /// Keep of a pod's spec only what rules read: its node, host networking, and its containers'
-    /// names and images. A typed `PodSpec` with its volumes, probes and environment is most of a
+    /// Keep of a pod's spec only what rules read: its node, host networking, its volumes, and its
+    /// containers' names and images. A typed `PodSpec` with its volumes, probes and environment is most of a
     /// live `check`'s memory on a cluster of thousands of pods (BENCHMARKS.md); the rules read
     /// the status. A live `snapshot` keeps pods whole for the support engineer.
     slim_pods: bool,
@@ -221,6 +221,8 @@ impl Ingest {
             }
             "CustomResourceDefinition" => typed(src, &mut snap.crds, s, what, |_| {}),
             "PersistentVolumeClaim" => typed(src, &mut snap.pvcs, s, what, |_| {}),
+            "PersistentVolume" => typed(src, &mut snap.persistent_volumes, s, what, |_| {}),
+            "StorageClass" => typed(src, &mut snap.storage_classes, s, what, |_| {}),
             _ => return false,
         }
         true
@@ -279,6 +281,8 @@ fn slim_pod(pod: &mut Pod) {
         host_network: spec.host_network,
         containers: names_and_images(std::mem::take(&mut spec.containers)),
         init_containers: spec.init_containers.take().map(names_and_images),
+        // Which claims a pod mounts tells an unbound PVC's waiting pods.
+        volumes: spec.volumes.take(),
         ..PodSpec::default()
     };
 }
@@ -385,6 +389,7 @@ mod tests {
         assert_eq!(
             slim["spec"],
             serde_json::json!({"nodeName": "node-1", "hostNetwork": true,
+                "volumes": [{"name": "conf", "configMap": {"name": "paas"}}],
                 "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
                 "containers": [{"name": "app", "image": "bk-paas:1.4.2"}]})
         );
