@@ -146,7 +146,12 @@ fn finding(
         (Some(c), None) => {
             f.evidence.push(ctx.text(ID, "class_missing", &[("class", c), ("classes", &list(names))]));
             f.remediation.push("kubectl get storageclass".to_string());
-            f.remediation.push(ctx.text(ID, "use_existing", &[("class", c), ("command", LOCALPV_SYNC)]));
+            if c == BLUEKING_CLASS {
+                f.remediation.push(ctx.text(ID, "localpv_missing", &[]));
+                f.remediation.push(LOCALPV_SYNC.to_string());
+            } else {
+                f.remediation.push(ctx.text(ID, "use_existing", &[("class", c)]));
+            }
         }
         (Some(c), Some(sc)) => {
             let provisioner = sc.provisioner.as_str();
