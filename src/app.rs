@@ -412,7 +412,8 @@ fn release(
     let concerns = |f: &Finding| {
         let here = f.namespace.as_deref() == Some(rel.namespace.as_str());
         (here && objects.contains(&f.object))
-            || (here && rules::release_link::owned_object(&ctx, &rel.namespace, &f.object, &rel.name))
+            || (here
+                && rules::release_link::owned_object(&ctx, &rel.namespace, &f.object, &rel.name))
             || f.covers.iter().any(|c| pods.contains(c))
     };
     let all = rules::run_all(&ctx);

@@ -153,7 +153,10 @@ fn a_release_uninstalled_with_its_history_is_uninstalled_then_synced() {
         "helm uninstall -n blueking bk-lesscode"
     );
     let ev = strings(&f[0]["evidence"]).join("\n");
-    assert!(ev.contains("revisions: 1 superseded, 2 uninstalled"), "{ev}");
+    assert!(
+        ev.contains("revisions: 1 superseded, 2 uninstalled"),
+        "{ev}"
+    );
     assert!(ev.contains("has no deployed releases"));
     assert!(findings(&v, "helm-operation-in-progress").is_empty());
 }

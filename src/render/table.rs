@@ -208,7 +208,11 @@ fn workloads_table(
     catalog: &Catalog,
     lang: Lang,
 ) -> io::Result<()> {
-    let mut t = new_table(catalog, lang, &["col_workload", "col_ready", "col_blocked_by"]);
+    let mut t = new_table(
+        catalog,
+        lang,
+        &["col_workload", "col_ready", "col_blocked_by"],
+    );
     for w in workloads {
         let blocked = w
             .blocked_by
@@ -219,7 +223,11 @@ fn workloads_table(
         t.add_row(vec![
             format!("{}/{}", w.kind, w.name),
             format!("{}/{}", w.ready, w.desired),
-            if blocked.is_empty() { "-".into() } else { blocked },
+            if blocked.is_empty() {
+                "-".into()
+            } else {
+                blocked
+            },
         ]);
     }
     write_table(out, &t)

@@ -29,7 +29,12 @@ pub fn is_recent(ctx: &Ctx, e: &Event) -> bool {
 /// The recent events of one object (`kind` as the API spells it: `Pod`, `PersistentVolumeClaim`),
 /// newest first. Events of a cluster-scoped object (a Node) have no namespace in their
 /// `involvedObject`: pass `None`.
-pub fn recent<'a>(ctx: &Ctx<'a>, kind: &str, namespace: Option<&str>, name: &str) -> Vec<&'a Event> {
+pub fn recent<'a>(
+    ctx: &Ctx<'a>,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<&'a Event> {
     let mut out: Vec<&Event> = ctx
         .snap
         .events

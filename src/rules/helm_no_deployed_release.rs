@@ -34,7 +34,11 @@ pub fn refuses(rel: &Release) -> bool {
         .iter()
         .rev()
         .take_while(|r| r.status() != Status::Deployed)
-        .any(|r| r.description.as_deref().is_some_and(|d| d.contains(REFUSAL)))
+        .any(|r| {
+            r.description
+                .as_deref()
+                .is_some_and(|d| d.contains(REFUSAL))
+        })
 }
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
@@ -69,7 +73,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             ));
         }
         if matches!(status, Status::Uninstalled | Status::Uninstalling) {
-            f.evidence.push(ctx.text(ID, "kept_history", &[("status", status.as_str())]));
+            f.evidence
+                .push(ctx.text(ID, "kept_history", &[("status", status.as_str())]));
         }
         f.evidence
             .push(ctx.text(ID, "refuses", &[("release", name)]));

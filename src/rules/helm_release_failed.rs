@@ -37,7 +37,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         ));
         if rel.last_good().is_none() {
             // helm 3.3 and later upgrade from the failed revision (see helm-no-deployed-release).
-            f.evidence.push(ctx.text(ID, "old_helm", &[("release", name)]));
+            f.evidence
+                .push(ctx.text(ID, "old_helm", &[("release", name)]));
         }
         f.remediation.push(format!("helm history -n {ns} {name}"));
         let pods: Vec<_> = ctx.snap.release_pods(ns, name).collect();

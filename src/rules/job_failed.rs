@@ -26,7 +26,11 @@ pub fn failed_condition(j: &Job) -> Option<&k8s_openapi::api::batch::v1::JobCond
 }
 
 /// The pods a Job created: the job controller labels them with the Job's name (and owns them).
-pub fn job_pods<'a>(ctx: &Ctx<'a>, ns: &'a str, job: &'a str) -> impl Iterator<Item = &'a Pod> + 'a {
+pub fn job_pods<'a>(
+    ctx: &Ctx<'a>,
+    ns: &'a str,
+    job: &'a str,
+) -> impl Iterator<Item = &'a Pod> + 'a {
     ctx.snap.pods.iter().filter(move |p| {
         if pod::namespace(p) != ns {
             return false;
@@ -55,11 +59,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         let mut f = ctx.finding(ID, Some(ns), format!("job/{name}"), &[("job", name)]);
         let reason = cond.reason.as_deref().unwrap_or("Failed");
         let message = cond.message.as_deref().unwrap_or("");
-        f.evidence.push(ctx.text(
-            ID,
-            "condition",
-            &[("reason", reason), ("message", message)],
-        ));
+        f.evidence
+            .push(ctx.text(ID, "condition", &[("reason", reason), ("message", message)]));
         let release = meta::releases(&j.metadata).next();
         let hook = j
             .metadata
@@ -67,9 +68,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             .as_ref()
             .and_then(|a| a.get("helm.sh/hook"));
         match (release, hook) {
-            (Some(r), Some(h)) => f
-                .evidence
-                .push(ctx.text(ID, "hook", &[("release", r), ("hook", h)])),
+            (Some(r), Some(h)) => {
+                f.evidence
+                    .push(ctx.text(ID, "hook", &[("release", r), ("hook", h)]))
+            }
             (Some(r), None) => f.evidence.push(ctx.text(ID, "release", &[("release", r)])),
             _ => {}
         }
@@ -82,9 +84,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             }
             quote_log(ctx, &mut f, p);
         }
-        f.remediation.push(format!("kubectl logs -n {ns} job/{name}"));
+        f.remediation
+            .push(format!("kubectl logs -n {ns} job/{name}"));
         f.remediation.push(ctx.text(ID, "delete", &[]));
-        f.remediation.push(format!("kubectl delete job -n {ns} {name}"));
+        f.remediation
+            .push(format!("kubectl delete job -n {ns} {name}"));
         f.remediation.push(match release {
             Some(r) => ctx.text(ID, "then_sync", &[("release", r)]),
             None => ctx.text(ID, "then_rerun", &[]),
@@ -98,7 +102,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 /// restarted, so the container that died is the current one), else the previous.
 fn quote_log(ctx: &Ctx, f: &mut Finding, p: &Pod) {
     let (ns, name) = (pod::namespace(p), pod::name(p));
-    let containers = p.spec.iter().flat_map(|s| s.containers.iter().map(|c| c.name.as_str()));
+    let containers = p
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter().map(|c| c.name.as_str()));
     for c in containers {
         let Some(l) = ctx.snap.logs_of(ns, name, c) else {
             continue;

@@ -59,7 +59,12 @@ fn finding(ctx: &Ctx, n: &Node) -> Option<Finding> {
     if not_ready.is_none() && pressures.is_empty() && !cordoned {
         return None;
     }
-    let mut f = ctx.finding(ID, None, format!("node/{name}"), &[("node", name), ("ip", ip)]);
+    let mut f = ctx.finding(
+        ID,
+        None,
+        format!("node/{name}"),
+        &[("node", name), ("ip", ip)],
+    );
     f.severity = if not_ready.is_some() {
         Severity::Error
     } else if !pressures.is_empty() {
@@ -127,27 +132,34 @@ fn finding(ctx: &Ctx, n: &Node) -> Option<Finding> {
         if pods.len() > PODS_SHOWN {
             shown.push(ctx.text(ID, "more", &[("n", &(pods.len() - PODS_SHOWN).to_string())]));
         }
-        f.evidence.push(ctx.text(ID, "pods", &[("pods", &shown.join(", "))]));
+        f.evidence
+            .push(ctx.text(ID, "pods", &[("pods", &shown.join(", "))]));
     }
     // A node that stopped reporting explains its pods; pressure alone explains only the evicted.
     for p in &pods {
         let evicted = p.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted");
         if not_ready.is_some() || evicted {
-            f.covers.push((pod::namespace(p).to_string(), pod::name(p).to_string()));
+            f.covers
+                .push((pod::namespace(p).to_string(), pod::name(p).to_string()));
         }
     }
 
     if not_ready.is_some() || !pressures.is_empty() {
         f.remediation.push(ctx.text(ID, "on_node", &vars));
         f.remediation.push("systemctl status kubelet".to_string());
-        f.remediation.push("journalctl -u kubelet --since -30min".to_string());
+        f.remediation
+            .push("journalctl -u kubelet --since -30min".to_string());
     }
     if pressures.iter().any(|c| c.type_ == "DiskPressure") {
         f.remediation.push(ctx.text(ID, "disk", &[]));
-        f.remediation.push("df -h /var/lib/kubelet /var/lib/containerd".to_string());
+        f.remediation
+            .push("df -h /var/lib/kubelet /var/lib/containerd".to_string());
         f.remediation.push("crictl rmi --prune".to_string());
     }
-    if pressures.iter().any(|c| c.type_ == "MemoryPressure" || c.type_ == "PIDPressure") {
+    if pressures
+        .iter()
+        .any(|c| c.type_ == "MemoryPressure" || c.type_ == "PIDPressure")
+    {
         f.remediation.push(ctx.text(ID, "memory", &[]));
         f.remediation.push("free -m".to_string());
     }

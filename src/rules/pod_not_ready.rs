@@ -42,10 +42,16 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
 
 fn finding(ctx: &Ctx, p: &Pod, release: &str) -> Finding {
     let (ns, name) = (pod::namespace(p), pod::name(p));
-    let mut f = ctx.finding(ID, Some(ns), format!("pod/{name}"), &[("pod", name), ("release", release)]);
+    let mut f = ctx.finding(
+        ID,
+        Some(ns),
+        format!("pod/{name}"),
+        &[("pod", name), ("release", release)],
+    );
     let phase = pod::phase(p);
     let phase = if phase.is_empty() { "-" } else { phase };
-    f.evidence.push(ctx.text(ID, "phase", &[("phase", phase), ("release", release)]));
+    f.evidence
+        .push(ctx.text(ID, "phase", &[("phase", phase), ("release", release)]));
     for c in p
         .status
         .iter()
@@ -61,7 +67,11 @@ fn finding(ctx: &Ctx, p: &Pod, release: &str) -> Finding {
         f.evidence.push(ctx.text(
             ID,
             "condition",
-            &[("type", c.type_.as_str()), ("status", c.status.as_str()), ("detail", &detail)],
+            &[
+                ("type", c.type_.as_str()),
+                ("status", c.status.as_str()),
+                ("detail", &detail),
+            ],
         ));
     }
     let recent = events::recent(ctx, "Pod", Some(ns), name);
@@ -69,9 +79,11 @@ fn finding(ctx: &Ctx, p: &Pod, release: &str) -> Finding {
         f.evidence.push(ctx.text(ID, "no_events", &[]));
     }
     for e in recent.into_iter().take(EVENTS) {
-        f.evidence.push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
+        f.evidence
+            .push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
     }
-    f.remediation.push(format!("kubectl describe pod -n {ns} {name}"));
+    f.remediation
+        .push(format!("kubectl describe pod -n {ns} {name}"));
     f.remediation.push(format!(
         "kubectl get events -n {ns} --field-selector involvedObject.name={name}"
     ));

@@ -64,7 +64,10 @@ fn finding(
     defaults: &[&str],
     names: &[&str],
 ) -> Option<Finding> {
-    let (ns, name) = (meta::namespace(&claim.metadata), meta::name(&claim.metadata));
+    let (ns, name) = (
+        meta::namespace(&claim.metadata),
+        meta::name(&claim.metadata),
+    );
     let spec = claim.spec.as_ref();
     let class = spec.and_then(|s| s.storage_class_name.as_deref());
     let sc = class.and_then(|c| classes.iter().find(|s| meta::name(&s.metadata) == c));
@@ -97,10 +100,16 @@ fn finding(
         return None;
     }
 
-    let mut f = ctx.finding(ID, Some(ns), format!("persistentvolumeclaim/{name}"), &[("pvc", name)]);
+    let mut f = ctx.finding(
+        ID,
+        Some(ns),
+        format!("persistentvolumeclaim/{name}"),
+        &[("pvc", name)],
+    );
     if let Some(created) = claim.metadata.creation_timestamp.as_ref() {
         let age = ctx.now.as_second() - created.0.as_second();
-        f.evidence.push(ctx.text(ID, "pending", &[("age", &ctx.age(created.0))]));
+        f.evidence
+            .push(ctx.text(ID, "pending", &[("age", &ctx.age(created.0))]));
         if age < YOUNG_SECS {
             f.severity = Severity::Warning;
         }
@@ -120,16 +129,19 @@ fn finding(
     };
     match (class, sc) {
         (None, _) if defaults.is_empty() => {
-            f.evidence.push(ctx.text(ID, "no_class", &[("classes", &list(names))]));
+            f.evidence
+                .push(ctx.text(ID, "no_class", &[("classes", &list(names))]));
             match names
                 .iter()
                 .find(|n| **n == BLUEKING_CLASS)
                 .or(names.first())
             {
                 Some(pick) => {
-                    f.remediation.push(ctx.text(ID, "make_default", &[("class", pick)]));
+                    f.remediation
+                        .push(ctx.text(ID, "make_default", &[("class", pick)]));
                     f.remediation.push(patch(pick));
-                    f.remediation.push(ctx.text(ID, "or_localpv", &[("command", LOCALPV_SYNC)]));
+                    f.remediation
+                        .push(ctx.text(ID, "or_localpv", &[("command", LOCALPV_SYNC)]));
                 }
                 None => {
                     f.remediation.push(ctx.text(ID, "localpv", &[]));
@@ -139,26 +151,39 @@ fn finding(
         }
         (None, _) => {
             // A default exists now but did not when the claim was made: it keeps no class.
-            f.evidence.push(ctx.text(ID, "no_class_default_later", &[("default", &defaults.join(", "))]));
-            f.remediation.push(format!("kubectl describe pvc -n {ns} {name}"));
+            f.evidence.push(ctx.text(
+                ID,
+                "no_class_default_later",
+                &[("default", &defaults.join(", "))],
+            ));
+            f.remediation
+                .push(format!("kubectl describe pvc -n {ns} {name}"));
             f.remediation.push(ctx.text(ID, "recreate", &[]));
         }
         (Some(c), None) => {
-            f.evidence.push(ctx.text(ID, "class_missing", &[("class", c), ("classes", &list(names))]));
+            f.evidence.push(ctx.text(
+                ID,
+                "class_missing",
+                &[("class", c), ("classes", &list(names))],
+            ));
             f.remediation.push("kubectl get storageclass".to_string());
             if c == BLUEKING_CLASS {
                 f.remediation.push(ctx.text(ID, "localpv_missing", &[]));
                 f.remediation.push(LOCALPV_SYNC.to_string());
             } else {
-                f.remediation.push(ctx.text(ID, "use_existing", &[("class", c)]));
+                f.remediation
+                    .push(ctx.text(ID, "use_existing", &[("class", c)]));
             }
         }
         (Some(c), Some(sc)) => {
             let provisioner = sc.provisioner.as_str();
-            f.evidence.push(ctx.text(ID, "class", &[("class", c), ("provisioner", provisioner)]));
+            f.evidence
+                .push(ctx.text(ID, "class", &[("class", c), ("provisioner", provisioner)]));
             if is_dynamic(Some(sc)) {
-                f.remediation.push(format!("kubectl describe pvc -n {ns} {name}"));
-                f.remediation.push(ctx.text(ID, "provisioner", &[("provisioner", provisioner)]));
+                f.remediation
+                    .push(format!("kubectl describe pvc -n {ns} {name}"));
+                f.remediation
+                    .push(ctx.text(ID, "provisioner", &[("provisioner", provisioner)]));
             } else if fits.is_empty() {
                 let largest = free
                     .iter()
@@ -168,7 +193,12 @@ fn finding(
                     Some((pv, cap)) => ctx.text(
                         ID,
                         "too_small",
-                        &[("request", request_s), ("class", c), ("pv", pv), ("capacity", &cap.0)],
+                        &[
+                            ("request", request_s),
+                            ("class", c),
+                            ("pv", pv),
+                            ("capacity", &cap.0),
+                        ],
                     ),
                     None => ctx.text(ID, "no_free", &[("request", request_s), ("class", c)]),
                 });
@@ -179,7 +209,8 @@ fn finding(
                     &[("request", request_s), ("command", LOCALPV_SYNC)],
                 ));
             } else {
-                f.remediation.push(format!("kubectl describe pvc -n {ns} {name}"));
+                f.remediation
+                    .push(format!("kubectl describe pvc -n {ns} {name}"));
             }
         }
     }
@@ -190,10 +221,12 @@ fn finding(
         .into_iter()
         .take(EVENTS)
     {
-        f.evidence.push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
+        f.evidence
+            .push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
     }
     if !consumers.is_empty() {
-        f.evidence.push(ctx.text(ID, "consumers", &[("pods", &consumers.join(", "))]));
+        f.evidence
+            .push(ctx.text(ID, "consumers", &[("pods", &consumers.join(", "))]));
     }
     for p in consumers {
         f.covers.push((ns.to_string(), p.to_string()));
@@ -210,12 +243,20 @@ pub fn mounts(p: &k8s_openapi::api::core::v1::Pod, claim: &str) -> bool {
     p.spec
         .iter()
         .flat_map(|s| s.volumes.iter().flatten())
-        .any(|v| v.persistent_volume_claim.as_ref().is_some_and(|c| c.claim_name == claim))
+        .any(|v| {
+            v.persistent_volume_claim
+                .as_ref()
+                .is_some_and(|c| c.claim_name == claim)
+        })
 }
 
 /// Available volumes the claim could bind to by class, access modes and volume mode (the
 /// persistentvolume-controller's test, less node affinity and selectors).
-fn free_volumes<'a>(ctx: &Ctx<'a>, claim: &PersistentVolumeClaim, class: &str) -> Vec<&'a PersistentVolume> {
+fn free_volumes<'a>(
+    ctx: &Ctx<'a>,
+    claim: &PersistentVolumeClaim,
+    class: &str,
+) -> Vec<&'a PersistentVolume> {
     let spec = claim.spec.as_ref();
     let modes: Vec<&str> = spec
         .and_then(|s| s.access_modes.as_ref())
@@ -223,8 +264,13 @@ fn free_volumes<'a>(ctx: &Ctx<'a>, claim: &PersistentVolumeClaim, class: &str) -
         .flatten()
         .map(String::as_str)
         .collect();
-    let mode = spec.and_then(|s| s.volume_mode.as_deref()).unwrap_or("Filesystem");
-    let (ns, name) = (meta::namespace(&claim.metadata), meta::name(&claim.metadata));
+    let mode = spec
+        .and_then(|s| s.volume_mode.as_deref())
+        .unwrap_or("Filesystem");
+    let (ns, name) = (
+        meta::namespace(&claim.metadata),
+        meta::name(&claim.metadata),
+    );
     ctx.snap
         .persistent_volumes
         .iter()
@@ -236,7 +282,12 @@ fn free_volumes<'a>(ctx: &Ctx<'a>, claim: &PersistentVolumeClaim, class: &str) -
             let reserved_elsewhere = s.claim_ref.as_ref().is_some_and(|r| {
                 r.namespace.as_deref() != Some(ns) || r.name.as_deref() != Some(name)
             });
-            let pv_modes: Vec<&str> = s.access_modes.iter().flatten().map(String::as_str).collect();
+            let pv_modes: Vec<&str> = s
+                .access_modes
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
             !reserved_elsewhere
                 && s.storage_class_name.as_deref().unwrap_or("") == class
                 && s.volume_mode.as_deref().unwrap_or("Filesystem") == mode
@@ -275,7 +326,9 @@ pub fn bytes(q: &Quantity) -> f64 {
         "T" => 1e12,
         "P" => 1e15,
         "E" => 1e18,
-        e if e.starts_with(['e', 'E']) => e[1..].parse::<i32>().map(|x| 10f64.powi(x)).unwrap_or(0.0),
+        e if e.starts_with(['e', 'E']) => {
+            e[1..].parse::<i32>().map(|x| 10f64.powi(x)).unwrap_or(0.0)
+        }
         _ => 0.0,
     };
     n * factor

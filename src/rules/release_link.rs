@@ -111,12 +111,20 @@ pub fn workloads(ctx: &Ctx, ns: &str, release: &str, findings: &[Finding]) -> Ve
     };
     for d in &snap.deployments {
         let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+        let ready = d
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
         add("Deployment", &d.metadata, ready, want);
     }
     for s in &snap.stateful_sets {
         let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = s.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+        let ready = s
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
         add("StatefulSet", &s.metadata, ready, want);
     }
     for d in &snap.daemon_sets {
@@ -162,10 +170,15 @@ fn explains(ctx: &Ctx, f: &Finding, ns: &str, kind: &str, name: &str) -> bool {
 }
 
 fn owned_by(p: &k8s_openapi::api::core::v1::Pod, kind: &str, name: &str) -> bool {
-    p.metadata.owner_references.iter().flatten().any(|o| match kind {
-        "Deployment" => {
-            o.kind == "ReplicaSet" && super::workload_create_failed::owns_replica_set(name, &o.name)
-        }
-        _ => o.kind == kind && o.name == name,
-    })
+    p.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| match kind {
+            "Deployment" => {
+                o.kind == "ReplicaSet"
+                    && super::workload_create_failed::owns_replica_set(name, &o.name)
+            }
+            _ => o.kind == kind && o.name == name,
+        })
 }

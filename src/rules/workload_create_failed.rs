@@ -50,9 +50,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 /// Deployment that owns it (the snapshot has Deployments, not ReplicaSets).
 fn settled(ctx: &Ctx, ns: &str, kind: &str, name: &str) -> bool {
     let snap = ctx.snap;
-    let here = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        meta::namespace(m) == ns
-    };
+    let here =
+        |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| meta::namespace(m) == ns;
     match kind {
         "ReplicaSet" => snap
             .deployments
@@ -108,11 +107,16 @@ fn finding(ctx: &Ctx, ns: &str, kind: &str, name: &str, e: &Event) -> Finding {
     let object = format!("{}/{name}", kind.to_ascii_lowercase());
     let mut f = ctx.finding(ID, Some(ns), object.clone(), &[("object", &object)]);
     let message = e.message.as_deref().unwrap_or("").trim();
-    f.evidence.push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
-    let describe = format!("kubectl describe {} -n {ns} {name}", kind.to_ascii_lowercase());
+    f.evidence
+        .push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
+    let describe = format!(
+        "kubectl describe {} -n {ns} {name}",
+        kind.to_ascii_lowercase()
+    );
     if message.contains("exceeded quota") {
         f.evidence.push(ctx.text(ID, "quota", &[]));
-        f.remediation.push(format!("kubectl describe resourcequota -n {ns}"));
+        f.remediation
+            .push(format!("kubectl describe resourcequota -n {ns}"));
         f.remediation.push(ctx.text(ID, "quota_fix", &[]));
     } else if message.contains("violates PodSecurity") {
         let level = ctx
@@ -120,21 +124,33 @@ fn finding(ctx: &Ctx, ns: &str, kind: &str, name: &str, e: &Event) -> Finding {
             .namespaces
             .iter()
             .find(|n| n.metadata.name.as_deref() == Some(ns))
-            .and_then(|n| n.metadata.labels.as_ref()?.get("pod-security.kubernetes.io/enforce"))
+            .and_then(|n| {
+                n.metadata
+                    .labels
+                    .as_ref()?
+                    .get("pod-security.kubernetes.io/enforce")
+            })
             .map(String::as_str)
             .unwrap_or("-");
-        f.evidence.push(ctx.text(ID, "pod_security", &[("namespace", ns), ("level", level)]));
-        f.remediation.push(format!("kubectl get namespace {ns} --show-labels"));
-        f.remediation.push(ctx.text(ID, "pod_security_fix", &[("namespace", ns)]));
+        f.evidence
+            .push(ctx.text(ID, "pod_security", &[("namespace", ns), ("level", level)]));
+        f.remediation
+            .push(format!("kubectl get namespace {ns} --show-labels"));
+        f.remediation
+            .push(ctx.text(ID, "pod_security_fix", &[("namespace", ns)]));
     } else if let Some(webhook) = quoted_after(message, "admission webhook ") {
-        f.evidence.push(ctx.text(ID, "webhook", &[("webhook", webhook)]));
+        f.evidence
+            .push(ctx.text(ID, "webhook", &[("webhook", webhook)]));
         f.remediation.push(
             "kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations".to_string(),
         );
-        f.remediation.push(ctx.text(ID, "webhook_fix", &[("webhook", webhook)]));
+        f.remediation
+            .push(ctx.text(ID, "webhook_fix", &[("webhook", webhook)]));
     } else if let Some(sa) = quoted_after(message, "serviceaccount ") {
-        f.evidence.push(ctx.text(ID, "service_account", &[("namespace", ns), ("sa", sa)]));
-        f.remediation.push(format!("kubectl get serviceaccount -n {ns} {sa}"));
+        f.evidence
+            .push(ctx.text(ID, "service_account", &[("namespace", ns), ("sa", sa)]));
+        f.remediation
+            .push(format!("kubectl get serviceaccount -n {ns} {sa}"));
         f.remediation.push(ctx.text(ID, "service_account_fix", &[]));
     } else {
         f.remediation.push(describe.clone());
@@ -166,7 +182,10 @@ mod tests {
     #[test]
     fn names_in_messages() {
         let m = r#"Error creating: admission webhook "validate.kyverno.svc-fail" denied the request: x"#;
-        assert_eq!(quoted_after(m, "admission webhook "), Some("validate.kyverno.svc-fail"));
+        assert_eq!(
+            quoted_after(m, "admission webhook "),
+            Some("validate.kyverno.svc-fail")
+        );
         let m = r#"Error creating: pods "x-" is forbidden: error looking up service account blueking/bk-sa: serviceaccount "bk-sa" not found"#;
         assert_eq!(quoted_after(m, "serviceaccount "), Some("bk-sa"));
     }
