@@ -411,10 +411,9 @@ fn release(
     // release when it explains the release's pods.
     let concerns = |f: &Finding| {
         let here = f.namespace.as_deref() == Some(rel.namespace.as_str());
-        (here && objects.contains(&f.object))
-            || (here
-                && rules::release_link::owned_object(&ctx, &rel.namespace, &f.object, &rel.name))
-            || f.covers.iter().any(|c| pods.contains(c))
+        let about = objects.contains(&f.object)
+            || rules::release_link::owned_object(&ctx, &rel.namespace, &f.object, &rel.name);
+        (here && about) || f.covers.iter().any(|c| pods.contains(c))
     };
     let all = rules::run_all(&ctx);
     let workloads = rules::release_link::workloads(&ctx, &rel.namespace, &rel.name, &all);

@@ -147,15 +147,15 @@ pub fn workloads(ctx: &Ctx, ns: &str, release: &str, findings: &[Finding]) -> Ve
 /// Does the finding explain this workload: it is about the workload itself (or the ReplicaSet of
 /// a Deployment), or it accounts for one of the workload's pods?
 fn explains(ctx: &Ctx, f: &Finding, ns: &str, kind: &str, name: &str) -> bool {
-    if f.namespace.as_deref() == Some(ns) {
-        if let Some((k, n)) = f.object.split_once('/') {
-            let same = k == kind.to_ascii_lowercase() && n == name;
-            let replica_set = kind == "Deployment"
-                && k == "replicaset"
-                && super::workload_create_failed::owns_replica_set(name, n);
-            if same || replica_set {
-                return true;
-            }
+    if f.namespace.as_deref() == Some(ns)
+        && let Some((k, n)) = f.object.split_once('/')
+    {
+        let same = k == kind.to_ascii_lowercase() && n == name;
+        let replica_set = kind == "Deployment"
+            && k == "replicaset"
+            && super::workload_create_failed::owns_replica_set(name, n);
+        if same || replica_set {
+            return true;
         }
     }
     f.covers.iter().any(|(pns, pname)| {

@@ -275,7 +275,11 @@ mod tests {
         let mut by_controller = e.clone();
         by_controller["source"] = json!({});
         by_controller["reportingComponent"] = json!("job-controller");
-        assert!(FieldSelector::parse("source=job-controller", "events").unwrap().matches(&by_controller));
+        assert!(
+            FieldSelector::parse("source=job-controller", "events")
+                .unwrap()
+                .matches(&by_controller)
+        );
         assert_eq!(
             FieldSelector::parse("message=x", "events").unwrap_err(),
             "field label not supported: message"
