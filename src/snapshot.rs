@@ -310,3 +310,23 @@ pub mod meta {
         m.namespace.as_deref().unwrap_or("")
     }
 }
+
+/// Which events the snapshot keeps, whoever collected them: Warning events, and every event of a
+/// PersistentVolumeClaim (the volume controller reports `FailedBinding`, `WaitForFirstConsumer` and
+/// `WaitForPodScheduled` as Normal). A busy cluster has tens of thousands of Normal events that no
+/// rule reads; a live collection asks only for these, and a snapshot directory is read the same way
+/// so that both give the same findings.
+pub mod event {
+    use k8s_openapi::api::core::v1::Event;
+
+    /// The field selectors of the live lists: one list each, as a selector cannot say "or".
+    pub const LIVE_SELECTORS: [&str; 2] = [
+        "type=Warning",
+        "type!=Warning,involvedObject.kind=PersistentVolumeClaim",
+    ];
+
+    pub fn is_kept(e: &Event) -> bool {
+        e.type_.as_deref() == Some("Warning")
+            || e.involved_object.kind.as_deref() == Some("PersistentVolumeClaim")
+    }
+}
