@@ -4,8 +4,9 @@
 
 use k8s_openapi::api::core::v1::{Node, NodeCondition};
 
-use super::{Ctx, when};
+use super::Ctx;
 use crate::findings::{Finding, Severity};
+use crate::format::when;
 use crate::snapshot::{node, pod};
 
 pub const ID: &str = "node-not-ready";

@@ -99,6 +99,11 @@ fn finding(
     if wait_for_consumer && (consumers.is_empty() || (!fits.is_empty() || is_dynamic(sc))) {
         return None;
     }
+    // Without the classes their binding mode is unknown: a claim no pod waits for may just be
+    // waiting for its first consumer.
+    if consumers.is_empty() && !readable(ctx, "storageclasses") {
+        return None;
+    }
 
     let mut f = ctx.finding(
         ID,
@@ -128,6 +133,15 @@ fn finding(
         )
     };
     match (class, sc) {
+        // Without the classes (RBAC denied the list) nothing can be said about them: not that the
+        // named one is missing, nor that none is the default.
+        _ if !readable(ctx, "storageclasses") => {
+            f.evidence
+                .push(ctx.text(ID, "classes_unread", &[("class", class.unwrap_or("-"))]));
+            f.remediation.push("kubectl get storageclass".to_string());
+            f.remediation
+                .push(format!("kubectl describe pvc -n {ns} {name}"));
+        }
         (None, _) if defaults.is_empty() => {
             f.evidence
                 .push(ctx.text(ID, "no_class", &[("classes", &list(names))]));
@@ -184,7 +198,7 @@ fn finding(
                     .push(format!("kubectl describe pvc -n {ns} {name}"));
                 f.remediation
                     .push(ctx.text(ID, "provisioner", &[("provisioner", provisioner)]));
-            } else if fits.is_empty() {
+            } else if fits.is_empty() && readable(ctx, "persistentvolumes") {
                 let largest = free
                     .iter()
                     .filter_map(|pv| Some((meta::name(&pv.metadata), capacity(pv)?)))
@@ -232,6 +246,12 @@ fn finding(
         f.covers.push((ns.to_string(), p.to_string()));
     }
     Some(f)
+}
+
+/// Was the list read? What a collection could not read is in the snapshot's `skipped`, named as
+/// the live collector names its lists.
+fn readable(ctx: &Ctx, list: &str) -> bool {
+    !ctx.snap.skipped.iter().any(|s| s.what.starts_with(list))
 }
 
 fn is_dynamic(sc: Option<&&StorageClass>) -> bool {
