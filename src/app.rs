@@ -415,15 +415,20 @@ fn release(
     // A finding on a node (clock-skew, pod-ip-not-private) has no namespace but still concerns the
     // release when it explains the release's pods.
     let concerns = |f: &Finding| {
-        (f.namespace.as_deref() == Some(rel.namespace.as_str()) && objects.contains(&f.object))
-            || f.covers.iter().any(|c| pods.contains(c))
+        let here = f.namespace.as_deref() == Some(rel.namespace.as_str());
+        let about = objects.contains(&f.object)
+            || rules::release_link::owned_object(&ctx, &rel.namespace, &f.object, &rel.name);
+        (here && about) || f.covers.iter().any(|c| pods.contains(c))
     };
-    let findings: Vec<Finding> = rules::run_all(&ctx).into_iter().filter(concerns).collect();
+    let all = rules::run_all(&ctx);
+    let workloads = rules::release_link::workloads(&ctx, &rel.namespace, &rel.name, &all);
+    let findings: Vec<Finding> = all.into_iter().filter(concerns).collect();
     let report = ReleaseReport {
         name: rel.name.clone(),
         namespace: rel.namespace.clone(),
         revisions: rel.revisions.clone(),
         findings,
+        workloads,
         skipped: snap.skipped.clone(),
     };
     render::write_release(out, &report, args.output, catalog, look)?;

@@ -81,6 +81,28 @@ impl Skipped {
     }
 }
 
+/// One workload of a release, as `release NAME` lists it: what `helm --wait` waits for. Field
+/// names are a contract (`release -o json`, `workloads`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workload {
+    /// `Deployment`, `StatefulSet`, `DaemonSet`, `Job`.
+    pub kind: String,
+    pub name: String,
+    /// Ready pods (for a Job: pods that succeeded).
+    pub ready: i32,
+    /// Wanted pods (for a Job: completions).
+    pub desired: i32,
+    /// The findings that explain why it is not ready.
+    #[serde(rename = "blockedBy")]
+    pub blocked_by: Vec<Blocker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocker {
+    pub rule: String,
+    pub object: String,
+}
+
 /// Most severe first, then by namespace and object so that output is stable between runs.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {

@@ -10,8 +10,9 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event, Namespace, Node, PersistentVolumeClaim, Pod, Service,
+    ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 use crate::findings::Skipped;
@@ -65,6 +66,8 @@ pub struct Snapshot {
     pub leases: Vec<Lease>,
     pub crds: Vec<CustomResourceDefinition>,
     pub pvcs: Vec<PersistentVolumeClaim>,
+    pub storage_classes: Vec<StorageClass>,
+    pub persistent_volumes: Vec<PersistentVolume>,
     /// Helm release storage from both drivers. No other Secret is ever kept.
     pub helm_records: Vec<ReleaseRecord>,
     pub logs: BTreeMap<LogKey, ContainerLogs>,
@@ -96,6 +99,8 @@ impl Snapshot {
             leases,
             crds,
             pvcs,
+            storage_classes,
+            persistent_volumes,
             helm_records,
             logs,
             skipped,
@@ -116,6 +121,8 @@ impl Snapshot {
         append(&mut self.leases, leases);
         append(&mut self.crds, crds);
         append(&mut self.pvcs, pvcs);
+        append(&mut self.storage_classes, storage_classes);
+        append(&mut self.persistent_volumes, persistent_volumes);
         append(&mut self.helm_records, helm_records);
         self.logs.extend(logs);
         self.skipped.extend(skipped);
@@ -284,5 +291,57 @@ pub mod pod {
     /// The reason a container is waiting, e.g. `CrashLoopBackOff`, `ImagePullBackOff`.
     pub fn waiting_reason(c: &ContainerStatus) -> Option<&str> {
         c.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
+    }
+}
+
+/// Which helm release an object other than a pod belongs to.
+pub mod meta {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    /// Helm annotates what it applies with `meta.helm.sh/release-name`; charts label it with
+    /// `app.kubernetes.io/instance` (older ones `release`). Hook objects carry only the labels.
+    pub fn releases(m: &ObjectMeta) -> impl Iterator<Item = &str> {
+        let labels = m.labels.as_ref();
+        let annotation = m
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("meta.helm.sh/release-name"))
+            .map(String::as_str);
+        ["app.kubernetes.io/instance", "release"]
+            .into_iter()
+            .filter_map(move |k| labels?.get(k).map(String::as_str))
+            .chain(annotation)
+    }
+
+    pub fn belongs_to(m: &ObjectMeta, namespace: &str, release: &str) -> bool {
+        m.namespace.as_deref() == Some(namespace) && releases(m).any(|r| r == release)
+    }
+
+    pub fn name(m: &ObjectMeta) -> &str {
+        m.name.as_deref().unwrap_or("")
+    }
+
+    pub fn namespace(m: &ObjectMeta) -> &str {
+        m.namespace.as_deref().unwrap_or("")
+    }
+}
+
+/// Which events the snapshot keeps, whoever collected them: Warning events, and every event of a
+/// PersistentVolumeClaim (the volume controller reports `FailedBinding`, `WaitForFirstConsumer` and
+/// `WaitForPodScheduled` as Normal). A busy cluster has tens of thousands of Normal events that no
+/// rule reads; a live collection asks only for these, and a snapshot directory is read the same way
+/// so that both give the same findings.
+pub mod event {
+    use k8s_openapi::api::core::v1::Event;
+
+    /// The field selectors of the live lists: one list each, as a selector cannot say "or".
+    pub const LIVE_SELECTORS: [&str; 2] = [
+        "type=Warning",
+        "type!=Warning,involvedObject.kind=PersistentVolumeClaim",
+    ];
+
+    pub fn is_kept(e: &Event) -> bool {
+        e.type_.as_deref() == Some("Warning")
+            || e.involved_object.kind.as_deref() == Some("PersistentVolumeClaim")
     }
 }

@@ -153,9 +153,22 @@ const LISTS: &[(&str, Matcher)] = &[
     ("nodes", |r| r.path == "/api/v1/nodes"),
     ("services", |r| r.path == "/api/v1/services"),
     ("namespaces", |r| r.path == "/api/v1/namespaces"),
-    ("events", |r| r.path == "/api/v1/events"),
+    ("events (Warning)", |r| {
+        r.path == "/api/v1/events" && r.param("fieldSelector") == Some("type=Warning")
+    }),
+    ("events (of PersistentVolumeClaims)", |r| {
+        r.path == "/api/v1/events"
+            && r.param("fieldSelector")
+                == Some("type!=Warning,involvedObject.kind=PersistentVolumeClaim")
+    }),
     ("persistentvolumeclaims", |r| {
         r.path == "/api/v1/persistentvolumeclaims"
+    }),
+    ("persistentvolumes", |r| {
+        r.path == "/api/v1/persistentvolumes"
+    }),
+    ("storageclasses", |r| {
+        r.path == "/apis/storage.k8s.io/v1/storageclasses"
     }),
     ("deployments", |r| r.path == "/apis/apps/v1/deployments"),
     ("daemonsets", |r| r.path == "/apis/apps/v1/daemonsets"),

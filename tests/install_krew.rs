@@ -113,6 +113,8 @@ fn krew_problems(file_name: &str, m: &Value) -> Vec<String> {
         "statefulsets",
         "jobs",
         "persistentvolumeclaims",
+        "persistentvolumes",
+        "storageclasses",
     ] {
         if !caveats.contains(needed) {
             p.push(format!("caveats do not mention {needed}"));
@@ -378,7 +380,7 @@ fn krew_rules_reject_bad_manifests() {
             "homepage": "https://example.invalid",
             "shortDescription": "x",
             "description": "x",
-            "caveats": "get and list on pods, pods/log, nodes, services, configmaps, secrets, namespaces, events, leases, customresourcedefinitions, deployments, daemonsets, statefulsets, jobs, persistentvolumeclaims",
+            "caveats": "get and list on pods, pods/log, nodes, services, configmaps, secrets, namespaces, events, leases, customresourcedefinitions, deployments, daemonsets, statefulsets, jobs, persistentvolumeclaims, persistentvolumes, storageclasses",
             "platforms": [{
                 "selector": {"matchLabels": {"os": "linux", "arch": "amd64"}},
                 "uri": "https://example.invalid/a.tar.gz",

@@ -521,6 +521,8 @@ fn nothing_readable_is_exit_2_with_one_line() {
         "namespaces",
         "events",
         "persistentvolumeclaims",
+        "persistentvolumes",
+        "storageclasses",
         "deployments",
         "daemonsets",
         "statefulsets",
@@ -678,7 +680,12 @@ fn slow_list_times_out_into_skipped() {
             .unwrap()
             .to_string()
     };
-    assert_eq!(find("events"), "timed out after 1s");
+    // Both event lists (the warnings, and the claims' events) time out.
+    assert_eq!(find("events (Warning)"), "timed out after 1s");
+    assert_eq!(
+        find("events (of PersistentVolumeClaims)"),
+        "timed out after 1s"
+    );
     assert!(find("customresourcedefinitions").starts_with("not found"));
     assert!(
         v["findings"]
@@ -1169,4 +1176,64 @@ fn one_namespace_looks_up_bcs_elsewhere_only_where_rbac_allows() {
     let v = r.json();
     assert_eq!(finding_keys(&v), []);
     assert_eq!(v["skipped"], json!([]));
+}
+
+/// Without RBAC on StorageClasses, an unbound claim is still reported, the list is named as not
+/// read, and the doctor does not claim the class is missing.
+#[test]
+fn unbound_claims_when_storage_classes_are_forbidden() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pvc-unbound");
+    let now = offline_time(&dir);
+    let live = serve(FakeApi::new().load_dir(&dir).forbid("storageclasses", None));
+    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    let skipped = v["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["what"] == "storageclasses"
+            && s["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("forbidden: storageclasses.storage.k8s.io is forbidden")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["what"].as_str().unwrap().starts_with("rules ")
+                && s["what"].as_str().unwrap().contains("pvc-unbound")),
+        "{skipped:?}"
+    );
+    let claims: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "pvc-unbound")
+        .collect();
+    assert_eq!(claims.len(), 3, "{v:#}");
+    for f in claims {
+        let ev = f["evidence"].to_string();
+        assert!(ev.contains("the StorageClasses could not be read"), "{f:#}");
+        assert!(!ev.contains("does not exist"), "{f:#}");
+        assert!(
+            !f["remediation"].to_string().contains("kubectl patch"),
+            "{f:#}"
+        );
+    }
+    // The event lists are asked with the field selectors a real server supports.
+    let mut asked: Vec<String> = live
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/events")
+        .filter_map(|r| r.param("fieldSelector").map(str::to_string))
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "type!=Warning,involvedObject.kind=PersistentVolumeClaim",
+            "type=Warning"
+        ]
+    );
 }

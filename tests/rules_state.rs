@@ -213,7 +213,14 @@ fn clock_skew_names_nodes_offsets_and_the_failing_pod() {
 
 #[test]
 fn clock_jitter_dead_node_and_healthy_pod_log_are_not_skew() {
-    assert_absent("clock-near", "clock-skew");
+    // The dead node is no clock problem, but it is a node problem: node-not-ready, and nothing else.
+    for lang in LANGS {
+        let (_, report) = check("clock-near", lang);
+        assert!(of_rule(&report, "clock-skew").is_empty(), "{report:#}");
+        let all = report["findings"].as_array().unwrap();
+        assert_eq!(all.len(), 1, "{report:#}");
+        one(&report, "node-not-ready", "node/node-3");
+    }
 }
 
 #[test]

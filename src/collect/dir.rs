@@ -223,6 +223,8 @@ fn kind_from_file_name(path: &Path) -> Option<&'static str> {
         "jobs" => "Job",
         "namespaces" => "Namespace",
         "persistentvolumeclaims" | "pvcs" => "PersistentVolumeClaim",
+        "persistentvolumes" | "pvs" => "PersistentVolume",
+        "storageclasses" => "StorageClass",
         "customresourcedefinitions" | "crds" => "CustomResourceDefinition",
         _ => return None,
     })

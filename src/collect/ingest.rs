@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::findings::Skipped;
 use crate::helm;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, event};
 
 /// The tool's own marker object in a snapshot directory it wrote: when and from where.
 pub const INFO_KIND: &str = "SnapshotInfo";
@@ -26,8 +26,8 @@ pub struct Ingest {
     seen: HashSet<(String, String, String)>,
     pub objects: usize,
     pub ignored: usize,
-    /// Keep of a pod's spec only what rules read: its node, host networking, and its containers'
-    /// names and images. A typed `PodSpec` with its volumes, probes and environment is most of a
+    /// Keep of a pod's spec only what rules read: its node, host networking, its volumes, and its
+    /// containers' names and images. A typed `PodSpec` with its volumes, probes and environment is most of a
     /// live `check`'s memory on a cluster of thousands of pods (BENCHMARKS.md); the rules read
     /// the status. A live `snapshot` keeps pods whole for the support engineer.
     slim_pods: bool,
@@ -212,7 +212,14 @@ impl Ingest {
             "Job" => typed(src, &mut snap.jobs, s, what, |_| {}),
             // events.k8s.io/v1 Events have another shape; kubectl get events writes core v1.
             "Event" if api_version.is_empty() || api_version == "v1" => {
-                typed(src, &mut snap.events, s, what, |_| {})
+                let before = snap.events.len();
+                typed(src, &mut snap.events, s, what, |_| {});
+                // Only the events a live collection lists (`snapshot::event`).
+                if snap.events.len() > before
+                    && snap.events.last().is_some_and(|e| !event::is_kept(e))
+                {
+                    snap.events.pop();
+                }
             }
             "Lease"
                 if api_version.is_empty() || api_version.starts_with("coordination.k8s.io/") =>
@@ -221,6 +228,8 @@ impl Ingest {
             }
             "CustomResourceDefinition" => typed(src, &mut snap.crds, s, what, |_| {}),
             "PersistentVolumeClaim" => typed(src, &mut snap.pvcs, s, what, |_| {}),
+            "PersistentVolume" => typed(src, &mut snap.persistent_volumes, s, what, |_| {}),
+            "StorageClass" => typed(src, &mut snap.storage_classes, s, what, |_| {}),
             _ => return false,
         }
         true
@@ -398,6 +407,31 @@ mod tests {
         assert_eq!(from_file.pods.len(), 1);
         assert_eq!(from_file.pods, live.pods);
         serde_json::to_value(&from_file.pods[0]).unwrap()
+    }
+
+    #[test]
+    fn only_warnings_and_claim_events_are_kept() {
+        let ev = |name: &str, type_: &str, kind: &str| {
+            serde_json::json!({"apiVersion": "v1", "kind": "Event", "type": type_, "reason": "R",
+                "metadata": {"name": name, "namespace": "blueking"},
+                "involvedObject": {"kind": kind, "name": "x", "namespace": "blueking"}})
+        };
+        let mut snap = Snapshot::default();
+        let mut ingest = Ingest::default();
+        for v in [
+            ev("pulled", "Normal", "Pod"),
+            ev("failed", "Warning", "Pod"),
+            ev("binding", "Normal", "PersistentVolumeClaim"),
+        ] {
+            ingest.add(&mut snap, v, "events.yaml", None);
+        }
+        let names: Vec<_> = snap
+            .events
+            .iter()
+            .map(|e| e.metadata.name.as_deref().unwrap())
+            .collect();
+        assert_eq!(names, ["failed", "binding"]);
+        assert!(snap.skipped.is_empty());
     }
 
     #[test]

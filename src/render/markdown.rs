@@ -243,6 +243,31 @@ pub fn write_release(
         )?;
     }
     writeln!(out)?;
+    if !r.workloads.is_empty() {
+        writeln!(out, "### {}", escape(catalog.ui("release_workloads", lang)))?;
+        writeln!(out)?;
+        for w in &r.workloads {
+            let blocked = w
+                .blocked_by
+                .iter()
+                .map(|b| format!("{} {}", code(&b.rule), code(&b.object)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let tail = if blocked.is_empty() {
+                String::new()
+            } else {
+                format!(" — {blocked}")
+            };
+            writeln!(
+                out,
+                "- {} {}/{}{tail}",
+                code(&format!("{}/{}", w.kind, w.name)),
+                w.ready,
+                w.desired
+            )?;
+        }
+        writeln!(out)?;
+    }
     writeln!(out, "### {}", escape(catalog.ui("release_findings", lang)))?;
     writeln!(out)?;
     findings(out, &r.findings, catalog, lang)?;

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
-use crate::findings::{Finding, Severity, Skipped};
+use crate::findings::{Blocker, Finding, Severity, Skipped, Workload};
 use crate::helm::Revision;
 use crate::i18n::Lang;
 
@@ -142,6 +142,22 @@ impl ReleaseReport {
                 })
                 .collect(),
             findings: self.findings.iter().map(printable_finding).collect(),
+            workloads: self
+                .workloads
+                .iter()
+                .map(|w| Workload {
+                    name: printable(&w.name),
+                    blocked_by: w
+                        .blocked_by
+                        .iter()
+                        .map(|b| Blocker {
+                            rule: printable(&b.rule),
+                            object: printable(&b.object),
+                        })
+                        .collect(),
+                    ..w.clone()
+                })
+                .collect(),
             skipped: self.skipped.iter().map(printable_skipped).collect(),
         }
     }
@@ -201,6 +217,8 @@ pub struct ReleaseReport {
     pub namespace: String,
     pub revisions: Vec<Revision>,
     pub findings: Vec<Finding>,
+    /// What `helm --wait` waits for: the release's Deployments, StatefulSets, DaemonSets and Jobs.
+    pub workloads: Vec<Workload>,
     pub skipped: Vec<Skipped>,
 }
 

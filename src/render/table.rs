@@ -191,7 +191,44 @@ pub fn write_release(
     }
     write_table(out, &t)?;
     writeln!(out)?;
+    if !r.workloads.is_empty() {
+        writeln!(out, "{}", catalog.ui("release_workloads", lang))?;
+        workloads_table(out, &r.workloads, catalog, lang)?;
+        writeln!(out)?;
+    }
     writeln!(out, "{}", catalog.ui("release_findings", lang))?;
     findings_table(out, &r.findings, catalog, look)?;
     skipped_list(out, &r.skipped, catalog, lang)
+}
+
+/// `Deployment/bk-user-api  0/1  workload-create-failed replicaset/bk-user-api-6c7d9f8b5`.
+fn workloads_table(
+    out: &mut dyn Write,
+    workloads: &[crate::findings::Workload],
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
+    let mut t = new_table(
+        catalog,
+        lang,
+        &["col_workload", "col_ready", "col_blocked_by"],
+    );
+    for w in workloads {
+        let blocked = w
+            .blocked_by
+            .iter()
+            .map(|b| format!("{} {}", b.rule, b.object))
+            .collect::<Vec<_>>()
+            .join("\n");
+        t.add_row(vec![
+            format!("{}/{}", w.kind, w.name),
+            format!("{}/{}", w.ready, w.desired),
+            if blocked.is_empty() {
+                "-".into()
+            } else {
+                blocked
+            },
+        ]);
+    }
+    write_table(out, &t)
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Event;
 
+use super::Ctx;
 use crate::snapshot::Snapshot;
 
 /// How far back an event still counts: the API server's default event TTL.
@@ -117,4 +118,44 @@ impl<'a> Recent<'a> {
         self.of(kind, namespace, name)
             .filter(move |e| reasons.contains(&reason(e)))
     }
+}
+
+/// Whether an event happened within [`RECENT`] of the snapshot's time.
+pub fn is_recent(ctx: &Ctx, e: &Event) -> bool {
+    last_seen(e).is_some_and(|t| ctx.now.duration_since(t) <= RECENT)
+}
+
+/// The recent events of one object (`kind` as the API spells it: `Pod`, `PersistentVolumeClaim`),
+/// newest first. Events of a cluster-scoped object (a Node) have no namespace in their
+/// `involvedObject`: pass `None`. For a rule that looks up one object; one that looks up many
+/// pods indexes them once with [`Recent`].
+pub fn recent<'a>(
+    ctx: &Ctx<'a>,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<&'a Event> {
+    let mut out: Vec<&Event> = ctx
+        .snap
+        .events
+        .iter()
+        .filter(|e| {
+            let o = &e.involved_object;
+            o.kind.as_deref() == Some(kind)
+                && o.name.as_deref() == Some(name)
+                && namespace.is_none_or(|ns| o.namespace.as_deref() == Some(ns))
+        })
+        .filter(|e| is_recent(ctx, e))
+        .collect();
+    out.sort_by_key(|e| std::cmp::Reverse(last_seen(e)));
+    out
+}
+
+/// `Reason: message (×N)`, as `kubectl describe` lists an event.
+pub fn describe(e: &Event) -> String {
+    let times = match count(e) {
+        n if n > 1 => format!(" (×{n})"),
+        _ => String::new(),
+    };
+    format!("{}: {}{times}", reason(e), message(e).trim())
 }

@@ -13,7 +13,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();
     for rel in &ctx.releases {
         let latest = rel.latest();
-        if latest.status() != Status::Failed {
+        if latest.status() != Status::Failed || super::helm_no_deployed_release::refuses(rel) {
             continue;
         }
         let (ns, name) = (rel.namespace.as_str(), rel.name.as_str());
@@ -36,6 +36,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                 ("description", latest.description.as_deref().unwrap_or("-")),
             ],
         ));
+        if rel.last_good().is_none() {
+            // helm 3.3 and later upgrade from the failed revision (see helm-no-deployed-release).
+            f.evidence
+                .push(ctx.text(ID, "old_helm", &[("release", name)]));
+        }
         f.remediation.push(format!("helm history -n {ns} {name}"));
         let pods: Vec<_> = ctx.snap.release_pods(ns, name).collect();
         let mut not_ready: Vec<_> = pods.iter().filter(|p| !pod::is_ready(p)).collect();

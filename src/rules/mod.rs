@@ -44,6 +44,13 @@ pub mod init_container_failing;
 pub mod pod_unschedulable;
 pub mod probe_failing;
 pub mod volume_mount_failed;
+// Root causes in the cluster's state: why a release's objects are blocked.
+pub mod job_failed;
+pub mod node_not_ready;
+pub mod pod_not_ready;
+pub mod pvc_unbound;
+pub mod release_link;
+pub mod workload_create_failed;
 
 use jiff::Timestamp;
 
@@ -162,9 +169,21 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     let probed = node_probe::check(ctx);
     node_probe::merge(&mut out, probed);
 
-    // Last: it reports only the crash loops that no finding above accounts for.
+    // Root causes in the cluster's state.
+    out.extend(job_failed::check(ctx));
+    out.extend(pvc_unbound::check(ctx));
+    out.extend(node_not_ready::check(ctx));
+    out.extend(workload_create_failed::check(ctx));
+
+    // Then: only the crash loops that no finding above accounts for, and the not-ready pods of
+    // failed or pending releases that nothing accounts for at all.
     let crash_loops = pod_crash_loop::check(ctx, &out);
     out.extend(crash_loops);
+    let not_ready = pod_not_ready::check(ctx, &out);
+    out.extend(not_ready);
+
+    // Last: each finding about a release names the findings that block its objects.
+    release_link::link(ctx, &mut out);
     findings::sort(&mut out);
     out
 }

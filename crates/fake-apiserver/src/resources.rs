@@ -127,6 +127,8 @@ pub fn kind_from_file_stem(stem: &str) -> Option<&'static str> {
         "jobs" => "Job",
         "namespaces" => "Namespace",
         "persistentvolumeclaims" | "pvcs" => "PersistentVolumeClaim",
+        "persistentvolumes" | "pvs" => "PersistentVolume",
+        "storageclasses" => "StorageClass",
         "customresourcedefinitions" | "crds" => "CustomResourceDefinition",
         _ => return None,
     })

@@ -190,8 +190,19 @@ impl FieldSelector {
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, equal, want)| {
             let mut v = obj;
-            for part in field.split('.') {
-                v = &v[part];
+            // An event's `source` field is its source component, or the reporting controller when
+            // it has none (pkg/registry/core/event/strategy.go, ToSelectableFields).
+            if field == "source" {
+                let component = &obj["source"]["component"];
+                v = if component.as_str().is_some_and(|s| !s.is_empty()) {
+                    component
+                } else {
+                    &obj["reportingComponent"]
+                };
+            } else {
+                for part in field.split('.') {
+                    v = &v[part];
+                }
             }
             let have = match v {
                 Value::String(s) => s.clone(),
@@ -247,5 +258,31 @@ mod tests {
             "field label not supported: spec.foo"
         );
         assert!(FieldSelector::parse("status.phase=x", "secrets").is_err());
+    }
+
+    #[test]
+    fn event_field_selectors() {
+        let e = json!({"metadata": {"name": "e1", "namespace": "blueking"}, "type": "Normal",
+                       "reason": "FailedBinding", "reportingComponent": "",
+                       "involvedObject": {"kind": "PersistentVolumeClaim", "name": "data-0", "namespace": "blueking"},
+                       "source": {"component": "persistentvolume-controller"}});
+        let m = |s: &str| FieldSelector::parse(s, "events").unwrap().matches(&e);
+        assert!(m("type=Normal,involvedObject.kind=PersistentVolumeClaim"));
+        assert!(!m("type=Warning"));
+        assert!(m("type!=Warning"));
+        assert!(m("reason=FailedBinding,involvedObject.name=data-0"));
+        assert!(m("source=persistentvolume-controller"));
+        let mut by_controller = e.clone();
+        by_controller["source"] = json!({});
+        by_controller["reportingComponent"] = json!("job-controller");
+        assert!(
+            FieldSelector::parse("source=job-controller", "events")
+                .unwrap()
+                .matches(&by_controller)
+        );
+        assert_eq!(
+            FieldSelector::parse("message=x", "events").unwrap_err(),
+            "field label not supported: message"
+        );
     }
 }

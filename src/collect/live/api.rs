@@ -355,10 +355,16 @@ impl Api {
     ) -> Result<Listed, Failure> {
         let mut items = Vec::new();
         let cut = self
-            .list_pages(path, label_selector, metadata_only, |page| match page {
-                Some(p) => items.extend(p.items),
-                None => items.clear(),
-            })
+            .list_pages(
+                path,
+                label_selector,
+                None,
+                metadata_only,
+                |page| match page {
+                    Some(p) => items.extend(p.items),
+                    None => items.clear(),
+                },
+            )
             .await?;
         Ok(Listed { items, cut })
     }
@@ -370,6 +376,7 @@ impl Api {
         &self,
         path: &str,
         label_selector: Option<&str>,
+        field_selector: Option<&str>,
         metadata_only: bool,
         mut on_page: impl FnMut(Option<Page>),
     ) -> Result<Option<String>, Failure> {
@@ -381,6 +388,7 @@ impl Api {
         for _ in 0..MAX_PAGES {
             let lp = ListParams {
                 label_selector: label_selector.map(str::to_string),
+                field_selector: field_selector.map(str::to_string),
                 limit: Some(if metadata_only {
                     METADATA_PAGE_SIZE
                 } else {

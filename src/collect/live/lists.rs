@@ -13,7 +13,7 @@ use super::api::{Api, Failure};
 use super::{Scope, StorageKey, drain, storage_key};
 use crate::collect::ingest::{Ingest, MetaOnly};
 use crate::helm::{Driver, Payload, ReleaseRecord};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, event};
 
 /// The label helm puts on every storage object (`pkg/storage/driver`).
 const HELM_SELECTOR: &str = "owner=helm";
@@ -33,6 +33,7 @@ pub struct Resource {
     pub kind: &'static str,
     pub namespaced: bool,
     pub selector: Option<&'static str>,
+    pub field_selector: Option<&'static str>,
     /// Helm storage: listed metadata-only.
     pub helm: Option<Driver>,
     /// Listed in this namespace too when the scope is one namespace (node leases live in
@@ -56,6 +57,7 @@ const fn res(
         kind,
         namespaced,
         selector: None,
+        field_selector: None,
         helm: None,
         also_in: None,
     }
@@ -116,7 +118,30 @@ pub const RESOURCES: &[Resource] = &[
         "Namespace",
         false,
     ),
-    res("events", &["events"], "/api/v1", "events", "Event", true),
+    // Events bounded (`snapshot::event`): the warnings, and what the volume controller says about
+    // claims. A busy cluster's Normal events outnumber its pods many times over.
+    Resource {
+        field_selector: Some(event::LIVE_SELECTORS[0]),
+        ..res(
+            "events (Warning)",
+            &["events"],
+            "/api/v1",
+            "events",
+            "Event",
+            true,
+        )
+    },
+    Resource {
+        field_selector: Some(event::LIVE_SELECTORS[1]),
+        ..res(
+            "events (of PersistentVolumeClaims)",
+            &["events"],
+            "/api/v1",
+            "events",
+            "Event",
+            true,
+        )
+    },
     res(
         "persistentvolumeclaims",
         &["persistentvolumeclaims", "pvcs"],
@@ -124,6 +149,22 @@ pub const RESOURCES: &[Resource] = &[
         "persistentvolumeclaims",
         "PersistentVolumeClaim",
         true,
+    ),
+    res(
+        "persistentvolumes",
+        &["persistentvolumes"],
+        "/api/v1",
+        "persistentvolumes",
+        "PersistentVolume",
+        false,
+    ),
+    res(
+        "storageclasses",
+        &["storageclasses"],
+        "/apis/storage.k8s.io/v1",
+        "storageclasses",
+        "StorageClass",
+        false,
     ),
     res(
         "deployments",
@@ -247,6 +288,7 @@ pub(super) async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>
                     .list_pages(
                         &r.path(ns.as_deref()),
                         r.selector,
+                        r.field_selector,
                         r.helm.is_some(),
                         |page| match (page, r.helm) {
                             (None, _) => {

@@ -237,6 +237,8 @@ pub fn write(dir: &Path, c: &Collected, about: &About) -> Result<Written, String
     out.list("leases.json", &snap.leases)?;
     out.list("customresourcedefinitions.json", &snap.crds)?;
     out.list("persistentvolumeclaims.json", &snap.pvcs)?;
+    out.list("persistentvolumes.json", &snap.persistent_volumes)?;
+    out.list("storageclasses.json", &snap.storage_classes)?;
 
     for (driver, file) in [
         (Driver::Secret, "helm/secrets.json"),
@@ -295,7 +297,8 @@ taken, the API server's clock at that moment, and what could not be read.
 ## What is in it
 
 - One `kind: List` file per resource kind: nodes, namespaces, pods, services, configmaps (except
-  helm release storage), deployments, daemonsets, statefulsets, jobs, events, leases, CRDs, PVCs.
+  helm release storage), deployments, daemonsets, statefulsets, jobs, events (Warning events
+  and those of PVCs), leases, CRDs, PVCs, PersistentVolumes, StorageClasses.
   Objects are written as the tool parsed them; fields it does not model are not kept.
 - `helm/`: helm's release records (Secrets of type `helm.sh/release.v1`, ConfigMaps of the
   configmap driver), one per revision.
