@@ -30,11 +30,45 @@ pub enum Format {
     Markdown,
 }
 
-/// How to show a report besides its format: language, and whether the table may use colour.
+/// How to show a report besides its format: language, whether the table may use colour, and how
+/// many columns it may fill.
 #[derive(Debug, Clone, Copy)]
 pub struct Look {
     pub lang: Lang,
     pub color: bool,
+    pub width: usize,
+}
+
+/// Columns of a table written to a pipe or a file without `COLUMNS`: wide enough for most commands,
+/// narrow enough for a ticket or a mail.
+pub const PIPE_WIDTH: usize = 100;
+/// Below this, sentences wrap into a column of single words; a narrower terminal gets wider lines.
+const MIN_WIDTH: usize = 40;
+
+/// The width of the table: `COLUMNS` when set (as a person sets it, or a shell exports it), else the
+/// terminal's window size, else [`PIPE_WIDTH`].
+pub fn width(stdout_is_terminal: bool, columns_env: Option<&OsStr>) -> usize {
+    let columns = columns_env
+        .and_then(OsStr::to_str)
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0);
+    let w = columns
+        .or_else(|| stdout_is_terminal.then(window_width).flatten())
+        .unwrap_or(PIPE_WIDTH);
+    w.max(MIN_WIDTH)
+}
+
+#[cfg(unix)]
+fn window_width() -> Option<usize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|ws| usize::from(ws.ws_col))
+        .filter(|w| *w > 0)
+}
+
+#[cfg(not(unix))]
+fn window_width() -> Option<usize> {
+    None
 }
 
 /// Colour is for a person at a terminal: never in a pipe or a file, where escape codes would end up
@@ -99,6 +133,7 @@ fn printable_finding(f: &Finding) -> Finding {
         object: printable(&f.object),
         title: printable(&f.title),
         evidence: all(&f.evidence),
+        brief: all(&f.brief),
         remediation: all(&f.remediation),
         explanation: printable(&f.explanation),
         ..f.clone()
@@ -230,6 +265,7 @@ mod tests {
             remediation: vec!["helm history -n blueking x".into()],
             explanation: String::new(),
             covers: Vec::new(),
+            brief: Vec::new(),
         };
         let report = Report {
             findings: vec![finding],
@@ -251,6 +287,7 @@ mod tests {
             let look = Look {
                 lang: Lang::En,
                 color: false,
+                width: PIPE_WIDTH,
             };
             write_report(&mut out, &report, format, &catalog, look).unwrap();
             let text = String::from_utf8(out).unwrap();

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use comfy_table::Cell;
 use serde::Serialize;
 
+use super::Look;
 use super::table::{new_table, severity, write_table};
 use crate::catalog::Catalog;
 use crate::findings::Severity;
@@ -55,11 +56,12 @@ pub fn write(
     out: &mut dyn Write,
     list: &RuleList,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
+    let lang = look.lang;
     let mut t = new_table(
         catalog,
-        lang,
+        look,
         &["col_id", "col_severity", "col_title", "col_reads"],
     );
     for r in &list.rules {
@@ -92,7 +94,12 @@ mod tests {
         let catalog = Catalog::builtin();
         let list = RuleList::new(&catalog, Lang::En);
         let mut out = Vec::new();
-        write(&mut out, &list, &catalog, Lang::En).unwrap();
+        let look = Look {
+            lang: Lang::En,
+            color: false,
+            width: 200,
+        };
+        write(&mut out, &list, &catalog, look).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains("Helm release <release> is stuck in <status>"),

@@ -1,53 +1,42 @@
-//! Tables for people. Commands are never wrapped, so each line of the Fix column can be copied and
-//! pasted as it is; prose is wrapped so that the table fits a wide terminal rather than a 500-column
-//! line, and a wrapped advice line stays a `#` comment on every line.
+//! The report for a person at a terminal, laid out to the width it was given: one line per finding
+//! first, to see at a glance what is wrong, then each finding's evidence and fix. A command is always
+//! alone on its line, whole and uncoloured, so that one triple-click copies exactly it; a command
+//! wider than the terminal stays whole too (the terminal folds it, a copy still gets it in one
+//! piece). Prose is wrapped to the width, and a wrapped advice line stays a `#` comment on every
+//! line.
 
 use std::io::{self, Write};
 
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, ContentArrangement, Table, presets};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::wrap::wrap;
 use super::{Look, ReleaseReport, Report};
 use crate::catalog::{Catalog, fill};
-use crate::findings::{Finding, Severity, Skipped};
+use crate::findings::{self, Finding, Severity, Skipped};
 use crate::i18n::Lang;
 
-/// Columns of prose: wide enough for a sentence, narrow enough that five columns fit ~200 columns.
-const SEEN_WIDTH: usize = 64;
-const ADVICE_WIDTH: usize = 64;
+/// Evidence lines shown before "… and N more": enough to see the pattern, few enough to reach the fix.
+const MAX_EVIDENCE: usize = 12;
+/// Columns of the title the overview keeps when objects are long.
+const TITLE_ROOM: usize = 24;
+/// Where a finding's evidence and fix start: under the heading, not flush with it.
+const INDENT: &str = "  ";
 
-fn seen_cell(f: &Finding) -> String {
-    let mut lines = wrap(&f.title, SEEN_WIDTH, "");
-    for e in &f.evidence {
-        lines.extend(wrap(&format!("- {e}"), SEEN_WIDTH, "  "));
-    }
-    lines.join("\n")
-}
-
-fn fix_cell(f: &Finding) -> String {
-    let mut lines = Vec::new();
-    for r in &f.remediation {
-        if r.starts_with('#') {
-            lines.extend(wrap(r, ADVICE_WIDTH, "# "));
-        } else {
-            lines.push(r.clone());
-        }
-    }
-    lines.join("\n")
-}
-
-pub(super) fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
+/// A table of a known number of columns that fits `width`: comfy-table wraps the cells.
+pub(super) fn new_table(catalog: &Catalog, look: Look, headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(headers.iter().map(|k| Cell::new(catalog.ui(k, lang))));
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(look.width).unwrap_or(u16::MAX))
+        .set_header(headers.iter().map(|k| Cell::new(catalog.ui(k, look.lang))));
     // comfy-table would decide on its own by looking at the real stdout; the caller already decided
     // (terminal, --no-color, NO_COLOR), and the writer may not be stdout at all.
     t.force_no_tty();
     t
 }
 
-/// comfy-table pads every cell; trailing blanks only get in the way of copying a command.
+/// comfy-table pads every cell; trailing blanks only get in the way of copying.
 pub(super) fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
     for line in t.lines() {
         writeln!(out, "{}", line.trim_end())?;
@@ -64,71 +53,215 @@ pub(super) fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
     catalog.ui(key, lang).to_string()
 }
 
-/// Only the severity is coloured: the commands must stay plain text to copy.
-fn severity_cell(text: String, s: Severity, color: bool) -> Cell {
-    let cell = Cell::new(text);
-    if !color {
-        return cell;
+/// ANSI styles; only ever wrapped around prose (severity, headings), never around a command.
+#[derive(Clone, Copy)]
+enum Style {
+    Bold,
+    Sev(Severity),
+}
+
+fn paint(text: &str, style: Style, color: bool) -> String {
+    if !color || text.is_empty() {
+        return text.to_string();
     }
-    match s {
-        Severity::Error => cell.fg(Color::Red).add_attribute(Attribute::Bold),
-        Severity::Warning => cell.fg(Color::Yellow),
-        Severity::Info => cell.fg(Color::Cyan),
+    let code = match style {
+        Style::Bold => "1",
+        Style::Sev(Severity::Error) => "1;31",
+        Style::Sev(Severity::Warning) => "33",
+        Style::Sev(Severity::Info) => "36",
+    };
+    format!("\u{1b}[{code}m{text}\u{1b}[0m")
+}
+
+/// `text` cut to `width` columns, ending in `…` when something was cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in text.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// `text` padded with spaces to `width` columns (CJK characters count two).
+fn pad(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(text.width());
+    format!("{text}{}", " ".repeat(fill))
+}
+
+fn object_label(f: &Finding) -> String {
+    match &f.namespace {
+        // `namespace/blueking -n blueking` says it twice.
+        Some(ns) if f.object != format!("namespace/{ns}") => format!("{} -n {ns}", f.object),
+        _ => f.object.clone(),
     }
 }
 
-fn findings_table(
+/// One line per finding: severity, rule, object, title, each line cut to the width.
+fn overview(
     out: &mut dyn Write,
     findings: &[Finding],
     catalog: &Catalog,
     look: Look,
 ) -> io::Result<()> {
-    let lang = look.lang;
+    let sevs: Vec<String> = findings
+        .iter()
+        .map(|f| severity(catalog, look.lang, f.severity))
+        .collect();
+    let objects: Vec<String> = findings.iter().map(object_label).collect();
+    let sev_w = sevs.iter().map(|s| s.width()).max().unwrap_or(0);
+    let rule_w = findings.iter().map(|f| f.rule.width()).max().unwrap_or(0);
+    let rest_w = look.width.saturating_sub(sev_w + 2);
+    // The title keeps some room: a longer object is cut rather than pushing every title off the line.
+    let obj_w = objects
+        .iter()
+        .map(|o| o.width())
+        .max()
+        .unwrap_or(0)
+        .min(rest_w.saturating_sub(rule_w + 4 + TITLE_ROOM).max(12));
+    for ((f, sev), object) in findings.iter().zip(&sevs).zip(&objects) {
+        let rest = format!(
+            "{}  {}  {}",
+            pad(&f.rule, rule_w),
+            pad(&cut(object, obj_w), obj_w),
+            f.title
+        );
+        writeln!(
+            out,
+            "{}  {}",
+            paint(&pad(sev, sev_w), Style::Sev(f.severity), look.color),
+            cut(&rest, rest_w).trim_end()
+        )?;
+    }
+    Ok(())
+}
+
+/// `── error · rule · object ─────`, as wide as the table.
+fn heading(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io::Result<()> {
+    let sev = severity(catalog, look.lang, f.severity);
+    let label = format!(" · {} · {} ", f.rule, object_label(f));
+    let label = cut(&label, look.width.saturating_sub(sev.width() + 3));
+    let used = 3 + sev.width() + label.width();
+    let line = "─".repeat(look.width.saturating_sub(used).max(2));
+    writeln!(
+        out,
+        "── {}{}{}",
+        paint(&sev, Style::Sev(f.severity), look.color),
+        paint(&label, Style::Bold, look.color),
+        line
+    )
+}
+
+/// The evidence to show: the rule's short telling if it has one, cut to [`MAX_EVIDENCE`] lines.
+fn evidence_lines(f: &Finding, catalog: &Catalog, lang: Lang) -> Vec<String> {
+    let all = if f.brief.is_empty() {
+        &f.evidence
+    } else {
+        &f.brief
+    };
+    if all.len() <= MAX_EVIDENCE {
+        return all.clone();
+    }
+    let mut shown = all[..MAX_EVIDENCE - 1].to_vec();
+    let more = (all.len() - shown.len()).to_string();
+    shown.push(fill(catalog.ui("more_evidence", lang), &[("n", &more)]));
+    shown
+}
+
+/// The fix, one line per remediation line: a command (or a quoted step for later) whole, on its own
+/// line; advice wrapped, `#` on every line. The block is indented under its heading unless a command
+/// would then be wider than the terminal: then none is, so that the commands still line up.
+fn fix_lines(f: &Finding, width: usize) -> Vec<String> {
+    let whole = |r: &str| !r.starts_with('#') || findings::quoted_command(r).is_some();
+    let fits = f
+        .remediation
+        .iter()
+        .filter(|r| whole(r))
+        .all(|r| r.width() + INDENT.len() <= width);
+    let indent = if fits { INDENT } else { "" };
+    let mut lines = Vec::new();
+    for r in &f.remediation {
+        if whole(r) {
+            lines.push(format!("{indent}{r}"));
+        } else {
+            let prose_w = width.saturating_sub(indent.len());
+            lines.extend(wrap(r, prose_w, "# ").into_iter().map(|l| format!("{indent}{l}")));
+        }
+    }
+    lines
+}
+
+fn detail(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io::Result<()> {
+    let w = look.width;
+    heading(out, f, catalog, look)?;
+    for l in wrap(&f.title, w, "") {
+        writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
+    }
+    for e in evidence_lines(f, catalog, look.lang) {
+        for l in wrap(&format!("- {e}"), w.saturating_sub(INDENT.len()), "  ") {
+            writeln!(out, "{INDENT}{l}")?;
+        }
+    }
+    if !f.remediation.is_empty() {
+        let label = catalog.ui("fix_heading", look.lang);
+        writeln!(out, "{}", paint(label, Style::Bold, look.color))?;
+        for l in fix_lines(f, w) {
+            writeln!(out, "{l}")?;
+        }
+    }
+    Ok(())
+}
+
+fn findings_section(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    catalog: &Catalog,
+    look: Look,
+) -> io::Result<()> {
     if findings.is_empty() {
-        return writeln!(out, "{}", catalog.ui("no_findings", lang));
+        return writeln!(out, "{}", catalog.ui("no_findings", look.lang));
     }
-    let mut t = new_table(
-        catalog,
-        lang,
-        &[
-            "col_severity",
-            "col_rule",
-            "col_object",
-            "col_seen",
-            "col_fix",
-        ],
-    );
+    overview(out, findings, catalog, look)?;
     for f in findings {
-        let object = match &f.namespace {
-            Some(ns) => format!("{}\n-n {ns}", f.object),
-            None => f.object.clone(),
-        };
-        t.add_row(vec![
-            severity_cell(severity(catalog, lang, f.severity), f.severity, look.color),
-            Cell::new(&f.rule),
-            Cell::new(object),
-            Cell::new(seen_cell(f)),
-            Cell::new(fix_cell(f)),
-        ]);
+        writeln!(out)?;
+        detail(out, f, catalog, look)?;
     }
-    if look.color {
-        t.enforce_styling();
-    }
-    write_table(out, &t)
+    Ok(())
 }
 
 fn skipped_list(
     out: &mut dyn Write,
     skipped: &[Skipped],
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
     if skipped.is_empty() {
         return Ok(());
     }
-    writeln!(out, "{}", catalog.ui("skipped_title", lang))?;
+    writeln!(out)?;
+    let title = catalog.ui("skipped_title", look.lang);
+    writeln!(out, "{}", paint(title, Style::Bold, look.color))?;
     for s in skipped {
-        writeln!(out, "  {}: {}", s.what, s.reason)?;
+        let item = format!("- {}: {}", s.what, s.reason);
+        for l in wrap(&item, look.width.saturating_sub(INDENT.len()), "  ") {
+            writeln!(out, "{INDENT}{l}")?;
+        }
+    }
+    Ok(())
+}
+
+fn paragraph(out: &mut dyn Write, text: &str, width: usize) -> io::Result<()> {
+    for l in wrap(text, width, "") {
+        writeln!(out, "{l}")?;
     }
     Ok(())
 }
@@ -139,10 +272,10 @@ pub fn write_report(
     catalog: &Catalog,
     look: Look,
 ) -> io::Result<()> {
-    let lang = look.lang;
-    findings_table(out, &r.findings, catalog, look)?;
-    skipped_list(out, &r.skipped, catalog, lang)?;
-    writeln!(out, "{}", r.summary.sentence(catalog, lang))
+    findings_section(out, &r.findings, catalog, look)?;
+    skipped_list(out, &r.skipped, catalog, look)?;
+    writeln!(out)?;
+    paragraph(out, &r.summary.sentence(catalog, look.lang), look.width)
 }
 
 pub fn write_release(
@@ -152,17 +285,16 @@ pub fn write_release(
     look: Look,
 ) -> io::Result<()> {
     let lang = look.lang;
-    writeln!(
-        out,
-        "{}",
-        fill(
-            catalog.ui("release_title", lang),
-            &[("namespace", &r.namespace), ("release", &r.name)]
-        )
-    )?;
+    let title = fill(
+        catalog.ui("release_title", lang),
+        &[("namespace", &r.namespace), ("release", &r.name)],
+    );
+    for l in wrap(&title, look.width, "") {
+        writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
+    }
     let mut t = new_table(
         catalog,
-        lang,
+        look,
         &[
             "col_revision",
             "col_status",
@@ -191,7 +323,69 @@ pub fn write_release(
     }
     write_table(out, &t)?;
     writeln!(out)?;
-    writeln!(out, "{}", catalog.ui("release_findings", lang))?;
-    findings_table(out, &r.findings, catalog, look)?;
-    skipped_list(out, &r.skipped, catalog, lang)
+    let heading = catalog.ui("release_findings", lang);
+    writeln!(out, "{}", paint(heading, Style::Bold, look.color))?;
+    findings_section(out, &r.findings, catalog, look)?;
+    skipped_list(out, &r.skipped, catalog, look)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(remediation: &[&str]) -> Finding {
+        Finding {
+            rule: "helm-operation-in-progress".into(),
+            severity: Severity::Error,
+            namespace: Some("blueking".into()),
+            object: "release/bk-paas".into(),
+            title: "Helm release bk-paas is stuck in pending-upgrade".into(),
+            evidence: (0..30).map(|i| format!("pod bk-paas-{i} is stuck")).collect(),
+            remediation: remediation.iter().map(|s| s.to_string()).collect(),
+            explanation: String::new(),
+            covers: Vec::new(),
+            brief: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn commands_stay_whole_and_advice_stays_a_comment() {
+        let long = format!("kubectl patch configmap -n x y -p '{}'", "a".repeat(60));
+        let later = findings::later("kubectl delete configmap -n ingress-nginx ingress-nginx-controller");
+        let f = finding(&[
+            "helm rollback -n blueking bk-paas 2",
+            &long,
+            "# then run the deployment again (helmfile sync, or the one-click script), and look again",
+            &later,
+        ]);
+        let lines = fix_lines(&f, 40);
+        // One command is too wide to indent: then none is, and none is ever cut.
+        assert_eq!(lines[0], "helm rollback -n blueking bk-paas 2");
+        assert_eq!(lines[1], long);
+        let advice: Vec<_> = lines[2..lines.len() - 1].to_vec();
+        assert!(advice.len() > 1, "{advice:?}");
+        assert!(advice.iter().all(|l| l.starts_with("# ") && l.width() <= 40));
+        assert_eq!(lines.last().unwrap(), &later, "quoted step for later: whole");
+        let narrow = finding(&["helm rollback -n blueking bk-paas 2"]);
+        assert_eq!(fix_lines(&narrow, 40), ["  helm rollback -n blueking bk-paas 2"]);
+    }
+
+    #[test]
+    fn long_evidence_says_how_many_more() {
+        let catalog = Catalog::builtin();
+        let f = finding(&[]);
+        let shown = evidence_lines(&f, &catalog, Lang::En);
+        assert_eq!(shown.len(), MAX_EVIDENCE);
+        assert_eq!(
+            shown.last().unwrap(),
+            &format!("… and {} more (-o json lists them all)", 30 - MAX_EVIDENCE + 1)
+        );
+    }
+
+    #[test]
+    fn cut_and_pad_count_chinese_as_two_columns() {
+        assert_eq!(cut("无法解析集群内的服务域名", 9), "无法解析…");
+        assert_eq!(cut("short", 9), "short");
+        assert_eq!(pad("错误", 7).width(), 7);
+    }
 }

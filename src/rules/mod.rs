@@ -92,6 +92,7 @@ impl<'a> Ctx<'a> {
             remediation: Vec::new(),
             explanation: fill(entry.explanation.get(self.lang), vars),
             covers: Vec::new(),
+            brief: Vec::new(),
         }
     }
 
