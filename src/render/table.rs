@@ -145,20 +145,33 @@ fn overview(
     Ok(())
 }
 
-/// `── error · rule · object ─────`, as wide as the table.
+/// `── error · rule · object ─────`, as wide as the table; the object goes on a line of its own
+/// when the three do not fit, rather than being cut.
 fn heading(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io::Result<()> {
     let sev = severity(catalog, look.lang, f.severity);
-    let label = format!(" · {} · {} ", f.rule, object_label(f));
-    let label = cut(&label, look.width.saturating_sub(sev.width() + 3));
-    let used = 3 + sev.width() + label.width();
-    let line = "─".repeat(look.width.saturating_sub(used).max(2));
+    let object = object_label(f);
+    let one_line = format!(" · {} · {object} ", f.rule);
+    // "── " before, at least "──" after.
+    let room = look.width.saturating_sub(sev.width() + 5);
+    let (label, below) = if one_line.width() <= room {
+        (one_line, None)
+    } else {
+        (cut(&format!(" · {} ", f.rule), room), Some(object))
+    };
+    let line = "─".repeat(look.width.saturating_sub(3 + sev.width() + label.width()));
     writeln!(
         out,
         "── {}{}{}",
         paint(&sev, Style::Sev(f.severity), look.color),
         paint(&label, Style::Bold, look.color),
         line
-    )
+    )?;
+    if let Some(object) = below {
+        for l in wrap(&object, look.width, "") {
+            writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
+        }
+    }
+    Ok(())
 }
 
 /// The evidence to show: the rule's short telling if it has one, cut to [`MAX_EVIDENCE`] lines.

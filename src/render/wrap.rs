@@ -96,9 +96,9 @@ mod tests {
             [
                 "- pod bk-elastic-0 could not",
                 "  resolve",
-                "  bk-elastic-elasticsearch-mast",
-                "  er.blueking.svc.cluster.local",
-                "  : oops"
+                "  bk-elastic-elasticsearch-mas",
+                "  ter.blueking.svc.cluster.loc",
+                "  al: oops"
             ]
         );
         assert!(l.iter().all(|l| l.width() <= 30));
