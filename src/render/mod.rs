@@ -1,6 +1,7 @@
 //! Output. Every renderer writes into any `io::Write`, so tests compare strings and `main` only
 //! chooses stdout.
 
+pub mod grid;
 pub mod json;
 pub mod markdown;
 pub mod rules;

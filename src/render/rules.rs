@@ -3,12 +3,11 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Cell;
 use serde::Serialize;
 
 use super::Look;
-use super::table::{new_table, severity, write_table};
-use crate::catalog::Catalog;
+use super::table::{grid, severity};
+use crate::catalog::{Catalog, fill};
 use crate::findings::Severity;
 use crate::i18n::Lang;
 
@@ -59,25 +58,27 @@ pub fn write(
     look: Look,
 ) -> io::Result<()> {
     let lang = look.lang;
-    let mut t = new_table(
-        catalog,
-        look,
-        &["col_id", "col_severity", "col_title", "col_reads"],
-    );
-    for r in &list.rules {
-        let id = if r.custom {
-            format!("{}\n{}", r.id, catalog.ui("custom_rule", lang))
-        } else {
-            r.id.clone()
-        };
-        t.add_row(vec![
-            Cell::new(id),
-            Cell::new(severity(catalog, lang, r.severity)),
-            Cell::new(placeholders_as_names(&r.title)),
-            Cell::new(r.reads.join("\n")),
-        ]);
-    }
-    write_table(out, &t)
+    let rows = list
+        .rules
+        .iter()
+        .map(|r| {
+            let id = if r.custom {
+                format!("{}\n{}", r.id, catalog.ui("custom_rule", lang))
+            } else {
+                r.id.clone()
+            };
+            let reads = fill(
+                catalog.ui("reads_line", lang),
+                &[("reads", &r.reads.join(", "))],
+            );
+            vec![
+                id,
+                severity(catalog, lang, r.severity),
+                format!("{}\n{reads}", placeholders_as_names(&r.title)),
+            ]
+        })
+        .collect();
+    grid(out, catalog, look, &["col_id", "col_severity", "col_title"], rows)
 }
 
 /// `{release}` reads as a broken template to a person; `<release>` reads as "a release goes here".

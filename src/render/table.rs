@@ -7,9 +7,9 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, ContentArrangement, Table, presets};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::grid::Grid;
 use super::wrap::wrap;
 use super::{Look, ReleaseReport, Report};
 use crate::catalog::{Catalog, fill};
@@ -19,29 +19,26 @@ use crate::i18n::Lang;
 /// Evidence lines shown before "… and N more": enough to see the pattern, few enough to reach the fix.
 const MAX_EVIDENCE: usize = 12;
 /// Columns of the title the overview keeps when objects are long.
-const TITLE_ROOM: usize = 24;
+const TITLE_ROOM: usize = 12;
 /// Where a finding's evidence and fix start: under the heading, not flush with it.
 const INDENT: &str = "  ";
 
-/// A table of a known number of columns that fits `width`: comfy-table wraps the cells.
-pub(super) fn new_table(catalog: &Catalog, look: Look, headers: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(look.width).unwrap_or(u16::MAX))
-        .set_header(headers.iter().map(|k| Cell::new(catalog.ui(k, look.lang))));
-    // comfy-table would decide on its own by looking at the real stdout; the caller already decided
-    // (terminal, --no-color, NO_COLOR), and the writer may not be stdout at all.
-    t.force_no_tty();
-    t
-}
-
-/// comfy-table pads every cell; trailing blanks only get in the way of copying.
-pub(super) fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
-    for line in t.lines() {
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+/// Columns with their headers (catalog keys) in bold, fitted to the width.
+pub(super) fn grid(
+    out: &mut dyn Write,
+    catalog: &Catalog,
+    look: Look,
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+) -> io::Result<()> {
+    let g = Grid {
+        headers: headers
+            .iter()
+            .map(|k| catalog.ui(k, look.lang).to_string())
+            .collect(),
+        rows,
+    };
+    g.write(out, look.width, |h| paint(h, Style::Bold, look.color))
 }
 
 pub(super) fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
@@ -305,36 +302,36 @@ pub fn write_release(
     for l in wrap(&title, look.width, "") {
         writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
     }
-    let mut t = new_table(
-        catalog,
-        look,
-        &[
-            "col_revision",
-            "col_status",
-            "col_chart",
-            "col_app_version",
-            "col_updated",
-            "col_description",
-        ],
-    );
-    for rev in &r.revisions {
-        let chart = match (&rev.chart, &rev.chart_version) {
-            (Some(c), Some(v)) => format!("{c}-{v}"),
-            (Some(c), None) => c.clone(),
-            _ => "-".into(),
-        };
-        t.add_row(vec![
-            rev.revision.to_string(),
-            rev.status.clone(),
-            chart,
-            rev.app_version.clone().unwrap_or_else(|| "-".into()),
-            rev.updated
-                .map(crate::rules::when)
-                .unwrap_or_else(|| "-".into()),
-            rev.description.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    write_table(out, &t)?;
+    let headers = [
+        "col_revision",
+        "col_status",
+        "col_chart",
+        "col_app_version",
+        "col_updated",
+        "col_description",
+    ];
+    let rows = r
+        .revisions
+        .iter()
+        .map(|rev| {
+            let chart = match (&rev.chart, &rev.chart_version) {
+                (Some(c), Some(v)) => format!("{c}-{v}"),
+                (Some(c), None) => c.clone(),
+                _ => "-".into(),
+            };
+            vec![
+                rev.revision.to_string(),
+                rev.status.clone(),
+                chart,
+                rev.app_version.clone().unwrap_or_else(|| "-".into()),
+                rev.updated
+                    .map(crate::rules::when)
+                    .unwrap_or_else(|| "-".into()),
+                rev.description.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    grid(out, catalog, look, &headers, rows)?;
     writeln!(out)?;
     let heading = catalog.ui("release_findings", lang);
     writeln!(out, "{}", paint(heading, Style::Bold, look.color))?;
