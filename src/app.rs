@@ -424,6 +424,10 @@ fn release(
         revisions: rel.revisions.clone(),
         findings,
         skipped: snap.skipped.clone(),
+        pods: snap
+            .release_pods(&rel.namespace, &rel.name)
+            .map(render::PodRow::of)
+            .collect(),
     };
     render::write_release(out, &report, args.output, catalog, look)?;
     Ok(render::exit_code(&report.findings))

@@ -333,5 +333,9 @@ fn readme_sample_is_what_the_binary_prints() {
         &[("COLUMNS", "100")],
     ));
     assert_eq!(sample, real);
-    assert!(sample.lines().any(|l| l.starts_with("──") && l.chars().count() == 100));
+    assert!(
+        sample
+            .lines()
+            .any(|l| l.starts_with("──") && l.chars().count() == 100)
+    );
 }

@@ -155,7 +155,16 @@ fn snippet_default_off_since_v1_9_warns_before_apigateway_is_installed() {
             ]
         );
         assert_eq!(
-            lines(one(&r, "ingress-snippet-disabled", "configmap/ingress-nginx-controller"), "remediation").last().unwrap(),
+            lines(
+                one(
+                    &r,
+                    "ingress-snippet-disabled",
+                    "configmap/ingress-nginx-controller"
+                ),
+                "remediation"
+            )
+            .last()
+            .unwrap(),
             r#"#   kubectl patch configmap -n ingress-nginx ingress-nginx-controller --type merge -p '{"data":{"allow-snippet-annotations":null}}'"#
         );
     }

@@ -88,7 +88,8 @@ fn on_terminal_env(args: &[String], cols: usize, env: &[(&str, &str)]) -> String
             unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
         }
         // SAFETY: openpty handed over both fds; each is owned exactly once.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
         let child = command(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -233,7 +234,9 @@ fn cases() -> Vec<Vec<String>> {
         for f in json(&check)["findings"].as_array().unwrap() {
             if let (Some(ns), Some(name)) = (
                 f["namespace"].as_str(),
-                f["object"].as_str().and_then(|o| o.strip_prefix("release/")),
+                f["object"]
+                    .as_str()
+                    .and_then(|o| o.strip_prefix("release/")),
             ) {
                 releases.insert((ns.to_string(), name.to_string()));
             }
@@ -413,7 +416,18 @@ fn sets(cmd: &str) -> Vec<(String, String, String)> {
         };
         let ns = flag(&["-n", "--namespace"]).unwrap_or_default();
         // Positional words after the verb, flags and their values left out.
-        let takes_value = ["-n", "--namespace", "-p", "--patch", "--type", "-l", "--selector", "-f", "-o", "--set"];
+        let takes_value = [
+            "-n",
+            "--namespace",
+            "-p",
+            "--patch",
+            "--type",
+            "-l",
+            "--selector",
+            "-f",
+            "-o",
+            "--set",
+        ];
         let mut positional = Vec::new();
         let mut skip = false;
         for w in words.iter().skip(1) {
@@ -437,8 +451,9 @@ fn sets(cmd: &str) -> Vec<(String, String, String)> {
         match (words[0].as_str(), verb) {
             ("kubectl", "patch") => {
                 let target = format!("kubectl {}", object(1));
-                let patch: Value = serde_json::from_str(&flag(&["-p", "--patch"]).unwrap_or_default())
-                    .unwrap_or(Value::Null);
+                let patch: Value =
+                    serde_json::from_str(&flag(&["-p", "--patch"]).unwrap_or_default())
+                        .unwrap_or(Value::Null);
                 let mut leaves = Vec::new();
                 flatten(&patch, String::new(), &mut leaves);
                 for (k, v) in leaves {
@@ -470,21 +485,35 @@ fn sets(cmd: &str) -> Vec<(String, String, String)> {
                 (verb == "uncordon").to_string(),
             ),
             ("helm", "install" | "upgrade") => {
-                let target = format!("helm {} -n {ns}", positional.get(1).cloned().unwrap_or_default());
+                let target = format!(
+                    "helm {} -n {ns}",
+                    positional.get(1).cloned().unwrap_or_default()
+                );
                 set(target.clone(), "installed", "yes".into());
-                for kv in words.iter().enumerate().filter(|(_, w)| *w == "--set").filter_map(|(i, _)| words.get(i + 1)) {
+                for kv in words
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| *w == "--set")
+                    .filter_map(|(i, _)| words.get(i + 1))
+                {
                     if let Some((k, v)) = kv.split_once('=') {
                         set(target.clone(), k, v.into());
                     }
                 }
             }
             ("helm", "uninstall" | "delete") => set(
-                format!("helm {} -n {ns}", positional.get(1).cloned().unwrap_or_default()),
+                format!(
+                    "helm {} -n {ns}",
+                    positional.get(1).cloned().unwrap_or_default()
+                ),
                 "installed",
                 "no".into(),
             ),
             ("helm", "rollback") => set(
-                format!("helm {} -n {ns}", positional.get(1).cloned().unwrap_or_default()),
+                format!(
+                    "helm {} -n {ns}",
+                    positional.get(1).cloned().unwrap_or_default()
+                ),
                 "revision",
                 positional.get(2).cloned().unwrap_or_default(),
             ),
@@ -495,7 +524,10 @@ fn sets(cmd: &str) -> Vec<(String, String, String)> {
                     }
                 }
             }
-            ("systemctl", "enable" | "disable" | "start" | "stop" | "restart" | "mask" | "unmask") => {
+            (
+                "systemctl",
+                "enable" | "disable" | "start" | "stop" | "restart" | "mask" | "unmask",
+            ) => {
                 let now = words.iter().any(|w| w == "--now");
                 for unit in positional.iter().skip(1) {
                     let t = format!("unit {unit}");
@@ -586,13 +618,28 @@ fn the_undo_check_catches_a_fix_that_undoes_itself() {
             "kubectl create configmap -n ingress-nginx ingress-nginx-controller --from-literal=allow-snippet-annotations=true",
             "kubectl delete configmap -n ingress-nginx ingress-nginx-controller",
         ],
-        ["helm rollback -n blueking bk-paas 2", "helm rollback -n blueking bk-paas 1"],
-        ["sysctl -w net.ipv6.conf.all.disable_ipv6=0", "sysctl -w net.ipv6.conf.all.disable_ipv6=1"],
+        [
+            "helm rollback -n blueking bk-paas 2",
+            "helm rollback -n blueking bk-paas 1",
+        ],
+        [
+            "sysctl -w net.ipv6.conf.all.disable_ipv6=0",
+            "sysctl -w net.ipv6.conf.all.disable_ipv6=1",
+        ],
         ["timedatectl set-ntp true", "timedatectl set-ntp false"],
-        ["systemctl enable --now chronyd && chronyc makestep", "systemctl stop chronyd"],
+        [
+            "systemctl enable --now chronyd && chronyc makestep",
+            "systemctl stop chronyd",
+        ],
         ["kubectl cordon node-1", "kubectl uncordon node-1"],
-        ["kubectl label node node-1 bk=yes", "kubectl label node node-1 bk-"],
-        ["helm upgrade -n blueking bk-paas chart --set a=1", "helm upgrade -n blueking bk-paas chart --set a=2"],
+        [
+            "kubectl label node node-1 bk=yes",
+            "kubectl label node node-1 bk-",
+        ],
+        [
+            "helm upgrade -n blueking bk-paas chart --set a=1",
+            "helm upgrade -n blueking bk-paas chart --set a=2",
+        ],
     ] {
         assert!(undoing(&lines(&pair)).is_some(), "{pair:?}");
         assert!(undoing(&lines(&[pair[0], pair[0]])).is_none(), "{pair:?}");

@@ -52,7 +52,12 @@ impl Grid {
         (1, width)
     }
 
-    pub fn write(&self, out: &mut dyn Write, width: usize, bold: impl Fn(&str) -> String) -> io::Result<()> {
+    pub fn write(
+        &self,
+        out: &mut dyn Write,
+        width: usize,
+        bold: impl Fn(&str) -> String,
+    ) -> io::Result<()> {
         let (k, room) = self.layout(width);
         let widths: Vec<usize> = (0..k - 1)
             .map(|i| {
@@ -82,10 +87,7 @@ impl Grid {
                 })
                 .collect()
         };
-        let header: Vec<Vec<String>> = self.headers[..k]
-            .iter()
-            .map(|h| vec![h.clone()])
-            .collect();
+        let header: Vec<Vec<String>> = self.headers[..k].iter().map(|h| vec![h.clone()]).collect();
         for l in line(header) {
             writeln!(out, "{}", bold(&l))?;
         }
@@ -98,9 +100,19 @@ impl Grid {
             cells.push(r[k - 1].lines().flat_map(|l| wrap(l, room, "")).collect());
             let mut block = line(cells);
             for (h, c) in self.headers[k..].iter().zip(&r[k..]) {
-                let text = format!("{h}: {}", c.replace('\n', ", "));
+                // A Chinese header takes a full-width colon.
+                let colon = if h.width() > h.chars().count() {
+                    "："
+                } else {
+                    ": "
+                };
+                let text = format!("{h}{colon}{}", c.replace('\n', ", "));
                 let w = width.saturating_sub(BELOW.len());
-                block.extend(wrap(&text, w, "  ").into_iter().map(|l| format!("{BELOW}{l}")));
+                block.extend(
+                    wrap(&text, w, "  ")
+                        .into_iter()
+                        .map(|l| format!("{BELOW}{l}")),
+                );
             }
             blocks.push(block);
         }
@@ -124,7 +136,12 @@ mod tests {
 
     fn grid() -> Grid {
         Grid {
-            headers: vec!["Revision".into(), "Status".into(), "Chart".into(), "Description".into()],
+            headers: vec![
+                "Revision".into(),
+                "Status".into(),
+                "Chart".into(),
+                "Description".into(),
+            ],
             rows: vec![vec![
                 "3".into(),
                 "pending-upgrade".into(),
@@ -145,16 +162,28 @@ mod tests {
         let t = text(&grid(), 70);
         assert!(t.lines().all(|l| l.width() <= 70), "{t}");
         let lines: Vec<_> = t.lines().collect();
-        assert!(lines[0].starts_with("Revision  Status           Chart          Description"), "{t}");
-        assert!(lines[1].starts_with("3         pending-upgrade  bk-paas-1.5.0  Upgrade"), "{t}");
-        assert!(lines[2].starts_with("                                         "), "{t}");
+        assert!(
+            lines[0].starts_with("Revision  Status           Chart          Description"),
+            "{t}"
+        );
+        assert!(
+            lines[1].starts_with("3         pending-upgrade  bk-paas-1.5.0  Upgrade"),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("                                         "),
+            "{t}"
+        );
     }
 
     #[test]
     fn columns_that_do_not_fit_go_under_the_row() {
         let t = text(&grid(), 40);
         assert!(t.lines().all(|l| l.width() <= 40), "{t}");
-        assert!(t.contains("\n    Description: Upgrade \"bk-paas\"\n      failed:"), "{t}");
+        assert!(
+            t.contains("\n    Description: Upgrade \"bk-paas\"\n      failed:"),
+            "{t}"
+        );
         assert!(!t.lines().next().unwrap().contains("Description"), "{t}");
     }
 }

@@ -179,6 +179,16 @@ impl ReleaseReport {
                 .collect(),
             findings: self.findings.iter().map(printable_finding).collect(),
             skipped: self.skipped.iter().map(printable_skipped).collect(),
+            pods: self
+                .pods
+                .iter()
+                .map(|p| PodRow {
+                    name: printable(&p.name),
+                    status: printable(&p.status),
+                    node: printable(&p.node),
+                    ..p.clone()
+                })
+                .collect(),
         }
     }
 }
@@ -238,6 +248,45 @@ pub struct ReleaseReport {
     pub revisions: Vec<Revision>,
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
+    /// The release's pods, for a person at a terminal; scripts have `kubectl get pods`.
+    #[serde(skip)]
+    pub pods: Vec<PodRow>,
+}
+
+/// A pod as `kubectl get pods -o wide` shows it.
+#[derive(Debug, Clone)]
+pub struct PodRow {
+    pub name: String,
+    pub ready: String,
+    pub status: String,
+    pub restarts: i32,
+    pub node: String,
+}
+
+impl PodRow {
+    pub fn of(p: &k8s_openapi::api::core::v1::Pod) -> PodRow {
+        use crate::snapshot::pod;
+        let statuses = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref());
+        let total = statuses.map_or(0, Vec::len);
+        let ready = statuses.map_or(0, |c| c.iter().filter(|c| c.ready).count());
+        let status = if p.metadata.deletion_timestamp.is_some() {
+            "Terminating".to_string()
+        } else {
+            pod::container_statuses(p)
+                .find_map(|c| pod::waiting_reason(c).map(str::to_string))
+                .unwrap_or_else(|| pod::phase(p).to_string())
+        };
+        PodRow {
+            name: pod::name(p).to_string(),
+            ready: format!("{ready}/{total}"),
+            status,
+            restarts: pod::restarts(p),
+            node: pod::node(p).unwrap_or("-").to_string(),
+        }
+    }
 }
 
 /// Exit status scripts can use: 0 nothing at warning or above, 1 something at warning or above.

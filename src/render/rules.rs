@@ -78,7 +78,13 @@ pub fn write(
             ]
         })
         .collect();
-    grid(out, catalog, look, &["col_id", "col_severity", "col_title"], rows)
+    grid(
+        out,
+        catalog,
+        look,
+        &["col_id", "col_severity", "col_title"],
+        rows,
+    )
 }
 
 /// `{release}` reads as a broken template to a person; `<release>` reads as "a release goes here".

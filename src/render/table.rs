@@ -19,7 +19,7 @@ use crate::i18n::Lang;
 /// Evidence lines shown before "… and N more": enough to see the pattern, few enough to reach the fix.
 const MAX_EVIDENCE: usize = 12;
 /// Columns of the title the overview keeps when objects are long.
-const TITLE_ROOM: usize = 12;
+const TITLE_ROOM: usize = 20;
 /// Where a finding's evidence and fix start: under the heading, not flush with it.
 const INDENT: &str = "  ";
 
@@ -103,6 +103,20 @@ fn object_label(f: &Finding) -> String {
     }
 }
 
+/// The object in `width` columns: its name is cut before its namespace is.
+fn short_object(f: &Finding, width: usize) -> String {
+    let label = object_label(f);
+    if label.width() <= width {
+        return label;
+    }
+    let ns = &label[f.object.len()..];
+    if ns.width() + 8 <= width {
+        format!("{}{ns}", cut(&f.object, width - ns.width()))
+    } else {
+        cut(&label, width)
+    }
+}
+
 /// One line per finding: severity, rule, object, title, each line cut to the width.
 fn overview(
     out: &mut dyn Write,
@@ -114,22 +128,23 @@ fn overview(
         .iter()
         .map(|f| severity(catalog, look.lang, f.severity))
         .collect();
-    let objects: Vec<String> = findings.iter().map(object_label).collect();
+    let labels: Vec<String> = findings.iter().map(object_label).collect();
     let sev_w = sevs.iter().map(|s| s.width()).max().unwrap_or(0);
     let rule_w = findings.iter().map(|f| f.rule.width()).max().unwrap_or(0);
     let rest_w = look.width.saturating_sub(sev_w + 2);
     // The title keeps some room: a longer object is cut rather than pushing every title off the line.
-    let obj_w = objects
+    let obj_w = labels
         .iter()
         .map(|o| o.width())
         .max()
         .unwrap_or(0)
         .min(rest_w.saturating_sub(rule_w + 4 + TITLE_ROOM).max(12));
+    let objects: Vec<String> = findings.iter().map(|f| short_object(f, obj_w)).collect();
     for ((f, sev), object) in findings.iter().zip(&sevs).zip(&objects) {
         let rest = format!(
             "{}  {}  {}",
             pad(&f.rule, rule_w),
-            pad(&cut(object, obj_w), obj_w),
+            pad(object, obj_w),
             f.title
         );
         writeln!(
@@ -204,7 +219,11 @@ fn fix_lines(f: &Finding, width: usize) -> Vec<String> {
             lines.push(format!("{indent}{r}"));
         } else {
             let prose_w = width.saturating_sub(indent.len());
-            lines.extend(wrap(r, prose_w, "# ").into_iter().map(|l| format!("{indent}{l}")));
+            lines.extend(
+                wrap(r, prose_w, "# ")
+                    .into_iter()
+                    .map(|l| format!("{indent}{l}")),
+            );
         }
     }
     lines
@@ -332,6 +351,30 @@ pub fn write_release(
         })
         .collect();
     grid(out, catalog, look, &headers, rows)?;
+    if !r.pods.is_empty() {
+        writeln!(out)?;
+        let rows = r
+            .pods
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.ready.clone(),
+                    p.status.clone(),
+                    p.restarts.to_string(),
+                    p.node.clone(),
+                ]
+            })
+            .collect();
+        let headers = [
+            "col_pod",
+            "col_ready",
+            "col_status",
+            "col_restarts",
+            "col_node",
+        ];
+        grid(out, catalog, look, &headers, rows)?;
+    }
     writeln!(out)?;
     let heading = catalog.ui("release_findings", lang);
     writeln!(out, "{}", paint(heading, Style::Bold, look.color))?;
@@ -350,7 +393,9 @@ mod tests {
             namespace: Some("blueking".into()),
             object: "release/bk-paas".into(),
             title: "Helm release bk-paas is stuck in pending-upgrade".into(),
-            evidence: (0..30).map(|i| format!("pod bk-paas-{i} is stuck")).collect(),
+            evidence: (0..30)
+                .map(|i| format!("pod bk-paas-{i} is stuck"))
+                .collect(),
             remediation: remediation.iter().map(|s| s.to_string()).collect(),
             explanation: String::new(),
             covers: Vec::new(),
@@ -361,7 +406,8 @@ mod tests {
     #[test]
     fn commands_stay_whole_and_advice_stays_a_comment() {
         let long = format!("kubectl patch configmap -n x y -p '{}'", "a".repeat(60));
-        let later = findings::later("kubectl delete configmap -n ingress-nginx ingress-nginx-controller");
+        let later =
+            findings::later("kubectl delete configmap -n ingress-nginx ingress-nginx-controller");
         let f = finding(&[
             "helm rollback -n blueking bk-paas 2",
             &long,
@@ -374,10 +420,21 @@ mod tests {
         assert_eq!(lines[1], long);
         let advice: Vec<_> = lines[2..lines.len() - 1].to_vec();
         assert!(advice.len() > 1, "{advice:?}");
-        assert!(advice.iter().all(|l| l.starts_with("# ") && l.width() <= 40));
-        assert_eq!(lines.last().unwrap(), &later, "quoted step for later: whole");
+        assert!(
+            advice
+                .iter()
+                .all(|l| l.starts_with("# ") && l.width() <= 40)
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &later,
+            "quoted step for later: whole"
+        );
         let narrow = finding(&["helm rollback -n blueking bk-paas 2"]);
-        assert_eq!(fix_lines(&narrow, 40), ["  helm rollback -n blueking bk-paas 2"]);
+        assert_eq!(
+            fix_lines(&narrow, 40),
+            ["  helm rollback -n blueking bk-paas 2"]
+        );
     }
 
     #[test]
@@ -388,7 +445,10 @@ mod tests {
         assert_eq!(shown.len(), MAX_EVIDENCE);
         assert_eq!(
             shown.last().unwrap(),
-            &format!("… and {} more (-o json lists them all)", 30 - MAX_EVIDENCE + 1)
+            &format!(
+                "… and {} more (-o json lists them all)",
+                30 - MAX_EVIDENCE + 1
+            )
         );
     }
 

@@ -458,8 +458,9 @@ fn fix(
         f.remediation.push(create);
         f.remediation.push(ctx.text(ID, "then_retry", &[]));
         f.remediation.push(ctx.text(ID, "set_back", &[]));
-        f.remediation
-            .push(findings::later(&format!("kubectl delete configmap -n {ns} {name}")));
+        f.remediation.push(findings::later(&format!(
+            "kubectl delete configmap -n {ns} {name}"
+        )));
         return;
     }
     f.remediation.push(format!(
