@@ -667,3 +667,34 @@ fn no_fix_of_any_fixture_undoes_an_earlier_command() {
     }
     assert!(commands > 50, "{commands} commands looked at");
 }
+
+#[test]
+fn release_shows_its_pods_under_its_history_and_json_is_unchanged() {
+    let case = args(&[
+        "release",
+        "bk-repo",
+        "--snapshot",
+        "tests/fixtures/release-failed",
+    ]);
+    let table = in_pipe(&case, &[("COLUMNS", "120")]);
+    let pod = table
+        .lines()
+        .find(|l| l.starts_with("bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q "))
+        .unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = pod.split_whitespace().collect();
+    assert_eq!(
+        cells[1..],
+        ["0/1", "CrashLoopBackOff", "7", "node-2"],
+        "{table}"
+    );
+    let history = table.find("Install complete").unwrap();
+    let pods = table.find(pod).unwrap();
+    let findings = table.find("Findings:").unwrap();
+    assert!(history < pods && pods < findings, "{table}");
+    let v = json(&case);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["findings", "name", "namespace", "revisions", "skipped"]
+    );
+}
