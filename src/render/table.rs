@@ -236,8 +236,13 @@ fn detail(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io
         writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
     }
     for e in evidence_lines(f, catalog, look.lang) {
-        for l in wrap(&format!("- {e}"), w.saturating_sub(INDENT.len()), "  ") {
-            writeln!(out, "{INDENT}{l}")?;
+        // A quoted log line belongs to the bullet above it ("the last lines of its log:").
+        let (indent, item) = match e.strip_prefix("> ") {
+            Some(_) => ("    ", e.clone()),
+            None => (INDENT, format!("- {e}")),
+        };
+        for l in wrap(&item, w.saturating_sub(indent.len()), "  ") {
+            writeln!(out, "{indent}{l}")?;
         }
     }
     if !f.remediation.is_empty() {
