@@ -58,6 +58,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
             cli.no_color,
             std::env::var_os("NO_COLOR").as_deref(),
         ),
+        width: render::width(
+            cli.stdout_is_terminal,
+            std::env::var_os("COLUMNS").as_deref(),
+        ),
     };
     let mut catalog = Catalog::builtin();
     for path in &cli.rules_files {
@@ -66,7 +70,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
     match cli.command {
         Command::Check(args) => check(args, &catalog, look, cli.now, out),
         Command::Release(args) => release(args, &catalog, look, cli.now, out),
-        Command::Rules(args) => list_rules(args, &catalog, lang, out),
+        Command::Rules(args) => list_rules(args, &catalog, look, out),
         Command::Snapshot(args) => snapshot(args, &catalog, out),
         Command::Probe(args) => probe_only(args, &catalog, look, cli.now, out),
         Command::Completion(args) => {
@@ -79,12 +83,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
 fn list_rules(
     args: RulesArgs,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
     out: &mut dyn Write,
 ) -> Result<u8, Fatal> {
-    let list = render::rules::RuleList::new(catalog, lang);
+    let list = render::rules::RuleList::new(catalog, look.lang);
     match args.output {
-        Format::Table | Format::Markdown => render::rules::write(out, &list, catalog, lang)?,
+        Format::Table | Format::Markdown => render::rules::write(out, &list, catalog, look)?,
         Format::Json => render::json::write(out, &list)?,
         Format::Yaml => render::yaml::write(out, &list)?,
     }
@@ -430,6 +434,10 @@ fn release(
         findings,
         workloads,
         skipped: snap.skipped.clone(),
+        pods: snap
+            .release_pods(&rel.namespace, &rel.name)
+            .map(render::PodRow::of)
+            .collect(),
     };
     render::write_release(out, &report, args.output, catalog, look)?;
     Ok(render::exit_code(&report.findings))

@@ -54,7 +54,8 @@ pub struct Finding {
     pub object: String,
     pub title: String,
     pub evidence: Vec<String>,
-    /// Commands to copy and paste, in order; lines starting with `#` are advice for the reader.
+    /// Commands to copy and paste, in order; lines starting with `#` are advice for the reader, and
+    /// a command for later (one that must not run with the others) is quoted with [`later`].
     pub remediation: Vec<String>,
     /// Why this happens, from the catalog.
     pub explanation: String,
@@ -62,6 +63,28 @@ pub struct Finding {
     /// again (a pod crash-looping because DNS fails is the DNS finding's, not a bare crash loop).
     #[serde(skip)]
     pub covers: Vec<(String, String)>,
+    /// A shorter telling of `evidence` for a person, where the full lines repeat themselves (the
+    /// same log line under every pod); empty when `evidence` reads well as it is. JSON keeps the
+    /// full evidence.
+    #[serde(skip)]
+    pub brief: Vec<String>,
+}
+
+/// How a step for later is quoted among the advice: a comment, so that running every command of a
+/// remediation in order never runs it, and indented so that a reader (and the table, which keeps
+/// it whole) sees a command rather than prose.
+const LATER: &str = "#   ";
+
+/// `cmd` as a step for later: a `#` line quoting it.
+pub fn later(cmd: &str) -> String {
+    format!("{LATER}{cmd}")
+}
+
+/// The command a [`later`] line quotes.
+pub fn quoted_command(line: &str) -> Option<&str> {
+    line.strip_prefix(LATER)
+        .map(str::trim_start)
+        .filter(|c| !c.is_empty())
 }
 
 /// Something the doctor could not look at, and why: a file that did not parse, a list that was

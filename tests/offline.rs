@@ -335,7 +335,12 @@ fn chinese_report_with_the_same_commands() {
         "{}",
         zh.stdout
     );
-    assert!(zh.stdout.contains("级别"));
+    assert!(
+        zh.stdout.contains("── 错误 · helm-operation-in-progress"),
+        "{}",
+        zh.stdout
+    );
+    assert!(zh.stdout.contains("处理（按顺序执行）："));
     assert!(zh.stdout.contains("helm rollback -n blueking bk-paas 2"));
     // The locale chooses the language when --lang is absent.
     let out = Command::cargo_bin("kubectl-bkdoctor")

@@ -125,9 +125,10 @@ fn snippet_failed_release_names_the_controllers_configmap() {
             rem[0],
             r#"kubectl patch configmap -n ingress-system ingress-nginx-controller --type merge -p '{"data":{"allow-snippet-annotations":"true","annotations-risk-level":"Critical"}}'"#
         );
+        // Restoring waits until BlueKing is deployed: run with the fix, it would undo it.
         assert_eq!(
             rem.last().unwrap(),
-            r#"kubectl patch configmap -n ingress-system ingress-nginx-controller --type merge -p '{"data":{"allow-snippet-annotations":"false","annotations-risk-level":null}}'"#
+            r#"#   kubectl patch configmap -n ingress-system ingress-nginx-controller --type merge -p '{"data":{"allow-snippet-annotations":"false","annotations-risk-level":null}}'"#
         );
         assert!(!rem.iter().any(|l| l.contains("blueking")));
     }
@@ -151,8 +152,20 @@ fn snippet_default_off_since_v1_9_warns_before_apigateway_is_installed() {
             commands(&r, "ingress-snippet-disabled"),
             vec![
                 r#"kubectl patch configmap -n ingress-nginx ingress-nginx-controller --type merge -p '{"data":{"allow-snippet-annotations":"true"}}'"#,
-                r#"kubectl patch configmap -n ingress-nginx ingress-nginx-controller --type merge -p '{"data":{"allow-snippet-annotations":null}}'"#,
             ]
+        );
+        assert_eq!(
+            lines(
+                one(
+                    &r,
+                    "ingress-snippet-disabled",
+                    "configmap/ingress-nginx-controller"
+                ),
+                "remediation"
+            )
+            .last()
+            .unwrap(),
+            r#"#   kubectl patch configmap -n ingress-nginx ingress-nginx-controller --type merge -p '{"data":{"allow-snippet-annotations":null}}'"#
         );
     }
     assert_bilingual("snippet-default-v19", "ingress-snippet-disabled");

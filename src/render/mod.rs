@@ -1,6 +1,7 @@
 //! Output. Every renderer writes into any `io::Write`, so tests compare strings and `main` only
 //! chooses stdout.
 
+pub mod grid;
 pub mod json;
 pub mod markdown;
 pub mod rules;
@@ -30,11 +31,45 @@ pub enum Format {
     Markdown,
 }
 
-/// How to show a report besides its format: language, and whether the table may use colour.
+/// How to show a report besides its format: language, whether the table may use colour, and how
+/// many columns it may fill.
 #[derive(Debug, Clone, Copy)]
 pub struct Look {
     pub lang: Lang,
     pub color: bool,
+    pub width: usize,
+}
+
+/// Columns of a table written to a pipe or a file without `COLUMNS`: wide enough for most commands,
+/// narrow enough for a ticket or a mail.
+pub const PIPE_WIDTH: usize = 100;
+/// Below this, sentences wrap into a column of single words; a narrower terminal gets wider lines.
+const MIN_WIDTH: usize = 40;
+
+/// The width of the table: `COLUMNS` when set (as a person sets it, or a shell exports it), else the
+/// terminal's window size, else [`PIPE_WIDTH`].
+pub fn width(stdout_is_terminal: bool, columns_env: Option<&OsStr>) -> usize {
+    let columns = columns_env
+        .and_then(OsStr::to_str)
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0);
+    let w = columns
+        .or_else(|| stdout_is_terminal.then(window_width).flatten())
+        .unwrap_or(PIPE_WIDTH);
+    w.max(MIN_WIDTH)
+}
+
+#[cfg(unix)]
+fn window_width() -> Option<usize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|ws| usize::from(ws.ws_col))
+        .filter(|w| *w > 0)
+}
+
+#[cfg(not(unix))]
+fn window_width() -> Option<usize> {
+    None
 }
 
 /// Colour is for a person at a terminal: never in a pipe or a file, where escape codes would end up
@@ -99,6 +134,7 @@ fn printable_finding(f: &Finding) -> Finding {
         object: printable(&f.object),
         title: printable(&f.title),
         evidence: all(&f.evidence),
+        brief: all(&f.brief),
         remediation: all(&f.remediation),
         explanation: printable(&f.explanation),
         ..f.clone()
@@ -159,6 +195,16 @@ impl ReleaseReport {
                 })
                 .collect(),
             skipped: self.skipped.iter().map(printable_skipped).collect(),
+            pods: self
+                .pods
+                .iter()
+                .map(|p| PodRow {
+                    name: printable(&p.name),
+                    status: printable(&p.status),
+                    node: printable(&p.node),
+                    ..p.clone()
+                })
+                .collect(),
         }
     }
 }
@@ -220,6 +266,45 @@ pub struct ReleaseReport {
     /// What `helm --wait` waits for: the release's Deployments, StatefulSets, DaemonSets and Jobs.
     pub workloads: Vec<Workload>,
     pub skipped: Vec<Skipped>,
+    /// The release's pods, for a person at a terminal; scripts have `kubectl get pods`.
+    #[serde(skip)]
+    pub pods: Vec<PodRow>,
+}
+
+/// A pod as `kubectl get pods -o wide` shows it.
+#[derive(Debug, Clone)]
+pub struct PodRow {
+    pub name: String,
+    pub ready: String,
+    pub status: String,
+    pub restarts: i32,
+    pub node: String,
+}
+
+impl PodRow {
+    pub fn of(p: &k8s_openapi::api::core::v1::Pod) -> PodRow {
+        use crate::snapshot::pod;
+        let statuses = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref());
+        let total = statuses.map_or(0, Vec::len);
+        let ready = statuses.map_or(0, |c| c.iter().filter(|c| c.ready).count());
+        let status = if p.metadata.deletion_timestamp.is_some() {
+            "Terminating".to_string()
+        } else {
+            pod::container_statuses(p)
+                .find_map(|c| pod::waiting_reason(c).map(str::to_string))
+                .unwrap_or_else(|| pod::phase(p).to_string())
+        };
+        PodRow {
+            name: pod::name(p).to_string(),
+            ready: format!("{ready}/{total}"),
+            status,
+            restarts: pod::restarts(p),
+            node: pod::node(p).unwrap_or("-").to_string(),
+        }
+    }
 }
 
 /// Exit status scripts can use: 0 nothing at warning or above, 1 something at warning or above.
@@ -248,6 +333,7 @@ mod tests {
             remediation: vec!["helm history -n blueking x".into()],
             explanation: String::new(),
             covers: Vec::new(),
+            brief: Vec::new(),
         };
         let report = Report {
             findings: vec![finding],
@@ -269,6 +355,7 @@ mod tests {
             let look = Look {
                 lang: Lang::En,
                 color: false,
+                width: PIPE_WIDTH,
             };
             write_report(&mut out, &report, format, &catalog, look).unwrap();
             let text = String::from_utf8(out).unwrap();

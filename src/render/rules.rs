@@ -3,11 +3,11 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Cell;
 use serde::Serialize;
 
-use super::table::{new_table, severity, write_table};
-use crate::catalog::Catalog;
+use super::Look;
+use super::table::{grid, severity};
+use crate::catalog::{Catalog, fill};
 use crate::findings::Severity;
 use crate::i18n::Lang;
 
@@ -55,27 +55,36 @@ pub fn write(
     out: &mut dyn Write,
     list: &RuleList,
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
-    let mut t = new_table(
+    let lang = look.lang;
+    let rows = list
+        .rules
+        .iter()
+        .map(|r| {
+            let id = if r.custom {
+                format!("{}\n{}", r.id, catalog.ui("custom_rule", lang))
+            } else {
+                r.id.clone()
+            };
+            let reads = fill(
+                catalog.ui("reads_line", lang),
+                &[("reads", &r.reads.join(", "))],
+            );
+            vec![
+                id,
+                severity(catalog, lang, r.severity),
+                format!("{}\n{reads}", placeholders_as_names(&r.title)),
+            ]
+        })
+        .collect();
+    grid(
+        out,
         catalog,
-        lang,
-        &["col_id", "col_severity", "col_title", "col_reads"],
-    );
-    for r in &list.rules {
-        let id = if r.custom {
-            format!("{}\n{}", r.id, catalog.ui("custom_rule", lang))
-        } else {
-            r.id.clone()
-        };
-        t.add_row(vec![
-            Cell::new(id),
-            Cell::new(severity(catalog, lang, r.severity)),
-            Cell::new(placeholders_as_names(&r.title)),
-            Cell::new(r.reads.join("\n")),
-        ]);
-    }
-    write_table(out, &t)
+        look,
+        &["col_id", "col_severity", "col_title"],
+        rows,
+    )
 }
 
 /// `{release}` reads as a broken template to a person; `<release>` reads as "a release goes here".
@@ -92,7 +101,12 @@ mod tests {
         let catalog = Catalog::builtin();
         let list = RuleList::new(&catalog, Lang::En);
         let mut out = Vec::new();
-        write(&mut out, &list, &catalog, Lang::En).unwrap();
+        let look = Look {
+            lang: Lang::En,
+            color: false,
+            width: 200,
+        };
+        write(&mut out, &list, &catalog, look).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains("Helm release <release> is stuck in <status>"),

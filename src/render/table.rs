@@ -1,58 +1,44 @@
-//! Tables for people. Commands are never wrapped, so each line of the Fix column can be copied and
-//! pasted as it is; prose is wrapped so that the table fits a wide terminal rather than a 500-column
-//! line, and a wrapped advice line stays a `#` comment on every line.
+//! The report for a person at a terminal, laid out to the width it was given: one line per finding
+//! first, to see at a glance what is wrong, then each finding's evidence and fix. A command is always
+//! alone on its line, whole and uncoloured, so that one triple-click copies exactly it; a command
+//! wider than the terminal stays whole too (the terminal folds it, a copy still gets it in one
+//! piece). Prose is wrapped to the width, and a wrapped advice line stays a `#` comment on every
+//! line.
 
 use std::io::{self, Write};
 
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::grid::Grid;
 use super::wrap::wrap;
 use super::{Look, ReleaseReport, Report};
 use crate::catalog::{Catalog, fill};
-use crate::findings::{Finding, Severity, Skipped};
+use crate::findings::{self, Finding, Severity, Skipped};
 use crate::i18n::Lang;
 
-/// Columns of prose: wide enough for a sentence, narrow enough that five columns fit ~200 columns.
-const SEEN_WIDTH: usize = 64;
-const ADVICE_WIDTH: usize = 64;
+/// Evidence lines shown before "… and N more": enough to see the pattern, few enough to reach the fix.
+const MAX_EVIDENCE: usize = 12;
+/// Columns of the title the overview keeps when objects are long.
+const TITLE_ROOM: usize = 20;
+/// Where a finding's evidence and fix start: under the heading, not flush with it.
+const INDENT: &str = "  ";
 
-fn seen_cell(f: &Finding) -> String {
-    let mut lines = wrap(&f.title, SEEN_WIDTH, "");
-    for e in &f.evidence {
-        lines.extend(wrap(&format!("- {e}"), SEEN_WIDTH, "  "));
-    }
-    lines.join("\n")
-}
-
-fn fix_cell(f: &Finding) -> String {
-    let mut lines = Vec::new();
-    for r in &f.remediation {
-        if r.starts_with('#') {
-            lines.extend(wrap(r, ADVICE_WIDTH, "# "));
-        } else {
-            lines.push(r.clone());
-        }
-    }
-    lines.join("\n")
-}
-
-pub(super) fn new_table(catalog: &Catalog, lang: Lang, headers: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(headers.iter().map(|k| Cell::new(catalog.ui(k, lang))));
-    // comfy-table would decide on its own by looking at the real stdout; the caller already decided
-    // (terminal, --no-color, NO_COLOR), and the writer may not be stdout at all.
-    t.force_no_tty();
-    t
-}
-
-/// comfy-table pads every cell; trailing blanks only get in the way of copying a command.
-pub(super) fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
-    for line in t.lines() {
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+/// Columns with their headers (catalog keys) in bold, fitted to the width.
+pub(super) fn grid(
+    out: &mut dyn Write,
+    catalog: &Catalog,
+    look: Look,
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+) -> io::Result<()> {
+    let g = Grid {
+        headers: headers
+            .iter()
+            .map(|k| catalog.ui(k, look.lang).to_string())
+            .collect(),
+        rows,
+    };
+    g.write(out, look.width, |h| paint(h, Style::Bold, look.color))
 }
 
 pub(super) fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
@@ -64,71 +50,252 @@ pub(super) fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
     catalog.ui(key, lang).to_string()
 }
 
-/// Only the severity is coloured: the commands must stay plain text to copy.
-fn severity_cell(text: String, s: Severity, color: bool) -> Cell {
-    let cell = Cell::new(text);
-    if !color {
-        return cell;
+/// ANSI styles; only ever wrapped around prose (severity, headings), never around a command.
+#[derive(Clone, Copy)]
+enum Style {
+    Bold,
+    Sev(Severity),
+}
+
+fn paint(text: &str, style: Style, color: bool) -> String {
+    if !color || text.is_empty() {
+        return text.to_string();
     }
-    match s {
-        Severity::Error => cell.fg(Color::Red).add_attribute(Attribute::Bold),
-        Severity::Warning => cell.fg(Color::Yellow),
-        Severity::Info => cell.fg(Color::Cyan),
+    let code = match style {
+        Style::Bold => "1",
+        Style::Sev(Severity::Error) => "1;31",
+        Style::Sev(Severity::Warning) => "33",
+        Style::Sev(Severity::Info) => "36",
+    };
+    format!("\u{1b}[{code}m{text}\u{1b}[0m")
+}
+
+/// `text` cut to `width` columns, ending in `…` when something was cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in text.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// `text` padded with spaces to `width` columns (CJK characters count two).
+fn pad(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(text.width());
+    format!("{text}{}", " ".repeat(fill))
+}
+
+fn object_label(f: &Finding) -> String {
+    match &f.namespace {
+        // `namespace/blueking -n blueking` says it twice.
+        Some(ns) if f.object != format!("namespace/{ns}") => format!("{} -n {ns}", f.object),
+        _ => f.object.clone(),
     }
 }
 
-fn findings_table(
+/// The object in `width` columns: its name is cut before its namespace is.
+fn short_object(f: &Finding, width: usize) -> String {
+    let label = object_label(f);
+    if label.width() <= width {
+        return label;
+    }
+    let ns = &label[f.object.len()..];
+    if ns.width() + 8 <= width {
+        format!("{}{ns}", cut(&f.object, width - ns.width()))
+    } else {
+        cut(&label, width)
+    }
+}
+
+/// One line per finding: severity, rule, object, title, each line cut to the width.
+fn overview(
     out: &mut dyn Write,
     findings: &[Finding],
     catalog: &Catalog,
     look: Look,
 ) -> io::Result<()> {
-    let lang = look.lang;
-    if findings.is_empty() {
-        return writeln!(out, "{}", catalog.ui("no_findings", lang));
+    let sevs: Vec<String> = findings
+        .iter()
+        .map(|f| severity(catalog, look.lang, f.severity))
+        .collect();
+    let labels: Vec<String> = findings.iter().map(object_label).collect();
+    let sev_w = sevs.iter().map(|s| s.width()).max().unwrap_or(0);
+    let rule_w = findings.iter().map(|f| f.rule.width()).max().unwrap_or(0);
+    let rest_w = look.width.saturating_sub(sev_w + 2);
+    // The title keeps some room: a longer object is cut rather than pushing every title off the line.
+    let obj_w = labels
+        .iter()
+        .map(|o| o.width())
+        .max()
+        .unwrap_or(0)
+        .min(rest_w.saturating_sub(rule_w + 4 + TITLE_ROOM).max(12));
+    let objects: Vec<String> = findings.iter().map(|f| short_object(f, obj_w)).collect();
+    for ((f, sev), object) in findings.iter().zip(&sevs).zip(&objects) {
+        let rest = format!(
+            "{}  {}  {}",
+            pad(&f.rule, rule_w),
+            pad(object, obj_w),
+            f.title
+        );
+        writeln!(
+            out,
+            "{}  {}",
+            paint(&pad(sev, sev_w), Style::Sev(f.severity), look.color),
+            cut(&rest, rest_w).trim_end()
+        )?;
     }
-    let mut t = new_table(
-        catalog,
-        lang,
-        &[
-            "col_severity",
-            "col_rule",
-            "col_object",
-            "col_seen",
-            "col_fix",
-        ],
-    );
-    for f in findings {
-        let object = match &f.namespace {
-            Some(ns) => format!("{}\n-n {ns}", f.object),
-            None => f.object.clone(),
+    Ok(())
+}
+
+/// `── error · rule · object ─────`, as wide as the table; the object goes on a line of its own
+/// when the three do not fit, rather than being cut.
+fn heading(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io::Result<()> {
+    let sev = severity(catalog, look.lang, f.severity);
+    let object = object_label(f);
+    let one_line = format!(" · {} · {object} ", f.rule);
+    // "── " before, at least "──" after.
+    let room = look.width.saturating_sub(sev.width() + 5);
+    let (label, below) = if one_line.width() <= room {
+        (one_line, None)
+    } else {
+        (cut(&format!(" · {} ", f.rule), room), Some(object))
+    };
+    let line = "─".repeat(look.width.saturating_sub(3 + sev.width() + label.width()));
+    writeln!(
+        out,
+        "── {}{}{}",
+        paint(&sev, Style::Sev(f.severity), look.color),
+        paint(&label, Style::Bold, look.color),
+        line
+    )?;
+    if let Some(object) = below {
+        for l in wrap(&object, look.width, "") {
+            writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
+        }
+    }
+    Ok(())
+}
+
+/// The evidence to show: the rule's short telling if it has one, cut to [`MAX_EVIDENCE`] lines.
+fn evidence_lines(f: &Finding, catalog: &Catalog, lang: Lang) -> Vec<String> {
+    let all = if f.brief.is_empty() {
+        &f.evidence
+    } else {
+        &f.brief
+    };
+    if all.len() <= MAX_EVIDENCE {
+        return all.clone();
+    }
+    let mut shown = all[..MAX_EVIDENCE - 1].to_vec();
+    let more = (all.len() - shown.len()).to_string();
+    shown.push(fill(catalog.ui("more_evidence", lang), &[("n", &more)]));
+    shown
+}
+
+/// The fix, one line per remediation line: a command (or a quoted step for later) whole, on its own
+/// line; advice wrapped, `#` on every line. The block is indented under its heading unless a command
+/// would then be wider than the terminal: then none is, so that the commands still line up.
+fn fix_lines(f: &Finding, width: usize) -> Vec<String> {
+    let whole = |r: &str| !r.starts_with('#') || findings::quoted_command(r).is_some();
+    let fits = f
+        .remediation
+        .iter()
+        .filter(|r| whole(r))
+        .all(|r| r.width() + INDENT.len() <= width);
+    let indent = if fits { INDENT } else { "" };
+    let mut lines = Vec::new();
+    for r in &f.remediation {
+        if whole(r) {
+            lines.push(format!("{indent}{r}"));
+        } else {
+            let prose_w = width.saturating_sub(indent.len());
+            lines.extend(
+                wrap(r, prose_w, "# ")
+                    .into_iter()
+                    .map(|l| format!("{indent}{l}")),
+            );
+        }
+    }
+    lines
+}
+
+fn detail(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io::Result<()> {
+    let w = look.width;
+    heading(out, f, catalog, look)?;
+    for l in wrap(&f.title, w, "") {
+        writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
+    }
+    for e in evidence_lines(f, catalog, look.lang) {
+        // A quoted log line belongs to the bullet above it ("the last lines of its log:").
+        let (indent, item) = match e.strip_prefix("> ") {
+            Some(_) => ("    ", e.clone()),
+            None => (INDENT, format!("- {e}")),
         };
-        t.add_row(vec![
-            severity_cell(severity(catalog, lang, f.severity), f.severity, look.color),
-            Cell::new(&f.rule),
-            Cell::new(object),
-            Cell::new(seen_cell(f)),
-            Cell::new(fix_cell(f)),
-        ]);
+        for l in wrap(&item, w.saturating_sub(indent.len()), "  ") {
+            writeln!(out, "{indent}{l}")?;
+        }
     }
-    if look.color {
-        t.enforce_styling();
+    if !f.remediation.is_empty() {
+        let label = catalog.ui("fix_heading", look.lang);
+        writeln!(out, "{}", paint(label, Style::Bold, look.color))?;
+        for l in fix_lines(f, w) {
+            writeln!(out, "{l}")?;
+        }
     }
-    write_table(out, &t)
+    Ok(())
+}
+
+fn findings_section(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    catalog: &Catalog,
+    look: Look,
+) -> io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "{}", catalog.ui("no_findings", look.lang));
+    }
+    overview(out, findings, catalog, look)?;
+    for f in findings {
+        writeln!(out)?;
+        detail(out, f, catalog, look)?;
+    }
+    Ok(())
 }
 
 fn skipped_list(
     out: &mut dyn Write,
     skipped: &[Skipped],
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
     if skipped.is_empty() {
         return Ok(());
     }
-    writeln!(out, "{}", catalog.ui("skipped_title", lang))?;
+    writeln!(out)?;
+    let title = catalog.ui("skipped_title", look.lang);
+    writeln!(out, "{}", paint(title, Style::Bold, look.color))?;
     for s in skipped {
-        writeln!(out, "  {}: {}", s.what, s.reason)?;
+        let item = format!("- {}: {}", s.what, s.reason);
+        for l in wrap(&item, look.width.saturating_sub(INDENT.len()), "  ") {
+            writeln!(out, "{INDENT}{l}")?;
+        }
+    }
+    Ok(())
+}
+
+fn paragraph(out: &mut dyn Write, text: &str, width: usize) -> io::Result<()> {
+    for l in wrap(text, width, "") {
+        writeln!(out, "{l}")?;
     }
     Ok(())
 }
@@ -139,10 +306,10 @@ pub fn write_report(
     catalog: &Catalog,
     look: Look,
 ) -> io::Result<()> {
-    let lang = look.lang;
-    findings_table(out, &r.findings, catalog, look)?;
-    skipped_list(out, &r.skipped, catalog, lang)?;
-    writeln!(out, "{}", r.summary.sentence(catalog, lang))
+    findings_section(out, &r.findings, catalog, look)?;
+    skipped_list(out, &r.skipped, catalog, look)?;
+    writeln!(out)?;
+    paragraph(out, &r.summary.sentence(catalog, look.lang), look.width)
 }
 
 pub fn write_release(
@@ -152,83 +319,187 @@ pub fn write_release(
     look: Look,
 ) -> io::Result<()> {
     let lang = look.lang;
-    writeln!(
-        out,
-        "{}",
-        fill(
-            catalog.ui("release_title", lang),
-            &[("namespace", &r.namespace), ("release", &r.name)]
-        )
-    )?;
-    let mut t = new_table(
-        catalog,
-        lang,
-        &[
-            "col_revision",
-            "col_status",
-            "col_chart",
-            "col_app_version",
-            "col_updated",
-            "col_description",
-        ],
+    let title = fill(
+        catalog.ui("release_title", lang),
+        &[("namespace", &r.namespace), ("release", &r.name)],
     );
-    for rev in &r.revisions {
-        let chart = match (&rev.chart, &rev.chart_version) {
-            (Some(c), Some(v)) => format!("{c}-{v}"),
-            (Some(c), None) => c.clone(),
-            _ => "-".into(),
-        };
-        t.add_row(vec![
-            rev.revision.to_string(),
-            rev.status.clone(),
-            chart,
-            rev.app_version.clone().unwrap_or_else(|| "-".into()),
-            rev.updated
-                .map(crate::format::when)
-                .unwrap_or_else(|| "-".into()),
-            rev.description.clone().unwrap_or_else(|| "-".into()),
-        ]);
+    for l in wrap(&title, look.width, "") {
+        writeln!(out, "{}", paint(&l, Style::Bold, look.color))?;
     }
-    write_table(out, &t)?;
+    let headers = [
+        "col_revision",
+        "col_status",
+        "col_chart",
+        "col_app_version",
+        "col_updated",
+        "col_description",
+    ];
+    let rows = r
+        .revisions
+        .iter()
+        .map(|rev| {
+            let chart = match (&rev.chart, &rev.chart_version) {
+                (Some(c), Some(v)) => format!("{c}-{v}"),
+                (Some(c), None) => c.clone(),
+                _ => "-".into(),
+            };
+            vec![
+                rev.revision.to_string(),
+                rev.status.clone(),
+                chart,
+                rev.app_version.clone().unwrap_or_else(|| "-".into()),
+                rev.updated
+                    .map(crate::format::when)
+                    .unwrap_or_else(|| "-".into()),
+                rev.description.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    grid(out, catalog, look, &headers, rows)?;
+    if !r.pods.is_empty() {
+        writeln!(out)?;
+        let rows = r
+            .pods
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.ready.clone(),
+                    p.status.clone(),
+                    p.restarts.to_string(),
+                    p.node.clone(),
+                ]
+            })
+            .collect();
+        let headers = [
+            "col_pod",
+            "col_ready",
+            "col_status",
+            "col_restarts",
+            "col_node",
+        ];
+        grid(out, catalog, look, &headers, rows)?;
+    }
     writeln!(out)?;
     if !r.workloads.is_empty() {
-        writeln!(out, "{}", catalog.ui("release_workloads", lang))?;
-        workloads_table(out, &r.workloads, catalog, lang)?;
+        let heading = catalog.ui("release_workloads", lang);
+        writeln!(out, "{}", paint(heading, Style::Bold, look.color))?;
+        workloads_grid(out, &r.workloads, catalog, look)?;
         writeln!(out)?;
     }
-    writeln!(out, "{}", catalog.ui("release_findings", lang))?;
-    findings_table(out, &r.findings, catalog, look)?;
-    skipped_list(out, &r.skipped, catalog, lang)
+    let heading = catalog.ui("release_findings", lang);
+    writeln!(out, "{}", paint(heading, Style::Bold, look.color))?;
+    findings_section(out, &r.findings, catalog, look)?;
+    skipped_list(out, &r.skipped, catalog, look)
 }
 
-/// `Deployment/bk-user-api  0/1  workload-create-failed replicaset/bk-user-api-6c7d9f8b5`.
-fn workloads_table(
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(remediation: &[&str]) -> Finding {
+        Finding {
+            rule: "helm-operation-in-progress".into(),
+            severity: Severity::Error,
+            namespace: Some("blueking".into()),
+            object: "release/bk-paas".into(),
+            title: "Helm release bk-paas is stuck in pending-upgrade".into(),
+            evidence: (0..30)
+                .map(|i| format!("pod bk-paas-{i} is stuck"))
+                .collect(),
+            remediation: remediation.iter().map(|s| s.to_string()).collect(),
+            explanation: String::new(),
+            covers: Vec::new(),
+            brief: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn commands_stay_whole_and_advice_stays_a_comment() {
+        let long = format!("kubectl patch configmap -n x y -p '{}'", "a".repeat(60));
+        let later =
+            findings::later("kubectl delete configmap -n ingress-nginx ingress-nginx-controller");
+        let f = finding(&[
+            "helm rollback -n blueking bk-paas 2",
+            &long,
+            "# then run the deployment again (helmfile sync, or the one-click script), and look again",
+            &later,
+        ]);
+        let lines = fix_lines(&f, 40);
+        // One command is too wide to indent: then none is, and none is ever cut.
+        assert_eq!(lines[0], "helm rollback -n blueking bk-paas 2");
+        assert_eq!(lines[1], long);
+        let advice: Vec<_> = lines[2..lines.len() - 1].to_vec();
+        assert!(advice.len() > 1, "{advice:?}");
+        assert!(
+            advice
+                .iter()
+                .all(|l| l.starts_with("# ") && l.width() <= 40)
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &later,
+            "quoted step for later: whole"
+        );
+        let narrow = finding(&["helm rollback -n blueking bk-paas 2"]);
+        assert_eq!(
+            fix_lines(&narrow, 40),
+            ["  helm rollback -n blueking bk-paas 2"]
+        );
+    }
+
+    #[test]
+    fn long_evidence_says_how_many_more() {
+        let catalog = Catalog::builtin();
+        let f = finding(&[]);
+        let shown = evidence_lines(&f, &catalog, Lang::En);
+        assert_eq!(shown.len(), MAX_EVIDENCE);
+        assert_eq!(
+            shown.last().unwrap(),
+            &format!(
+                "… and {} more (-o json lists them all)",
+                30 - MAX_EVIDENCE + 1
+            )
+        );
+    }
+
+    #[test]
+    fn cut_and_pad_count_chinese_as_two_columns() {
+        assert_eq!(cut("无法解析集群内的服务域名", 9), "无法解析…");
+        assert_eq!(cut("short", 9), "short");
+        assert_eq!(pad("错误", 7).width(), 7);
+    }
+}
+
+/// `Deployment/bk-user-api  0/1  workload-create-failed replicaset/bk-user-api-6c7d9f8b5`: what
+/// `helm --wait` waited for, and the finding behind each one that is not ready.
+fn workloads_grid(
     out: &mut dyn Write,
     workloads: &[crate::findings::Workload],
     catalog: &Catalog,
-    lang: Lang,
+    look: Look,
 ) -> io::Result<()> {
-    let mut t = new_table(
+    let rows = workloads
+        .iter()
+        .map(|w| {
+            let blocked = w
+                .blocked_by
+                .iter()
+                .map(|b| format!("{} {}", b.rule, b.object))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                format!("{}/{}", w.kind, w.name),
+                format!("{}/{}", w.ready, w.desired),
+                if blocked.is_empty() { "-".into() } else { blocked },
+            ]
+        })
+        .collect();
+    grid(
+        out,
         catalog,
-        lang,
+        look,
         &["col_workload", "col_ready", "col_blocked_by"],
-    );
-    for w in workloads {
-        let blocked = w
-            .blocked_by
-            .iter()
-            .map(|b| format!("{} {}", b.rule, b.object))
-            .collect::<Vec<_>>()
-            .join("\n");
-        t.add_row(vec![
-            format!("{}/{}", w.kind, w.name),
-            format!("{}/{}", w.ready, w.desired),
-            if blocked.is_empty() {
-                "-".into()
-            } else {
-                blocked
-            },
-        ]);
-    }
-    write_table(out, &t)
+        rows,
+    )
 }

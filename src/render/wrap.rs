@@ -1,6 +1,7 @@
-//! Word wrapping for table cells, by display width: Chinese characters take two columns and may break
-//! anywhere, other text breaks at spaces. A word longer than the width (a host name, a path) stays
-//! whole on its own line rather than being cut.
+//! Word wrapping of prose, by display width: Chinese characters take two columns and may break
+//! anywhere, other text breaks at spaces. A word longer than a line (a long host name or log token)
+//! is broken where the line ends, so that no line of prose is wider than the terminal. Commands are
+//! never passed through here: they are printed whole.
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -11,7 +12,8 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
     let mut line = String::new();
     let mut line_w = 0;
     let indent_w = indent.width();
-    for token in tokens(text) {
+    let room = width.saturating_sub(indent_w).max(1);
+    for token in tokens(text).into_iter().flat_map(|t| pieces(t, room)) {
         let w = token.width();
         if token == " " {
             if line_w > 0 && line_w < width {
@@ -32,6 +34,26 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
         lines.push(line.trim_end().to_string());
     }
     lines
+}
+
+/// `token` in pieces of at most `room` columns (one piece when it fits).
+fn pieces(token: &str, room: usize) -> Vec<&str> {
+    if token.width() <= room {
+        return vec![token];
+    }
+    let mut out = Vec::new();
+    let (mut start, mut w) = (0, 0);
+    for (i, c) in token.char_indices() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw > room && i > start {
+            out.push(&token[start..i]);
+            start = i;
+            w = 0;
+        }
+        w += cw;
+    }
+    out.push(&token[start..]);
+    out
 }
 
 /// Spaces, runs of non-wide characters, and single wide (CJK) characters.
@@ -63,7 +85,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn english_breaks_at_spaces_and_keeps_long_words() {
+    fn english_breaks_at_spaces_and_breaks_words_longer_than_a_line() {
         let l = wrap(
             "- pod bk-elastic-0 could not resolve bk-elastic-elasticsearch-master.blueking.svc.cluster.local: oops",
             30,
@@ -74,10 +96,12 @@ mod tests {
             [
                 "- pod bk-elastic-0 could not",
                 "  resolve",
-                "  bk-elastic-elasticsearch-master.blueking.svc.cluster.local:",
-                "  oops"
+                "  bk-elastic-elasticsearch-mas",
+                "  ter.blueking.svc.cluster.loc",
+                "  al: oops"
             ]
         );
+        assert!(l.iter().all(|l| l.width() <= 30));
     }
 
     #[test]

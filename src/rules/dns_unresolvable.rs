@@ -20,6 +20,8 @@ pub const ID: &str = "dns-unresolvable";
 const DNS_SERVICES: &[&str] = &["kube-dns", "coredns"];
 const PLACEHOLDER_IP: &str = "<dns-ip>";
 const CLUSTER_DOMAIN: &str = "cluster.local";
+/// Pods named in the table before "… and N more pods"; `-o json` names them all.
+const BRIEF_PODS: usize = 8;
 
 /// `name.namespace.svc[.cluster.local]`, `pod.headless.namespace.svc...`: a cluster name whatever
 /// the resolver library printed around it.
@@ -93,7 +95,20 @@ fn finding(ctx: &Ctx, ns: &str, failures: &[Failure], dns: Option<&Service>) -> 
         &[("namespace", ns)],
     );
     let mut all_names = BTreeSet::new();
+    // For a person: each pod and what it could not resolve, once, whichever logs said it.
+    let mut per_pod: Vec<(&str, &str, BTreeSet<&str>)> = Vec::new();
     for fl in failures {
+        match per_pod
+            .iter_mut()
+            .find(|(p, c, _)| *p == fl.pod && *c == fl.container)
+        {
+            Some((_, _, names)) => names.extend(fl.names.iter().map(String::as_str)),
+            None => per_pod.push((
+                fl.pod,
+                fl.container,
+                fl.names.iter().map(String::as_str).collect(),
+            )),
+        }
         let stream = if fl.previous {
             "log_previous"
         } else {
@@ -117,6 +132,28 @@ fn finding(ctx: &Ctx, ns: &str, failures: &[Failure], dns: Option<&Service>) -> 
             f.covers.push(covered);
         }
     }
+    let shown = if per_pod.len() > BRIEF_PODS {
+        BRIEF_PODS - 1
+    } else {
+        per_pod.len()
+    };
+    for (pod, container, names) in &per_pod[..shown] {
+        let names: Vec<&str> = names.iter().copied().collect();
+        f.brief.push(ctx.text(
+            ID,
+            "failed_brief",
+            &[
+                ("pod", pod),
+                ("container", container),
+                ("names", &names.join(", ")),
+            ],
+        ));
+    }
+    if shown < per_pod.len() {
+        let n = (per_pod.len() - shown).to_string();
+        f.brief.push(ctx.text(ID, "more_pods", &[("n", &n)]));
+    }
+    let pod_lines = f.evidence.len();
     let fqdns: BTreeSet<String> = all_names.iter().map(|n| fqdn(ctx.snap, n, ns)).collect();
     for name in &fqdns {
         if let Some(svc) = registered(ctx.snap, name) {
@@ -157,6 +194,8 @@ fn finding(ctx: &Ctx, ns: &str, failures: &[Failure], dns: Option<&Service>) -> 
             PLACEHOLDER_IP
         }
     };
+    let rest = f.evidence[pod_lines..].to_vec();
+    f.brief.extend(rest);
     f.remediation
         .push(ctx.text(ID, "test_nodes", &[("nodes", &node_list(ctx.snap))]));
     for name in &fqdns {

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::Ctx;
 use super::version::{Version, image_tag};
-use crate::findings::{Finding, Severity};
+use crate::findings::{self, Finding, Severity};
 use crate::helm::{Release, Status};
 
 pub const ID: &str = "ingress-snippet-disabled";
@@ -421,7 +421,8 @@ fn describe(ctx: &Ctx, f: &mut Finding, c: &Config) {
 }
 
 /// The JSON merge patch that sets what refuses to what allows, and the one that restores the values
-/// found (`null` removes a key that was not set, bringing back the default).
+/// found (`null` removes a key that was not set, bringing back the default). The restore must wait
+/// until BlueKing is deployed: run at once it would undo the fix, so it is quoted in a `#` line.
 fn fix(
     ctx: &Ctx,
     f: &mut Finding,
@@ -457,8 +458,9 @@ fn fix(
         f.remediation.push(create);
         f.remediation.push(ctx.text(ID, "then_retry", &[]));
         f.remediation.push(ctx.text(ID, "set_back", &[]));
-        f.remediation
-            .push(format!("kubectl delete configmap -n {ns} {name}"));
+        f.remediation.push(findings::later(&format!(
+            "kubectl delete configmap -n {ns} {name}"
+        )));
         return;
     }
     f.remediation.push(format!(
@@ -467,10 +469,10 @@ fn fix(
     ));
     f.remediation.push(ctx.text(ID, "then_retry", &[]));
     f.remediation.push(ctx.text(ID, "set_back", &[]));
-    f.remediation.push(format!(
+    f.remediation.push(findings::later(&format!(
         "kubectl patch configmap -n {ns} {name} --type merge -p '{{\"data\":{{{}}}}}'",
         back.join(",")
-    ));
+    )));
 }
 
 #[cfg(test)]

@@ -7,6 +7,10 @@
 //! 2. Otherwise write `src/rules/<id_with_underscores>.rs` with `pub fn check(ctx: &Ctx) -> Vec<Finding>`:
 //!    read `ctx.snap`, never the network; take namespaces, release and pod names from the data.
 //!    Build findings with [`Ctx::finding`] and sentences with [`Ctx::text`].
+//!    Running every non-`#` remediation line in order must leave the cluster fixed: a command that
+//!    must wait (restoring a setting once BlueKing is deployed) is quoted with
+//!    [`findings::later`]. Evidence that repeats itself (the same log line under every pod) may
+//!    get a short telling for the table in [`Finding::brief`]; JSON keeps the full evidence.
 //!    A rule that must know what other rules found takes `earlier: &[Finding]`; a pod a finding
 //!    accounts for goes into [`Finding::covers`] so that `pod-crash-loop` does not report it again.
 //!    Two things a live `check` leaves out to stay fast on big clusters: of a pod's spec it keeps
@@ -109,6 +113,7 @@ impl<'a> Ctx<'a> {
             remediation: Vec::new(),
             explanation: fill(entry.explanation.get(self.lang), vars),
             covers: Vec::new(),
+            brief: Vec::new(),
         }
     }
 

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::helm_release_failed::pod_state;
 use super::{Ctx, dns_unresolvable, pod_crash_loop};
-use crate::findings::Finding;
+use crate::findings::{self, Finding};
 use crate::snapshot::pod;
 
 pub const ID: &str = "redis-cluster-stale-data";
@@ -84,7 +84,11 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         f.remediation.push(format!(
             "kubectl delete pvc -n {ns} -l app.kubernetes.io/instance={release}"
         ));
+        // Only if the delete hangs, and in another terminal: quoted, not a step of the sequence.
         f.remediation.push(ctx.text(ID, "if_hangs", &vars));
+        f.remediation.push(findings::later(&format!(
+            "kubectl delete pod -n {ns} -l app.kubernetes.io/instance={release}"
+        )));
         f.remediation
             .push(format!("helmfile -f {HELMFILE} -l name={release} sync"));
         out.push(f);
