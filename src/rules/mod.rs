@@ -34,6 +34,16 @@ pub mod log_signatures;
 pub mod node_probe;
 pub mod pod_crash_loop;
 pub mod redis_cluster_stale_data;
+// BlueKing 7.x's own troubleshooting pages: cluster objects that show a documented failure.
+pub mod bcs_storage_class_missing;
+pub mod bkrepo_auth_realm;
+pub mod coredns_hosts_stale;
+pub mod domain_changed;
+pub mod kubelet_unreachable;
+pub mod monitor_builtin_labels;
+pub mod saas_ingress_class;
+pub mod saas_registry_unreachable;
+pub mod site;
 
 use jiff::Timestamp;
 
@@ -132,6 +142,14 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(clock_skew::check(ctx));
     out.extend(apigateway_too_old::check(ctx));
     out.extend(pod_ip_not_private::check(ctx));
+    out.extend(coredns_hosts_stale::check(ctx));
+    out.extend(domain_changed::check(ctx));
+    out.extend(saas_ingress_class::check(ctx));
+    out.extend(saas_registry_unreachable::check(ctx));
+    out.extend(bcs_storage_class_missing::check(ctx));
+    out.extend(bkrepo_auth_realm::check(ctx));
+    out.extend(monitor_builtin_labels::check(ctx));
+    out.extend(kubelet_unreachable::check(ctx));
 
     // Rules read from pod logs (issue 3, rules-logs). redis-cluster-stale-data reads the findings
     // before it to say "fix DNS first".
