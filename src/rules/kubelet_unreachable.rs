@@ -55,9 +55,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();
     for (name, reads) in by_node {
         let n = snap.node(&name);
-        let ip = n
-            .and_then(node::internal_ip)
-            .unwrap_or_else(|| host_of(reads[0].1));
+        // The address the API server dialled is the one to test, whatever the Node object says.
+        let ip = host_of(reads[0].1);
         let port = reads[0].1.rsplit_once(':').map_or("10250", |(_, p)| p);
         let mut f = ctx.finding(
             ID,
