@@ -30,6 +30,7 @@ pub mod pod_ip_not_private;
 pub mod version;
 // Rules read from pod logs (issue 3, rules-logs).
 pub mod dns_unresolvable;
+pub mod ipv6_disabled;
 pub mod log_signatures;
 pub mod node_probe;
 pub mod pod_crash_loop;
@@ -154,6 +155,7 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     // Rules read from pod logs (issue 3, rules-logs). redis-cluster-stale-data reads the findings
     // before it to say "fix DNS first".
     out.extend(dns_unresolvable::check(ctx));
+    out.extend(ipv6_disabled::check(ctx));
     out.extend(log_signatures::check(ctx));
     let redis = redis_cluster_stale_data::check(ctx, &out);
     out.extend(redis);

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 
 use crate::helm::Release;
@@ -177,6 +177,26 @@ pub fn release<'a>(releases: &'a [Release], name: &str) -> Option<&'a Release> {
 pub fn installed(r: &Release) -> bool {
     r.latest().status() != crate::helm::Status::Uninstalled
         && r.revisions.iter().any(|v| v.status().was_deployed())
+}
+
+/// Consul pods: the monitoring suite's own consul (`bk-monitor-consul-*`, BlueKing 7.1+) and the
+/// older `bk-consul-*`. They restart, even show `Error`, during their first minutes while the
+/// cluster forms; the install guide calls that normal.
+const CONSUL_PREFIXES: &[&str] = &["bk-consul-", "bk-monitor-consul-"];
+const CONSUL_SETTLE_SECS: i64 = 10 * 60;
+
+/// A consul pod still in the minutes its restarts are expected.
+pub fn consul_settling(p: &Pod, now: jiff::Timestamp) -> bool {
+    let name = crate::snapshot::pod::name(p);
+    if !CONSUL_PREFIXES.iter().any(|c| name.starts_with(c)) {
+        return false;
+    }
+    let started = p
+        .status
+        .as_ref()
+        .and_then(|s| s.start_time.as_ref())
+        .or(p.metadata.creation_timestamp.as_ref());
+    started.is_some_and(|t| now.as_second() - t.0.as_second() < CONSUL_SETTLE_SECS)
 }
 
 #[cfg(test)]
