@@ -36,6 +36,15 @@ fn cause_of(text: &str) -> Option<Cause> {
     }
 }
 
+/// The part of a pull error that says why: containerd and dockerd both put the failed request
+/// first (`failed to resolve reference ...: Head "https://...": `) and the reason last.
+fn why(error: &str) -> &str {
+    ["dial tcp", "tls: ", "x509: "]
+        .iter()
+        .find_map(|k| error.find(k))
+        .map_or(error, |i| &error[i..])
+}
+
 /// `docker.DOMAIN` of an image reference `docker.DOMAIN/bkpaas/docker/...`.
 fn registry_of(image: &str) -> Option<&str> {
     let host = image.split_once('/')?.0;
@@ -64,8 +73,8 @@ fn pull_error<'a>(ctx: &Ctx<'a>, p: &'a Pod, image: &str, waiting: Option<&'a st
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let snap = ctx.snap;
-    // (registry, cause) → pods: (namespace, pod, node, the error)
-    let mut found: BTreeMap<(&str, Cause), Vec<(&str, &str, &str, &str)>> = BTreeMap::new();
+    // (registry, cause) → pods: (namespace, pod, node, image, the error)
+    let mut found: BTreeMap<(&str, Cause), Vec<(&str, &str, &str, &str, &str)>> = BTreeMap::new();
     for p in &snap.pods {
         if !pod::namespace(p).starts_with(SAAS_NS_PREFIX) {
             continue;
@@ -86,7 +95,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                 pod::namespace(p),
                 pod::name(p),
                 pod::node(p).unwrap_or("?"),
-                error,
+                &c.image,
+                why(error),
             ));
         }
     }
@@ -100,11 +110,17 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             format!("pod/{first}"),
             &[("registry", registry)],
         );
-        for (ns, p, n, error) in &pods {
+        for (ns, p, n, image, error) in &pods {
             f.evidence.push(ctx.text(
                 ID,
                 "pull",
-                &[("namespace", ns), ("pod", p), ("node", n), ("error", &super::logs::clip(error))],
+                &[
+                    ("namespace", ns),
+                    ("pod", p),
+                    ("node", n),
+                    ("image", image),
+                    ("error", &super::logs::clip(error)),
+                ],
             ));
             f.covers.push((ns.to_string(), p.to_string()));
         }
