@@ -109,3 +109,91 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::i18n::Lang;
+    use crate::probe::report::{Ipv6, NodeProbe, Report};
+    use crate::snapshot::{ContainerLogs, LogKey, Snapshot};
+
+    const LINE: &str =
+        "nginx: [emerg] socket() [::]:80 failed (97: Address family not supported by protocol)";
+
+    fn snap(node_ipv6: Option<bool>) -> Snapshot {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "gw-0", "namespace": "blueking",
+                         "labels": {"app.kubernetes.io/instance": "bk-repo"}},
+            "spec": {"nodeName": "node-2", "containers": [{"name": "gateway",
+                     "env": [{"name": "BK_REPO_EXT_IP"}]}]},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "gateway", "ready": false,
+                       "restartCount": 4, "image": "bkrepo-gateway", "imageID": ""}]}
+        }))
+        .unwrap();
+        let mut s = Snapshot {
+            pods: vec![pod],
+            ..Snapshot::default()
+        };
+        s.logs.insert(
+            LogKey {
+                namespace: "blueking".into(),
+                pod: "gw-0".into(),
+                container: "gateway".into(),
+            },
+            ContainerLogs {
+                current: None,
+                previous: Some(format!("{LINE}\n")),
+            },
+        );
+        if let Some(in_kernel) = node_ipv6 {
+            s.probes.push(NodeProbe {
+                node: "node-2".into(),
+                namespace: "default".into(),
+                pod: "bkdoctor-probe-r-node-2".into(),
+                image: "busybox:1.36".into(),
+                outcome: Outcome::Ran {
+                    report: Report {
+                        ipv6: Some(Ipv6 {
+                            in_kernel,
+                            disabled_by_sysctl: Some(false),
+                        }),
+                        complete: true,
+                        ..Report::default()
+                    },
+                    server_time: None,
+                    margin_secs: 3,
+                },
+            });
+        }
+        s
+    }
+
+    fn finding(s: &Snapshot) -> Finding {
+        let catalog = Catalog::builtin();
+        let ctx = Ctx::new(s, &catalog, Lang::En, "2026-11-20T11:00:00Z".parse().unwrap());
+        let mut f = check(&ctx);
+        assert_eq!(f.len(), 1);
+        f.remove(0)
+    }
+
+    #[test]
+    fn where_the_nodes_probe_finds_ipv6_the_pod_network_is_the_cause() {
+        let f = finding(&snap(Some(true)));
+        assert!(f.title.contains("its pod network has none"), "{}", f.title);
+        assert!(f.evidence.iter().any(|e| e.contains("the node is not the cause")));
+        assert!(!f.remediation.iter().any(|r| r.contains("sysctl -w")));
+        assert!(f.remediation.iter().any(|r| r.contains("FELIX_IPV6SUPPORT")));
+        // The gateway's own way out stays: it does not need IPv6 at all.
+        assert!(f.remediation.iter().any(|r| r.contains("gateway.extIp")));
+    }
+
+    #[test]
+    fn without_a_probe_or_with_ipv6_off_on_the_node_the_node_is_fixed() {
+        for s in [snap(None), snap(Some(false))] {
+            let f = finding(&s);
+            assert!(f.title.contains("IPv6 is disabled on node node-2"), "{}", f.title);
+            assert!(f.remediation.iter().any(|r| r == "sysctl -w net.ipv6.conf.all.disable_ipv6=0"));
+        }
+    }
+}
