@@ -95,7 +95,11 @@ fn in_language(f: &Value, lang: &str) {
     let t = f["title"].as_str().unwrap();
     assert_eq!(is_chinese(t), lang == "zh", "title {t:?} for --lang {lang}");
     let e = f["explanation"].as_str().unwrap();
-    assert_eq!(is_chinese(e), lang == "zh", "explanation {e:?} for --lang {lang}");
+    assert_eq!(
+        is_chinese(e),
+        lang == "zh",
+        "explanation {e:?} for --lang {lang}"
+    );
 }
 
 fn commands(f: &Value) -> Vec<String> {
@@ -130,7 +134,10 @@ fn trigger_and_near_miss(
             "{near_miss}: {rule} fired: {v:#}"
         );
     }
-    assert_eq!(per_lang[0], per_lang[1], "{rule}: commands differ by language");
+    assert_eq!(
+        per_lang[0], per_lang[1],
+        "{rule}: commands differ by language"
+    );
 }
 
 #[test]
@@ -144,16 +151,23 @@ fn coredns_hosts_stale_names_what_is_missing_and_old_with_the_current_address() 
             assert_eq!(f["namespace"], "kube-system");
             assert_eq!(f["severity"], "error");
             for name in ["bknodeman", "job", "jobapi"] {
-                assert!(mentions(f, "evidence", &format!("{name}.bkce7.bktencent.com")));
+                assert!(mentions(
+                    f,
+                    "evidence",
+                    &format!("{name}.bkce7.bktencent.com")
+                ));
             }
             assert!(mentions(f, "evidence", "10.96.45.17"));
-            assert!(has_line(
-                f,
-                "remediation",
-                "./scripts/control_coredns.sh update 10.96.122.168 bknodeman.bkce7.bktencent.com \
+            assert!(
+                has_line(
+                    f,
+                    "remediation",
+                    "./scripts/control_coredns.sh update 10.96.122.168 bknodeman.bkce7.bktencent.com \
                  bkrepo.bkce7.bktencent.com docker.bkce7.bktencent.com job.bkce7.bktencent.com \
                  jobapi.bkce7.bktencent.com"
-            ), "{f:#}");
+                ),
+                "{f:#}"
+            );
             // Names that are right are not touched, nor the admission webhook's address used.
             assert!(!mentions(f, "remediation", "bkpaas.bkce7"));
             assert!(!mentions(f, "remediation", "10.96.7.201"));
@@ -178,7 +192,11 @@ fn domain_changed_names_the_objects_still_on_the_old_domain() {
                 commands(f),
                 ["kubectl get ingress -A | grep -F bkce7.bktencent.com"]
             );
-            assert!(mentions(f, "remediation", "helmfile -f base-blueking.yaml.gotmpl -l seq=first sync"));
+            assert!(mentions(
+                f,
+                "remediation",
+                "helmfile -f base-blueking.yaml.gotmpl -l seq=first sync"
+            ));
         },
     );
     // One finding for the one old domain; the current names are complete, so coredns is fine.
@@ -196,7 +214,10 @@ fn saas_ingress_class_names_each_ingress_and_its_class() {
         |f, _| {
             assert_eq!(f["namespace"], "bkapp-bk0us0itsm-prod");
             assert!(mentions(f, "evidence", "nginx-public"));
-            assert!(commands(f)[0].starts_with("kubectl get ingress -n bkapp-bk0us0itsm-prod bk0us0itsm--web"));
+            assert!(
+                commands(f)[0]
+                    .starts_with("kubectl get ingress -n bkapp-bk0us0itsm-prod bk0us0itsm--web")
+            );
         },
     );
     let (_, v) = check("saas-ingress", "en");
@@ -223,12 +244,19 @@ fn saas_registry_unreachable_gives_the_hosts_line_or_the_insecure_registry_per_r
         let f = dns[0];
         assert!(mentions(f, "evidence", "no such host"));
         assert!(mentions(f, "evidence", "node-1"));
+        assert!(
+            has_line(
+                f,
+                "remediation",
+                "grep -qxF \"10.96.122.168 docker.bkce7.bktencent.com\" /etc/hosts || echo \"10.96.122.168 docker.bkce7.bktencent.com\" >> /etc/hosts"
+            ),
+            "{f:#}"
+        );
         assert!(has_line(
             f,
             "remediation",
-            "grep -qxF \"10.96.122.168 docker.bkce7.bktencent.com\" /etc/hosts || echo \"10.96.122.168 docker.bkce7.bktencent.com\" >> /etc/hosts"
-        ), "{f:#}");
-        assert!(has_line(f, "remediation", "curl -v http://docker.bkce7.bktencent.com/v2/"));
+            "curl -v http://docker.bkce7.bktencent.com/v2/"
+        ));
         let tls: Vec<&Value> = findings(&v)
             .iter()
             .filter(|f| f["namespace"] == "bkapp-bk0us0sops-prod")
@@ -242,7 +270,11 @@ fn saas_registry_unreachable_gives_the_hosts_line_or_the_insecure_registry_per_r
                 "ssh -n {ip} \"cd /root/bcs-ops && ./k8s/insecure_registry.sh -c containerd -a docker.bkce7.bktencent.com\""
             ))
         );
-        assert!(mentions(tls[0], "evidence", "x509: certificate is valid for ingress.local"));
+        assert!(mentions(
+            tls[0],
+            "evidence",
+            "x509: certificate is valid for ingress.local"
+        ));
     }
 }
 
@@ -260,7 +292,10 @@ fn bcs_storage_class_missing_lists_the_classes_and_the_sync() {
             assert!(mentions(f, "remediation", "storageClass: cbs"));
             assert_eq!(
                 commands(f),
-                ["kubectl get storageclass", "helmfile -f 03-bcs.yaml.gotmpl sync"]
+                [
+                    "kubectl get storageclass",
+                    "helmfile -f 03-bcs.yaml.gotmpl sync"
+                ]
             );
         },
     );
@@ -316,7 +351,11 @@ fn kubelet_unreachable_from_a_snapshots_recorded_log_failures() {
         |f, _| {
             assert!(f["namespace"].is_null());
             assert!(f["title"].as_str().unwrap().contains("10.0.0.13"));
-            assert!(mentions(f, "evidence", "dial tcp 10.0.0.13:10250: connect: no route to host"));
+            assert!(mentions(
+                f,
+                "evidence",
+                "dial tcp 10.0.0.13:10250: connect: no route to host"
+            ));
             assert_eq!(
                 commands(f),
                 [
@@ -331,15 +370,36 @@ fn kubelet_unreachable_from_a_snapshots_recorded_log_failures() {
 #[test]
 fn log_signatures_of_the_deployment_guides() {
     let cases = [
-        ("bkjob-esb-jwt", "bkjob-esb", "pod/bk-job-gateway-6f7d9c8b5-2xq7k",
-         &["kubectl rollout restart -n blueking deployment/bk-job-gateway"][..]),
-        ("bkjob-rsa-key", "bk-signatures", "pod/bk-job-gateway-6f7d9c8b5-2xq7k",
-         &["helmfile -f base-blueking.yaml.gotmpl -l name=bk-job sync"][..]),
-        ("bklogin-static-missing", "bk-signatures", "pod/bk-login-web-7d8c9b6f5-q4w2e",
-         &["kubectl rollout restart -n blueking deployment/bk-login-web"][..]),
-        ("bkci-token-expiry-format", "bk-signatures", "pod/bk-ci-bk-ci-auth-6c5d8f7b9-r7t3y",
-         &["helmfile -f 03-bkci.yaml.gotmpl sync"][..]),
-        ("paas-runtimes-missing", "bk-signatures", "pod/slug-builder", &[][..]),
+        (
+            "bkjob-esb-jwt",
+            "bkjob-esb",
+            "pod/bk-job-gateway-6f7d9c8b5-2xq7k",
+            &["kubectl rollout restart -n blueking deployment/bk-job-gateway"][..],
+        ),
+        (
+            "bkjob-rsa-key",
+            "bk-signatures",
+            "pod/bk-job-gateway-6f7d9c8b5-2xq7k",
+            &["helmfile -f base-blueking.yaml.gotmpl -l name=bk-job sync"][..],
+        ),
+        (
+            "bklogin-static-missing",
+            "bk-signatures",
+            "pod/bk-login-web-7d8c9b6f5-q4w2e",
+            &["kubectl rollout restart -n blueking deployment/bk-login-web"][..],
+        ),
+        (
+            "bkci-token-expiry-format",
+            "bk-signatures",
+            "pod/bk-ci-bk-ci-auth-6c5d8f7b9-r7t3y",
+            &["helmfile -f 03-bkci.yaml.gotmpl sync"][..],
+        ),
+        (
+            "paas-runtimes-missing",
+            "bk-signatures",
+            "pod/slug-builder",
+            &[][..],
+        ),
     ];
     for (rule, trigger, object, cmds) in cases {
         trigger_and_near_miss(rule, trigger, "bk-signatures-near-miss", object, |f, _| {
@@ -361,17 +421,33 @@ fn ipv6_disabled_fix_follows_the_pod() {
             "ipv6-disabled",
             "pod/bcs-services-stack-bcs-cluster-manager-5b8c7d6f9-m2k8r",
         );
-        assert!(mentions(f, "evidence", "listen tcp [::1]:8081: socket: address family not supported by protocol"));
+        assert!(mentions(
+            f,
+            "evidence",
+            "listen tcp [::1]:8081: socket: address family not supported by protocol"
+        ));
         assert!(mentions(f, "remediation", "bk-bcs#3802"));
         assert!(!mentions(f, "remediation", "extIp"));
         // An older bk-repo chart (no BK_REPO_EXT_IP): gateway.extIp would do nothing.
         let (_, v) = check("ipv6-old-chart", lang);
-        let f = one(&v, "ipv6-disabled", "pod/bk-repo-bkrepo-gateway-6b8d9f7c5-qz4tn");
+        let f = one(
+            &v,
+            "ipv6-disabled",
+            "pod/bk-repo-bkrepo-gateway-6b8d9f7c5-qz4tn",
+        );
         assert!(!mentions(f, "remediation", "extIp"), "{f:#}");
-        assert!(has_line(f, "remediation", "sysctl -w net.ipv6.conf.all.disable_ipv6=0"));
+        assert!(has_line(
+            f,
+            "remediation",
+            "sysctl -w net.ipv6.conf.all.disable_ipv6=0"
+        ));
         // A newer one: both.
         let (_, v) = check("ipv6", lang);
-        let f = one(&v, "ipv6-disabled", "pod/bk-repo-bkrepo-gateway-6b8d9f7c5-qz4tn");
+        let f = one(
+            &v,
+            "ipv6-disabled",
+            "pod/bk-repo-bkrepo-gateway-6b8d9f7c5-qz4tn",
+        );
         assert!(mentions(f, "remediation", "gateway.extIp"));
         assert!(mentions(f, "evidence", "BK_REPO_EXT_IP"));
     }
@@ -392,8 +468,16 @@ fn consul_in_its_first_minutes_is_not_a_finding() {
 fn gse_agent_missing_says_what_to_do_when_the_node_predates_its_agent() {
     for lang in LANGS {
         let (_, v) = check("gse", lang);
-        let f = one(&v, "gse-agent-missing", "pod/bkmonitor-operator-bkmonitorbeat-daemonset-7xk2p");
-        assert!(mentions(f, "remediation", "rm -rf /var/run/ipc.state.report"));
+        let f = one(
+            &v,
+            "gse-agent-missing",
+            "pod/bkmonitor-operator-bkmonitorbeat-daemonset-7xk2p",
+        );
+        assert!(mentions(
+            f,
+            "remediation",
+            "rm -rf /var/run/ipc.state.report"
+        ));
         assert!(mentions(f, "remediation", "agentWorker not found"));
         // Only a `#` line: it is for when the install fails, not a step to run every time.
         assert!(!commands(f).iter().any(|c| c.contains("ipc.state.report")));
@@ -465,9 +549,19 @@ fn kubelet_unreachable_from_the_recorded_500() {
         let v = r.json();
         let f = one(&v, "kubelet-unreachable", "node/node-2");
         in_language(f, lang);
-        assert!(mentions(f, "evidence", "dial tcp 127.0.0.9:10250: connect: connection refused"), "{f:#}");
+        assert!(
+            mentions(
+                f,
+                "evidence",
+                "dial tcp 127.0.0.9:10250: connect: connection refused"
+            ),
+            "{f:#}"
+        );
         assert!(mentions(f, "evidence", "bk-repo-bkrepo-gateway-0"));
-        assert!(has_line(f, "remediation", "systemctl status kubelet"), "{f:#}");
+        assert!(
+            has_line(f, "remediation", "systemctl status kubelet"),
+            "{f:#}"
+        );
         assert!(has_line(
             f,
             "remediation",

@@ -148,7 +148,10 @@ impl Ingest {
                         Ok(f) => snap.log_failures.push(f),
                         Err(e) => snap.skipped.push(Skipped::new(
                             what(),
-                            format!("logFailures entry does not parse: {}", without_values(&e.to_string())),
+                            format!(
+                                "logFailures entry does not parse: {}",
+                                without_values(&e.to_string())
+                            ),
                         )),
                     }
                 }

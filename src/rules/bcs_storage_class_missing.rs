@@ -18,7 +18,11 @@ const BCS_NS: &str = "bcs-system";
 const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 
 fn class_of(p: &PersistentVolumeClaim) -> Option<&str> {
-    p.spec.as_ref()?.storage_class_name.as_deref().filter(|c| !c.is_empty())
+    p.spec
+        .as_ref()?
+        .storage_class_name
+        .as_deref()
+        .filter(|c| !c.is_empty())
 }
 
 fn pending(p: &PersistentVolumeClaim) -> bool {
@@ -39,7 +43,9 @@ fn not_found_in_events<'a>(ctx: &Ctx<'a>, ns: &str, pvc: &str) -> Option<&'a str
         let m = e.message.as_deref()?;
         let rest = &m[m.find("storageclass.storage.k8s.io \"")? + 29..];
         let class = &rest[..rest.find('"')?];
-        rest[class.len()..].starts_with("\" not found").then_some(class)
+        rest[class.len()..]
+            .starts_with("\" not found")
+            .then_some(class)
     })
 }
 
@@ -61,12 +67,19 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         .collect();
     // class → PVCs asking for it
     let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for p in snap.pvcs.iter().filter(|p| p.metadata.namespace.as_deref() == Some(ns)) {
-        let Some(name) = p.metadata.name.as_deref() else { continue };
+    for p in snap
+        .pvcs
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(ns))
+    {
+        let Some(name) = p.metadata.name.as_deref() else {
+            continue;
+        };
         if !pending(p) {
             continue;
         }
-        let by_list = class_of(p).filter(|c| !classes.is_empty() && !classes.iter().any(|(n, _)| n == c));
+        let by_list =
+            class_of(p).filter(|c| !classes.is_empty() && !classes.iter().any(|(n, _)| n == c));
         // Without StorageClasses in the snapshot only the controller's own event proves it.
         if let Some(c) = by_list.or_else(|| not_found_in_events(ctx, ns, name)) {
             missing.entry(c).or_default().push(name);
@@ -82,11 +95,18 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         &[("class", class), ("namespace", ns)],
     );
     for (c, pvcs) in &missing {
-        f.evidence.push(ctx.text(ID, "pvcs", &[("class", c), ("pvcs", &pvcs.join(", "))]));
+        f.evidence
+            .push(ctx.text(ID, "pvcs", &[("class", c), ("pvcs", &pvcs.join(", "))]));
     }
     let listed: Vec<String> = classes
         .iter()
-        .map(|(n, d)| if *d { format!("{n} (default)") } else { n.to_string() })
+        .map(|(n, d)| {
+            if *d {
+                format!("{n} (default)")
+            } else {
+                n.to_string()
+            }
+        })
         .collect();
     let suggestion = classes
         .iter()
@@ -105,7 +125,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         &[("class", suggestion.unwrap_or("CLASS"))],
     ));
     f.remediation.push(ctx.text(ID, "in_bkhelmfile", &[]));
-    f.remediation.push("helmfile -f 03-bcs.yaml.gotmpl sync".into());
+    f.remediation
+        .push("helmfile -f 03-bcs.yaml.gotmpl sync".into());
     let pvcs: Vec<&str> = missing.values().flatten().copied().collect();
     f.remediation.push(ctx.text(
         ID,

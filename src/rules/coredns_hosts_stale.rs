@@ -26,11 +26,13 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     for i in &snap.ingresses {
         for host in site::ingress_hosts(i) {
             let bluekings = host == domain
-                || host.strip_suffix(&format!(".{domain}")).is_some_and(|first| COREDNS_NAMES.contains(&first));
+                || host
+                    .strip_suffix(&format!(".{domain}"))
+                    .is_some_and(|first| COREDNS_NAMES.contains(&first));
             if bluekings {
-                needed
-                    .entry(host.to_string())
-                    .or_insert_with(|| format!("{}/{}", site::ingress_ns(i), site::ingress_name(i)));
+                needed.entry(host.to_string()).or_insert_with(|| {
+                    format!("{}/{}", site::ingress_ns(i), site::ingress_name(i))
+                });
             }
         }
     }
@@ -55,7 +57,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                 evidence.push(ctx.text(
                     ID,
                     "stale",
-                    &[("name", name), ("ip", ip), ("current", current_ip.unwrap_or(""))],
+                    &[
+                        ("name", name),
+                        ("ip", ip),
+                        ("current", current_ip.unwrap_or("")),
+                    ],
                 ));
                 to_update.insert(name);
             }

@@ -11,20 +11,26 @@ use crate::findings::Finding;
 
 pub const ID: &str = "domain-changed";
 
+/// What still carries one old domain: Ingresses (namespace, name, host) and coredns names.
+#[derive(Default)]
+struct Leftovers {
+    ingresses: Vec<(String, String, String)>,
+    coredns: Vec<String>,
+}
+
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let snap = ctx.snap;
     let domains = site::ingress_domains(snap);
     let Some((current, current_n)) = domains.first().cloned() else {
         return Vec::new();
     };
-    // old domain → (ingresses "ns/name: host", coredns names)
-    let mut old: BTreeMap<String, (Vec<(String, String, String)>, Vec<String>)> = BTreeMap::new();
+    let mut old: BTreeMap<String, Leftovers> = BTreeMap::new();
     for (d, _) in domains.iter().skip(1) {
         let entry = old.entry(d.clone()).or_default();
         for i in &snap.ingresses {
             for host in site::ingress_hosts(i) {
                 if host == d || site::domain_of_host(host) == Some(d.as_str()) {
-                    entry.0.push((
+                    entry.ingresses.push((
                         site::ingress_ns(i).to_string(),
                         site::ingress_name(i).to_string(),
                         host.to_string(),
@@ -38,12 +44,22 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             let Some(d) = site::domain_of_host(n).filter(|d| *d != current) else {
                 continue;
             };
-            old.entry(d.to_string()).or_default().1.push(n.clone());
+            old.entry(d.to_string())
+                .or_default()
+                .coredns
+                .push(n.clone());
         }
     }
 
     let mut out = Vec::new();
-    for (d, (ingresses, names)) in old {
+    for (
+        d,
+        Leftovers {
+            ingresses,
+            coredns: names,
+        },
+    ) in old
+    {
         let (ns, object) = match ingresses.first() {
             Some((ns, name, _)) => (ns.clone(), format!("ingress/{name}")),
             None => (COREDNS_NS.to_string(), format!("configmap/{COREDNS_CM}")),
@@ -70,9 +86,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             .push(format!("kubectl get ingress -A | grep -F {d}"));
         f.remediation
             .push(ctx.text(ID, "custom_yaml", &[("old", &d), ("current", &current)]));
-        f.remediation.push(ctx.text(ID, "coredns_fix", &[("old", &d)]));
+        f.remediation
+            .push(ctx.text(ID, "coredns_fix", &[("old", &d)]));
         f.remediation.push(ctx.text(ID, "resync", &[]));
-        f.remediation.push(ctx.text(ID, "databases", &[("current", &current)]));
+        f.remediation
+            .push(ctx.text(ID, "databases", &[("current", &current)]));
         out.push(f);
     }
     out

@@ -47,7 +47,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let entry = ctx.catalog.rule(ID);
     let mut by_pod: BTreeMap<(&str, &str), Vec<LogHit>> = BTreeMap::new();
     for hit in logs::scan(snap, &entry.compiled) {
-        by_pod.entry((hit.namespace, hit.pod)).or_default().push(hit);
+        by_pod
+            .entry((hit.namespace, hit.pod))
+            .or_default()
+            .push(hit);
     }
     let bcs_ns = site::release(&ctx.releases, BCS).map_or(BCS_NS, |r| r.namespace.as_str());
     let mut out = Vec::new();
@@ -63,7 +66,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         let vars = [("pod", name), ("node", node), ("node_ip", ip)];
         let mut f = ctx.finding(ID, Some(ns), format!("pod/{name}"), &vars);
         for h in &hits {
-            let stream = if h.previous { "log_previous" } else { "log_current" };
+            let stream = if h.previous {
+                "log_previous"
+            } else {
+                "log_current"
+            };
             f.evidence.push(ctx.text(
                 ID,
                 "evidence",
@@ -94,16 +101,20 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         let is_bcs = ns == bcs_ns || release == Some(BCS);
         match (p.is_some_and(has_ext_ip_env), release) {
             (true, Some(r)) => {
-                f.evidence.push(ctx.text(ID, "has_ext_ip", &[("pod", name)]));
-                f.remediation.push(ctx.text(ID, "ext_ip", &[("release", r)]));
+                f.evidence
+                    .push(ctx.text(ID, "has_ext_ip", &[("pod", name)]));
                 f.remediation
-                    .push(format!("helmfile -f base-blueking.yaml.gotmpl -l name={r} sync"));
+                    .push(ctx.text(ID, "ext_ip", &[("release", r)]));
+                f.remediation.push(format!(
+                    "helmfile -f base-blueking.yaml.gotmpl -l name={r} sync"
+                ));
             }
             _ if is_bcs => f.remediation.push(ctx.text(ID, "bcs_fix", &[])),
             _ => {}
         }
         f.remediation.push(ctx.text(ID, "restart", &[]));
-        f.remediation.push(format!("kubectl delete pod -n {ns} {name}"));
+        f.remediation
+            .push(format!("kubectl delete pod -n {ns} {name}"));
         f.covers.push((ns.to_string(), name.to_string()));
         out.push(f);
     }
@@ -171,7 +182,12 @@ mod tests {
 
     fn finding(s: &Snapshot) -> Finding {
         let catalog = Catalog::builtin();
-        let ctx = Ctx::new(s, &catalog, Lang::En, "2026-11-20T11:00:00Z".parse().unwrap());
+        let ctx = Ctx::new(
+            s,
+            &catalog,
+            Lang::En,
+            "2026-11-20T11:00:00Z".parse().unwrap(),
+        );
         let mut f = check(&ctx);
         assert_eq!(f.len(), 1);
         f.remove(0)
@@ -181,9 +197,17 @@ mod tests {
     fn where_the_nodes_probe_finds_ipv6_the_pod_network_is_the_cause() {
         let f = finding(&snap(Some(true)));
         assert!(f.title.contains("its pod network has none"), "{}", f.title);
-        assert!(f.evidence.iter().any(|e| e.contains("the node is not the cause")));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("the node is not the cause"))
+        );
         assert!(!f.remediation.iter().any(|r| r.contains("sysctl -w")));
-        assert!(f.remediation.iter().any(|r| r.contains("FELIX_IPV6SUPPORT")));
+        assert!(
+            f.remediation
+                .iter()
+                .any(|r| r.contains("FELIX_IPV6SUPPORT"))
+        );
         // The gateway's own way out stays: it does not need IPv6 at all.
         assert!(f.remediation.iter().any(|r| r.contains("gateway.extIp")));
     }
@@ -192,8 +216,16 @@ mod tests {
     fn without_a_probe_or_with_ipv6_off_on_the_node_the_node_is_fixed() {
         for s in [snap(None), snap(Some(false))] {
             let f = finding(&s);
-            assert!(f.title.contains("IPv6 is disabled on node node-2"), "{}", f.title);
-            assert!(f.remediation.iter().any(|r| r == "sysctl -w net.ipv6.conf.all.disable_ipv6=0"));
+            assert!(
+                f.title.contains("IPv6 is disabled on node node-2"),
+                "{}",
+                f.title
+            );
+            assert!(
+                f.remediation
+                    .iter()
+                    .any(|r| r == "sysctl -w net.ipv6.conf.all.disable_ipv6=0")
+            );
         }
     }
 }

@@ -31,7 +31,9 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     // node (or the address, when no node is known) → its failed reads
     let mut by_node: BTreeMap<String, Vec<(&LogFailure, &str, &str)>> = BTreeMap::new();
     for f in &snap.log_failures {
-        let Some((addr, error)) = dial_error(&f.message) else { continue };
+        let Some((addr, error)) = dial_error(&f.message) else {
+            continue;
+        };
         let ip = host_of(addr);
         let node_name = f
             .node
@@ -65,7 +67,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             &[("node", &name), ("ip", ip)],
         );
         for (lf, addr, error) in &reads {
-            let which = if lf.previous { "log_previous" } else { "log_current" };
+            let which = if lf.previous {
+                "log_previous"
+            } else {
+                "log_current"
+            };
             f.evidence.push(ctx.text(
                 ID,
                 "read",
@@ -81,25 +87,37 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         }
         let not_ready = n.is_some_and(|n| !node::is_ready(n));
         if not_ready {
-            f.evidence.push(ctx.text(ID, "not_ready", &[("node", &name)]));
+            f.evidence
+                .push(ctx.text(ID, "not_ready", &[("node", &name)]));
         }
         f.evidence.push(ctx.text(ID, "through", &[("node", &name)]));
-        f.remediation.push(ctx.text(ID, "test", &[("node", &name), ("ip", ip), ("port", port)]));
+        f.remediation
+            .push(ctx.text(ID, "test", &[("node", &name), ("ip", ip), ("port", port)]));
         f.remediation.push(format!(
             "curl -sk -o /dev/null -w '%{{http_code}}\\n' --connect-timeout 5 https://{ip}:{port}/healthz"
         ));
         if not_ready {
-            f.remediation.push(ctx.text(ID, "node_down", &[("node", &name)]));
+            f.remediation
+                .push(ctx.text(ID, "node_down", &[("node", &name)]));
             f.remediation.push(format!("kubectl describe node {name}"));
         }
-        let refused = reads.iter().any(|(_, _, e)| e.contains("connection refused"));
+        let refused = reads
+            .iter()
+            .any(|(_, _, e)| e.contains("connection refused"));
         if refused {
-            f.remediation.push(ctx.text(ID, "kubelet", &[("node", &name), ("ip", ip)]));
+            f.remediation
+                .push(ctx.text(ID, "kubelet", &[("node", &name), ("ip", ip)]));
             f.remediation.push("systemctl status kubelet".into());
         }
-        f.remediation.push(ctx.text(ID, "firewall", &[("node", &name), ("ip", ip), ("port", port)]));
-        f.remediation.push("systemctl disable --now firewalld".into());
-        f.remediation.push(ctx.text(ID, "security_group", &[("port", port)]));
+        f.remediation.push(ctx.text(
+            ID,
+            "firewall",
+            &[("node", &name), ("ip", ip), ("port", port)],
+        ));
+        f.remediation
+            .push("systemctl disable --now firewalld".into());
+        f.remediation
+            .push(ctx.text(ID, "security_group", &[("port", port)]));
         out.push(f);
     }
     out

@@ -20,12 +20,21 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             continue;
         }
         let ns = cm.metadata.namespace.as_deref().unwrap_or("");
-        let Some(text) = cm.data.as_ref().and_then(|d| d.get(KEY)) else { continue };
-        let Ok(doc) = serde_yaml_ng::from_str::<Value>(text) else { continue };
+        let Some(text) = cm.data.as_ref().and_then(|d| d.get(KEY)) else {
+            continue;
+        };
+        let Ok(doc) = serde_yaml_ng::from_str::<Value>(text) else {
+            continue;
+        };
         // An operator configuration without an `operator` section is of another shape.
-        let Some(operator) = doc.get("operator") else { continue };
+        let Some(operator) = doc.get("operator") else {
+            continue;
+        };
         let labels: Vec<String> = match operator.get("builtin_labels") {
-            Some(Value::Sequence(s)) => s.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            Some(Value::Sequence(s)) => s
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
             _ => Vec::new(),
         };
         if labels.iter().any(|l| l == LABEL) {
@@ -38,7 +47,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             ctx.text(
                 ID,
                 "labels",
-                &[("configmap", CM), ("namespace", ns), ("labels", &labels.join(", "))],
+                &[
+                    ("configmap", CM),
+                    ("namespace", ns),
+                    ("labels", &labels.join(", ")),
+                ],
             )
         });
         let mut wanted = labels;

@@ -35,7 +35,12 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             continue;
         }
         let hosts: Vec<&str> = site::ingress_hosts(i).collect();
-        let mut f = ctx.finding(ID, Some(ns), format!("ingress/{name}"), &[("ingress", name)]);
+        let mut f = ctx.finding(
+            ID,
+            Some(ns),
+            format!("ingress/{name}"),
+            &[("ingress", name)],
+        );
         f.evidence.push(match class {
             Some(c) => ctx.text(ID, "has_class", &[("ingress", name), ("class", c)]),
             None => ctx.text(ID, "no_class", &[("ingress", name)]),

@@ -36,6 +36,9 @@ fn cause_of(text: &str) -> Option<Cause> {
     }
 }
 
+/// One pod's failed pull: (namespace, pod, node, image, why).
+type Pull<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
 /// The part of a pull error that says why: containerd and dockerd both put the failed request
 /// first (`failed to resolve reference ...: Head "https://...": `) and the reason last.
 fn why(error: &str) -> &str {
@@ -48,12 +51,19 @@ fn why(error: &str) -> &str {
 /// `docker.DOMAIN` of an image reference `docker.DOMAIN/bkpaas/docker/...`.
 fn registry_of(image: &str) -> Option<&str> {
     let host = image.split_once('/')?.0;
-    host.strip_prefix("docker.").filter(|d| d.contains('.')).map(|_| host)
+    host.strip_prefix("docker.")
+        .filter(|d| d.contains('.'))
+        .map(|_| host)
 }
 
 /// The pull error the kubelet reported for this pod: the container's waiting message
 /// (ErrImagePull carries it) or the newest `Failed` event that names the image.
-fn pull_error<'a>(ctx: &Ctx<'a>, p: &'a Pod, image: &str, waiting: Option<&'a str>) -> Option<&'a str> {
+fn pull_error<'a>(
+    ctx: &Ctx<'a>,
+    p: &'a Pod,
+    image: &str,
+    waiting: Option<&'a str>,
+) -> Option<&'a str> {
     let from_events = ctx
         .snap
         .events
@@ -66,15 +76,13 @@ fn pull_error<'a>(ctx: &Ctx<'a>, p: &'a Pod, image: &str, waiting: Option<&'a st
                 && e.reason.as_deref() == Some("Failed")
         })
         .filter_map(|e| e.message.as_deref())
-        .filter(|m| m.contains(image) && cause_of(m).is_some())
-        .last();
+        .rfind(|m| m.contains(image) && cause_of(m).is_some());
     waiting.filter(|m| cause_of(m).is_some()).or(from_events)
 }
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let snap = ctx.snap;
-    // (registry, cause) → pods: (namespace, pod, node, image, the error)
-    let mut found: BTreeMap<(&str, Cause), Vec<(&str, &str, &str, &str, &str)>> = BTreeMap::new();
+    let mut found: BTreeMap<(&str, Cause), Vec<Pull>> = BTreeMap::new();
     for p in &snap.pods {
         if !pod::namespace(p).starts_with(SAAS_NS_PREFIX) {
             continue;
@@ -83,14 +91,20 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             if !pod::waiting_reason(c).is_some_and(|r| PULL_REASONS.contains(&r)) {
                 continue;
             }
-            let Some(registry) = registry_of(&c.image) else { continue };
+            let Some(registry) = registry_of(&c.image) else {
+                continue;
+            };
             let waiting = c
                 .state
                 .as_ref()
                 .and_then(|s| s.waiting.as_ref())
                 .and_then(|w| w.message.as_deref());
-            let Some(error) = pull_error(ctx, p, &c.image, waiting) else { continue };
-            let Some(cause) = cause_of(error) else { continue };
+            let Some(error) = pull_error(ctx, p, &c.image, waiting) else {
+                continue;
+            };
+            let Some(cause) = cause_of(error) else {
+                continue;
+            };
             found.entry((registry, cause)).or_default().push((
                 pod::namespace(p),
                 pod::name(p),
@@ -150,7 +164,8 @@ fn nodes<'a>(ctx: &Ctx<'a>) -> Vec<(&'a str, &'a str, &'a str)> {
 }
 
 fn no_such_host(ctx: &Ctx, f: &mut Finding, registry: &str, nginx_ip: Option<&str>) {
-    f.evidence.push(ctx.text(ID, "why_dns", &[("registry", registry)]));
+    f.evidence
+        .push(ctx.text(ID, "why_dns", &[("registry", registry)]));
     let ip = match nginx_ip {
         Some(ip) => ip.to_string(),
         None => {
@@ -177,7 +192,8 @@ fn no_such_host(ctx: &Ctx, f: &mut Finding, registry: &str, nginx_ip: Option<&st
 }
 
 fn certificate(ctx: &Ctx, f: &mut Finding, registry: &str) {
-    f.evidence.push(ctx.text(ID, "why_tls", &[("registry", registry)]));
+    f.evidence
+        .push(ctx.text(ID, "why_tls", &[("registry", registry)]));
     let nodes = nodes(ctx);
     let (containerd, other): (Vec<_>, Vec<_>) = nodes
         .iter()
@@ -199,6 +215,7 @@ fn certificate(ctx: &Ctx, f: &mut Finding, registry: &str) {
         f.remediation.push("systemctl reload docker".into());
     }
     if nodes.is_empty() {
-        f.remediation.push(ctx.text(ID, "no_nodes", &[("registry", registry)]));
+        f.remediation
+            .push(ctx.text(ID, "no_nodes", &[("registry", registry)]));
     }
 }

@@ -163,14 +163,11 @@ pub fn cluster_ip(s: &Service) -> Option<&str> {
 
 /// A release by its name or its chart's: sites may name releases their own way.
 pub fn release<'a>(releases: &'a [Release], name: &str) -> Option<&'a Release> {
-    releases
-        .iter()
-        .find(|r| r.name == name)
-        .or_else(|| {
-            releases
-                .iter()
-                .find(|r| r.latest().chart.as_deref() == Some(name))
-        })
+    releases.iter().find(|r| r.name == name).or_else(|| {
+        releases
+            .iter()
+            .find(|r| r.latest().chart.as_deref() == Some(name))
+    })
 }
 
 /// Some revision is or was running, and it is not uninstalled.
