@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::apigateway_too_old::BCS;
-use super::log_signatures::node_ip;
+use super::logs::node_ip;
 use super::logs::{self, LogHit};
 use super::{Ctx, site};
 use crate::findings::Finding;
-use crate::probe::report::Outcome;
+use crate::snapshot::probe_report::Outcome;
 use crate::snapshot::pod;
 
 pub const ID: &str = "ipv6-disabled";
@@ -126,7 +126,7 @@ mod tests {
     use super::*;
     use crate::catalog::Catalog;
     use crate::i18n::Lang;
-    use crate::probe::report::{Ipv6, NodeProbe, Report};
+    use crate::snapshot::probe_report::{Ipv6, NodeProbe, Report};
     use crate::snapshot::{ContainerLogs, LogKey, Snapshot};
 
     const LINE: &str =
