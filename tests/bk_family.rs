@@ -181,12 +181,12 @@ fn domain_changed_names_the_objects_still_on_the_old_domain() {
         "domain-changed",
         "domain-changed",
         "coredns-near-miss",
-        "ingress/bk-job-web",
+        "ingress/bk-job-gateway",
         |f, _| {
             assert_eq!(f["severity"], "warning");
             assert!(f["title"].as_str().unwrap().contains("bkce7.bktencent.com"));
             assert!(f["title"].as_str().unwrap().contains("bk.example.com"));
-            assert!(mentions(f, "evidence", "blueking/bk-job-gateway"));
+            assert!(mentions(f, "evidence", "blueking/bk-job-web"));
             assert!(mentions(f, "evidence", "jobapi.bkce7.bktencent.com"));
             assert_eq!(
                 commands(f),

@@ -85,6 +85,9 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             missing.entry(c).or_default().push(name);
         }
     }
+    for pvcs in missing.values_mut() {
+        pvcs.sort();
+    }
     let Some((class, _)) = missing.iter().next() else {
         return Vec::new();
     };

@@ -30,9 +30,14 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                     .strip_suffix(&format!(".{domain}"))
                     .is_some_and(|first| COREDNS_NAMES.contains(&first));
             if bluekings {
-                needed.entry(host.to_string()).or_insert_with(|| {
-                    format!("{}/{}", site::ingress_ns(i), site::ingress_name(i))
-                });
+                // The first Ingress by name, whichever order they were read in.
+                let ingress = format!("{}/{}", site::ingress_ns(i), site::ingress_name(i));
+                let e = needed
+                    .entry(host.to_string())
+                    .or_insert_with(|| ingress.clone());
+                if ingress < *e {
+                    *e = ingress;
+                }
             }
         }
     }

@@ -52,14 +52,14 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     }
 
     let mut out = Vec::new();
-    for (
-        d,
-        Leftovers {
+    for (d, mut left) in old {
+        // The order objects were read in differs between a snapshot directory and a live list.
+        left.ingresses.sort();
+        left.coredns.sort();
+        let Leftovers {
             ingresses,
             coredns: names,
-        },
-    ) in old
-    {
+        } = left;
         let (ns, object) = match ingresses.first() {
             Some((ns, name, _)) => (ns.clone(), format!("ingress/{name}")),
             None => (COREDNS_NS.to_string(), format!("configmap/{COREDNS_CM}")),

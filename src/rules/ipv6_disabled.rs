@@ -15,8 +15,8 @@ use super::logs::node_ip;
 use super::logs::{self, LogHit};
 use super::{Ctx, site};
 use crate::findings::Finding;
-use crate::snapshot::probe_report::Outcome;
 use crate::snapshot::pod;
+use crate::snapshot::probe_report::Outcome;
 
 pub const ID: &str = "ipv6-disabled";
 

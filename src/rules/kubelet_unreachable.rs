@@ -55,7 +55,15 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         by_node.entry(node_name).or_default().push((f, addr, error));
     }
     let mut out = Vec::new();
-    for (name, reads) in by_node {
+    for (name, mut reads) in by_node {
+        reads.sort_by(|a, b| {
+            (&a.0.namespace, &a.0.pod, &a.0.container, !a.0.previous).cmp(&(
+                &b.0.namespace,
+                &b.0.pod,
+                &b.0.container,
+                !b.0.previous,
+            ))
+        });
         let n = snap.node(&name);
         // The address the API server dialled is the one to test, whatever the Node object says.
         let ip = host_of(reads[0].1);

@@ -116,7 +116,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     }
     let nginx_ip = site::ingress_nginx_service(snap).and_then(site::cluster_ip);
     let mut out = Vec::new();
-    for ((registry, cause), pods) in found {
+    for ((registry, cause), mut pods) in found {
+        pods.sort();
         let (ns, first) = (pods[0].0, pods[0].1);
         let mut f = ctx.finding(
             ID,

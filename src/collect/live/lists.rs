@@ -169,6 +169,22 @@ pub const RESOURCES: &[Resource] = &[
         "CustomResourceDefinition",
         false,
     ),
+    res(
+        "ingresses",
+        &["ingresses"],
+        "/apis/networking.k8s.io/v1",
+        "ingresses",
+        "Ingress",
+        true,
+    ),
+    res(
+        "storageclasses",
+        &["storageclasses"],
+        "/apis/storage.k8s.io/v1",
+        "storageclasses",
+        "StorageClass",
+        false,
+    ),
 ];
 
 impl Resource {
