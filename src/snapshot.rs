@@ -12,6 +12,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
@@ -50,6 +51,26 @@ pub struct ContainerLogs {
     pub previous: Option<String>,
 }
 
+/// A container log the collector asked for and the API server could not give: the server's own
+/// words. A kubelet the API server cannot reach shows only here (`dial tcp IP:10250: ...`), so it
+/// is data for the rules, not only a "not examined" line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogFailure {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    #[serde(default)]
+    pub previous: bool,
+    /// The node the pod runs on, when the collector knew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The HTTP status, if the server answered at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    pub message: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub pods: Vec<Pod>,
@@ -68,10 +89,14 @@ pub struct Snapshot {
     pub pvcs: Vec<PersistentVolumeClaim>,
     pub storage_classes: Vec<StorageClass>,
     pub persistent_volumes: Vec<PersistentVolume>,
+    /// networking.k8s.io/v1 Ingresses: the hosts tell the site's BlueKing domain.
+    pub ingresses: Vec<Ingress>,
     /// Helm release storage from both drivers. No other Secret is ever kept.
     pub helm_records: Vec<ReleaseRecord>,
     pub logs: BTreeMap<LogKey, ContainerLogs>,
     pub skipped: Vec<Skipped>,
+    /// Log reads the API server refused or could not serve.
+    pub log_failures: Vec<LogFailure>,
     /// When the data was collected, if the collector knew (live collection, or a snapshot directory
     /// this tool wrote).
     pub collected_at: Option<Timestamp>,
@@ -101,9 +126,11 @@ impl Snapshot {
             pvcs,
             storage_classes,
             persistent_volumes,
+            ingresses,
             helm_records,
             logs,
             skipped,
+            log_failures,
             collected_at,
             server_time,
             probes,
@@ -123,9 +150,11 @@ impl Snapshot {
         append(&mut self.pvcs, pvcs);
         append(&mut self.storage_classes, storage_classes);
         append(&mut self.persistent_volumes, persistent_volumes);
+        append(&mut self.ingresses, ingresses);
         append(&mut self.helm_records, helm_records);
         self.logs.extend(logs);
         self.skipped.extend(skipped);
+        self.log_failures.extend(log_failures);
         self.collected_at = self.collected_at.or(collected_at);
         self.server_time = self.server_time.or(server_time);
         self.probes.extend(probes);

@@ -180,6 +180,12 @@ const LISTS: &[(&str, Matcher)] = &[
     ("customresourcedefinitions", |r| {
         r.path == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     }),
+    ("ingresses", |r| {
+        r.path == "/apis/networking.k8s.io/v1/ingresses"
+    }),
+    ("storageclasses", |r| {
+        r.path == "/apis/storage.k8s.io/v1/storageclasses"
+    }),
 ];
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use k8s_openapi::Metadata;
-use k8s_openapi::api::core::v1::{Affinity, Container, Pod, PodSpec, Volume};
+use k8s_openapi::api::core::v1::{Affinity, Container, EnvVar, Pod, PodSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::findings::Skipped;
 use crate::helm;
-use crate::snapshot::{Snapshot, event};
+use crate::snapshot::{LogFailure, Snapshot, event};
 
 /// The tool's own marker object in a snapshot directory it wrote: when and from where.
 pub const INFO_KIND: &str = "SnapshotInfo";
@@ -141,6 +141,20 @@ impl Ingest {
                         snap.skipped.push(Skipped::new(what, reason));
                     }
                 }
+                // The log reads the live collection could not make: a kubelet out of reach is
+                // evidence the rules read from these.
+                for f in value["logFailures"].as_array().into_iter().flatten() {
+                    match serde_json::from_value::<LogFailure>(f.clone()) {
+                        Ok(f) => snap.log_failures.push(f),
+                        Err(e) => snap.skipped.push(Skipped::new(
+                            what(),
+                            format!(
+                                "logFailures entry does not parse: {}",
+                                without_values(&e.to_string())
+                            ),
+                        )),
+                    }
+                }
             }
             _ => {
                 let api_version = api_version.to_string();
@@ -229,6 +243,11 @@ impl Ingest {
             "CustomResourceDefinition" => typed(src, &mut snap.crds, s, what, |_| {}),
             "PersistentVolumeClaim" => typed(src, &mut snap.pvcs, s, what, |_| {}),
             "PersistentVolume" => typed(src, &mut snap.persistent_volumes, s, what, |_| {}),
+            // extensions/v1beta1 and networking.k8s.io/v1beta1 Ingresses have another shape; every
+            // cluster BlueKing 7.x supports (1.20+) serves v1.
+            "Ingress" if api_version.is_empty() || api_version == "networking.k8s.io/v1" => {
+                typed(src, &mut snap.ingresses, s, what, |_| {})
+            }
             "StorageClass" => typed(src, &mut snap.storage_classes, s, what, |_| {}),
             _ => return false,
         }
@@ -288,6 +307,7 @@ fn slim_pod(pod: &mut Pod) {
                 liveness_probe: c.liveness_probe,
                 startup_probe: c.startup_probe,
                 restart_policy: c.restart_policy,
+                env: kept_env(c.env),
                 ..Container::default()
             })
             .collect()
@@ -322,6 +342,22 @@ fn slim_pod(pod: &mut Pod) {
         init_containers: spec.init_containers.take().map(slim_containers),
         ..PodSpec::default()
     };
+}
+
+/// Environment variables whose presence a rule reads (never their values, which can be secrets).
+/// `BK_REPO_EXT_IP`: a bk-repo gateway that has it listens where `gateway.extIp` says.
+pub const ENV_READ: &[&str] = &["BK_REPO_EXT_IP"];
+
+fn kept_env(env: Option<Vec<EnvVar>>) -> Option<Vec<EnvVar>> {
+    let kept: Vec<EnvVar> = env?
+        .into_iter()
+        .filter(|e| ENV_READ.contains(&e.name.as_str()))
+        .map(|e| EnvVar {
+            name: e.name,
+            ..EnvVar::default()
+        })
+        .collect();
+    (!kept.is_empty()).then_some(kept)
 }
 
 fn typed<T: DeserializeOwned + Metadata<Ty = ObjectMeta>>(

@@ -79,6 +79,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         ));
     }
     if bcs.is_some() || !failed.is_empty() {
+        // The CRD first: the BCS error is a build-time one that helm never stores, so on a cluster
+        // where nothing has failed yet the missing CRD is the proof.
+        if crd_missing {
+            evidence.push(ctx.text(ID, "crd_missing", &[("crd", CRD_NAMES[0])]));
+        }
         if let Some((r, v)) = apigateway_old {
             evidence.push(ctx.text(
                 ID,
@@ -89,9 +94,6 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                     ("min", MIN_VERSION_TEXT),
                 ],
             ));
-        }
-        if crd_missing {
-            evidence.push(ctx.text(ID, "crd_missing", &[("crd", CRD_NAMES[0])]));
         }
     }
     if evidence.is_empty() {

@@ -2,7 +2,7 @@
 //! such as `ipv6-disabled`, or an operator's from `--rules FILE`) becomes one finding per pod whose
 //! log tail matches, with the entry's `remediation` templates filled in from that pod.
 //!
-//! Placeholders: {namespace} {pod} {container} {node} {node_ip} {release} {line} {stream}, and
+//! Placeholders: {namespace} {pod} {container} {node} {node_ip} {release} {workload} {line} {stream}, and
 //! {text.KEY} for a sentence of the entry's `text` in the report's language: advice is translated,
 //! commands stay identical in both languages.
 
@@ -30,6 +30,7 @@ pub const WITH_CODE: &[&str] = &[
     super::clock_skew::ID,
     super::apigateway_too_old::ID,
     super::pod_ip_not_private::ID,
+    super::ipv6_disabled::ID,
 ];
 
 pub fn is_generic(entry: &RuleEntry) -> bool {
@@ -116,6 +117,9 @@ fn vars(
     if let Some(r) = pod_obj.and_then(pod::release) {
         v.push(("release".into(), r.into()));
     }
+    if let Some(w) = pod_obj.and_then(workload) {
+        v.push(("workload".into(), w));
+    }
     let texts: Vec<(String, String)> = {
         let base = borrow(&v);
         entry
@@ -126,6 +130,28 @@ fn vars(
     };
     v.extend(texts);
     v
+}
+
+/// What `kubectl rollout restart` takes for the pod's controller: `deployment/NAME` (its
+/// ReplicaSet's name without the pod-template-hash), `statefulset/NAME`, `daemonset/NAME`.
+pub fn workload(p: &Pod) -> Option<String> {
+    let owner = p
+        .metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true))?;
+    match owner.kind.as_str() {
+        "ReplicaSet" => {
+            let hash = p.metadata.labels.as_ref()?.get("pod-template-hash")?;
+            let name = owner.name.strip_suffix(hash.as_str())?.strip_suffix('-')?;
+            Some(format!("deployment/{name}"))
+        }
+        "StatefulSet" | "DaemonSet" => {
+            Some(format!("{}/{}", owner.kind.to_lowercase(), owner.name))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -142,7 +168,17 @@ mod tests {
             .filter(|e| is_generic(e))
             .map(|e| e.id.as_str())
             .collect();
-        assert_eq!(generic, ["ipv6-disabled", "gse-agent-missing"]);
+        assert_eq!(
+            generic,
+            [
+                "gse-agent-missing",
+                "bkjob-esb-jwt",
+                "bkjob-rsa-key",
+                "bklogin-static-missing",
+                "bkci-token-expiry-format",
+                "paas-runtimes-missing"
+            ]
+        );
         for e in &c.rules {
             if is_generic(e) {
                 assert!(!e.remediation.is_empty(), "{} has no remediation", e.id);

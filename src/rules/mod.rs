@@ -35,6 +35,7 @@ pub mod pod_ip_not_private;
 pub mod version;
 // Rules read from pod logs.
 pub mod dns_unresolvable;
+pub mod ipv6_disabled;
 pub mod log_signatures;
 pub mod node_probe;
 pub mod pod_crash_loop;
@@ -55,6 +56,16 @@ pub mod pod_not_ready;
 pub mod pvc_unbound;
 pub mod release_link;
 pub mod workload_create_failed;
+// BlueKing 7.x's own troubleshooting pages: cluster objects that show a documented failure.
+pub mod bcs_storage_class_missing;
+pub mod bkrepo_auth_realm;
+pub mod coredns_hosts_stale;
+pub mod domain_changed;
+pub mod kubelet_unreachable;
+pub mod monitor_builtin_labels;
+pub mod saas_ingress_class;
+pub mod saas_registry_unreachable;
+pub mod site;
 
 use jiff::Timestamp;
 
@@ -155,6 +166,14 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(clock_skew::check(ctx));
     out.extend(apigateway_too_old::check(ctx));
     out.extend(pod_ip_not_private::check(ctx));
+    out.extend(coredns_hosts_stale::check(ctx));
+    out.extend(domain_changed::check(ctx));
+    out.extend(saas_ingress_class::check(ctx));
+    out.extend(saas_registry_unreachable::check(ctx));
+    out.extend(bcs_storage_class_missing::check(ctx));
+    out.extend(bkrepo_auth_realm::check(ctx));
+    out.extend(monitor_builtin_labels::check(ctx));
+    out.extend(kubelet_unreachable::check(ctx));
 
     // Why pods do not run: each finding covers its pods, so pod-crash-loop stays quiet on them.
     out.extend(image_pull_failed::check(ctx));
@@ -166,6 +185,7 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
 
     // redis-cluster-stale-data reads the findings before it to say "fix DNS first".
     out.extend(dns_unresolvable::check(ctx));
+    out.extend(ipv6_disabled::check(ctx));
     out.extend(log_signatures::check(ctx));
     let redis = redis_cluster_stale_data::check(ctx, &out);
     out.extend(redis);

@@ -46,7 +46,7 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in &ctx.snap.pods {
         let (ns, name) = (pod::namespace(p), pod::name(p));
-        if covered.contains(&(ns, name)) {
+        if covered.contains(&(ns, name)) || super::site::consul_settling(p, ctx.now) {
             continue;
         }
         for c in pod::container_statuses(p).filter(|c| crashing(c)) {

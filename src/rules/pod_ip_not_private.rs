@@ -126,6 +126,15 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         }
     }
     for hit in logs::scan(snap, &ctx.catalog.rule(ID).compiled) {
+        // A consul pod in its first minutes may log this before its network is up.
+        let settling = snap.pods.iter().any(|p| {
+            pod::namespace(p) == hit.namespace
+                && pod::name(p) == hit.pod
+                && super::site::consul_settling(p, ctx.now)
+        });
+        if settling {
+            continue;
+        }
         by_node
             .entry(hit.node.unwrap_or(""))
             .or_default()

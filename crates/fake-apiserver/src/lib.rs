@@ -376,6 +376,13 @@ impl FakeApi {
     /// real API server gives then (recorded/error-pod-log-kubelet-unreachable.txt), naming the
     /// node's InternalIP (127.0.0.9 if unknown) and the kubelet URL the API server built.
     pub fn kubelet_unreachable(self, namespace: &str, pod: &str) -> Self {
+        self.kubelet_unreachable_with(namespace, pod, "connect: connection refused")
+    }
+
+    /// As [`FakeApi::kubelet_unreachable`], with the dial error the API server met, e.g.
+    /// `connect: no route to host` (a firewall's reject) or `i/o timeout` (a drop).
+    pub fn kubelet_unreachable_with(self, namespace: &str, pod: &str, error: &str) -> Self {
+        let error = error.to_string();
         let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
         let (namespace, pod) = (namespace.to_string(), pod.to_string());
         self.handler(move |r, objects| {
@@ -426,7 +433,7 @@ impl FakeApi {
                     "metadata": {},
                     "status": "Failure",
                     "message": format!(
-                        "Get \"https://{ip}:10250/containerLogs/{namespace}/{pod}/{container}{query}\": dial tcp {ip}:10250: connect: connection refused"
+                        "Get \"https://{ip}:10250/containerLogs/{namespace}/{pod}/{container}{query}\": dial tcp {ip}:10250: {error}"
                     ),
                     "code": 500,
                 }),
@@ -451,6 +458,11 @@ impl FakeApi {
         }
         if self.config.implicit_namespaces {
             self.store.add_implicit_namespaces();
+        }
+        // A snapshot that recorded a kubelet out of reach is served with that kubelet out of
+        // reach, so that live and offline see the same cluster.
+        for (namespace, pod, error) in std::mem::take(&mut self.store.unreachable_kubelets) {
+            self = self.kubelet_unreachable_with(&namespace, &pod, &error);
         }
         self.store.changes = Some(tokio::sync::broadcast::channel(1024).0);
         let pki = tls::generate(&self.config.user, self.tls).expect("fake-apiserver: certificates");

@@ -32,6 +32,9 @@ pub struct Store {
     pub resource_version: u64,
     /// The `serverTime` of a snapshot's `SnapshotInfo`, if a loaded directory had one.
     pub snapshot_server_time: Option<String>,
+    /// Pods whose kubelet a snapshot recorded as out of reach (its `SnapshotInfo`'s
+    /// `logFailures`): (namespace, pod, the dial error after `dial tcp IP:PORT: `).
+    pub unreachable_kubelets: Vec<(String, String, String)>,
     /// Files of a loaded directory that could not be read, with why.
     pub load_warnings: Vec<String>,
     /// Where changes go once the server runs, for watches. Loading sends nothing.
@@ -46,6 +49,13 @@ pub struct Change {
     /// `ADDED`, `MODIFIED` or `DELETED`, as in the watch stream.
     pub kind: &'static str,
     pub object: Value,
+}
+
+/// What follows `dial tcp HOST:PORT: ` in an API server's message about a kubelet it cannot reach,
+/// e.g. `connect: no route to host`.
+fn dial_error(message: &str) -> Option<&str> {
+    let rest = &message[message.find("dial tcp ")? + "dial tcp ".len()..];
+    Some(rest.split_once(": ")?.1.trim())
 }
 
 impl Store {
@@ -130,6 +140,21 @@ impl Store {
         if kind == "SnapshotInfo" {
             if let Some(t) = value["serverTime"].as_str() {
                 self.snapshot_server_time.get_or_insert(t.to_string());
+            }
+            for f in value["logFailures"].as_array().into_iter().flatten() {
+                let (Some(ns), Some(pod), Some(message)) = (
+                    f["namespace"].as_str(),
+                    f["pod"].as_str(),
+                    f["message"].as_str(),
+                ) else {
+                    continue;
+                };
+                if let Some(error) = dial_error(message) {
+                    let entry = (ns.to_string(), pod.to_string(), error.to_string());
+                    if !self.unreachable_kubelets.contains(&entry) {
+                        self.unreachable_kubelets.push(entry);
+                    }
+                }
             }
             return;
         }

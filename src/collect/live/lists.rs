@@ -210,6 +210,14 @@ pub const RESOURCES: &[Resource] = &[
         "CustomResourceDefinition",
         false,
     ),
+    res(
+        "ingresses",
+        &["ingresses"],
+        "/apis/networking.k8s.io/v1",
+        "ingresses",
+        "Ingress",
+        true,
+    ),
 ];
 
 impl Resource {

@@ -11,7 +11,9 @@ use super::api::{Api, Failure};
 use super::{Collector, drain};
 use crate::collect::logs::tail_of;
 use crate::findings::Skipped;
-use crate::snapshot::{LOG_TAIL_BYTES, LOG_TAIL_LINES, LogKey, Snapshot, kubelet_has_no_log, pod};
+use crate::snapshot::{
+    LOG_TAIL_BYTES, LOG_TAIL_LINES, LogFailure, LogKey, Snapshot, kubelet_has_no_log, pod,
+};
 
 /// Lines asked for again when the last [`LOG_TAIL_LINES`] do not fit in [`LOG_TAIL_BYTES`].
 const LOG_RETRY_LINES: usize = 20;
@@ -135,6 +137,31 @@ fn log_what(key: &LogKey, previous: bool) -> String {
 const MAX_LOG_FAILURE_ENTRIES: usize = 10;
 
 fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]) {
+    // What the API server could not serve (5xx) goes to the rules too: its message is how a kubelet
+    // out of reach shows. Refusals (403) and pods gone (404) say nothing about the node.
+    for (key, previous, f) in failures {
+        let Failure::Api { code, message, .. } = f else {
+            continue;
+        };
+        if *code < 500 || message.is_empty() {
+            continue;
+        }
+        let node = snap
+            .pods
+            .iter()
+            .find(|p| pod::namespace(p) == key.namespace && pod::name(p) == key.pod)
+            .and_then(pod::node)
+            .map(str::to_string);
+        snap.log_failures.push(LogFailure {
+            namespace: key.namespace.clone(),
+            pod: key.pod.clone(),
+            container: key.container.clone(),
+            previous: *previous,
+            node,
+            code: Some(*code),
+            message: message.clone(),
+        });
+    }
     for (key, previous, f) in failures.iter().take(MAX_LOG_FAILURE_ENTRIES) {
         snap.skipped
             .push(Skipped::new(log_what(key, *previous), f.describe()));

@@ -222,6 +222,9 @@ pub fn write(dir: &Path, c: &Collected, about: &About) -> Result<Written, String
             "namespace": about.namespace.unwrap_or("(all namespaces)"),
             "tool": concat!("kubectl-bkdoctor ", env!("CARGO_PKG_VERSION")),
             "skipped": snap.skipped,
+            // Log reads the API server could not serve: the rules read them (a kubelet out of
+            // reach), so the snapshot keeps them with the same analysis.
+            "logFailures": snap.log_failures,
         }),
     )?;
     out.list("nodes.json", &snap.nodes)?;
@@ -238,6 +241,7 @@ pub fn write(dir: &Path, c: &Collected, about: &About) -> Result<Written, String
     out.list("customresourcedefinitions.json", &snap.crds)?;
     out.list("persistentvolumeclaims.json", &snap.pvcs)?;
     out.list("persistentvolumes.json", &snap.persistent_volumes)?;
+    out.list("ingresses.json", &snap.ingresses)?;
     out.list("storageclasses.json", &snap.storage_classes)?;
 
     for (driver, file) in [
