@@ -228,6 +228,11 @@ fn a_live_log_longer_than_limit_bytes_is_asked_again_for_its_last_lines() {
     );
 }
 
+/// The list of Warning events, one of the two event lists a check makes.
+fn warnings(q: &fake_apiserver::RecordedRequest) -> bool {
+    q.path == "/api/v1/events" && q.param("fieldSelector") == Some("type=Warning")
+}
+
 /// `{}` items: cheap to send and parse, and all the same object, so that only the count matters.
 fn page(kind: &str, items: usize, continue_token: Option<String>) -> Value {
     json!({
@@ -254,7 +259,7 @@ fn enormous_and_endless_live_lists_are_cut_and_named() {
     let v = r.json();
     assert!(
         skipped(&v).contains(&(
-            "events".to_string(),
+            "events (Warning)".to_string(),
             "holds 500001 objects; only the first 500000 were read".to_string()
         )),
         "{:#?}",
@@ -269,7 +274,7 @@ fn enormous_and_endless_live_lists_are_cut_and_named() {
         FakeApi::new()
             .load_dir(fixture("ipv6"))
             .handler(move |q, _| {
-                if q.path != "/api/v1/events" {
+                if !warnings(q) {
                     return None;
                 }
                 let n = served.fetch_add(1, Ordering::SeqCst);
@@ -287,7 +292,7 @@ fn enormous_and_endless_live_lists_are_cut_and_named() {
     let s = skipped(&v);
     assert!(
         s.contains(&(
-            "events".to_string(),
+            "events (Warning)".to_string(),
             "stopped after 500000 objects in 50 pages; the rest was not read".to_string()
         )),
         "{s:#?}"
@@ -295,15 +300,16 @@ fn enormous_and_endless_live_lists_are_cut_and_named() {
     assert!(ipv6_finding(&v).is_some());
 
     // The same continue token twice is a loop, not more data.
-    let live = serve(FakeApi::new().load_dir(fixture("ipv6")).handler(|q, _| {
-        (q.path == "/api/v1/events").then(|| (200, page("EventList", 1, Some("again".into()))))
-    }));
+    let live =
+        serve(FakeApi::new().load_dir(fixture("ipv6")).handler(|q, _| {
+            warnings(q).then(|| (200, page("EventList", 1, Some("again".into()))))
+        }));
     let r = live.run(&["check", "-o", "json"]);
     r.sane("repeated token");
     let s = skipped(&r.json());
     assert!(
         s.contains(&(
-            "events".to_string(),
+            "events (Warning)".to_string(),
             "the server gave the same continue token twice; the rest was not read".to_string()
         )),
         "{s:#?}"
@@ -312,7 +318,7 @@ fn enormous_and_endless_live_lists_are_cut_and_named() {
         live.server
             .requests()
             .iter()
-            .filter(|q| q.path == "/api/v1/events")
+            .filter(|q| warnings(q))
             .count(),
         2
     );

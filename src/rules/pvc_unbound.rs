@@ -94,9 +94,15 @@ fn finding(
     let wait_for_consumer = sc
         .and_then(|s| s.volume_binding_mode.as_deref())
         .is_some_and(|m| m == "WaitForFirstConsumer");
+    let recent = events::recent(ctx, "PersistentVolumeClaim", Some(ns), name);
+    let provisioning_failed = recent
+        .iter()
+        .any(|e| e.reason.as_deref() == Some("ProvisioningFailed"));
     // Binding waits for a pod to be scheduled: nothing to say without one, and with a volume
-    // that fits, the scheduler's reasons are the pod's, not the claim's.
-    if wait_for_consumer && (consumers.is_empty() || (!fits.is_empty() || is_dynamic(sc))) {
+    // that fits (or a provisioner that has not failed), the scheduler's reasons are the pod's,
+    // not the claim's.
+    let can_bind = !fits.is_empty() || (is_dynamic(sc) && !provisioning_failed);
+    if wait_for_consumer && (consumers.is_empty() || can_bind) {
         return None;
     }
     // Without the classes their binding mode is unknown: a claim no pod waits for may just be
@@ -231,10 +237,7 @@ fn finding(
     if let Some(r) = meta::releases(&claim.metadata).next() {
         f.evidence.push(ctx.text(ID, "release", &[("release", r)]));
     }
-    for e in events::recent(ctx, "PersistentVolumeClaim", Some(ns), name)
-        .into_iter()
-        .take(EVENTS)
-    {
+    for e in recent.into_iter().take(EVENTS) {
         f.evidence
             .push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
     }
