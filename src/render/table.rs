@@ -77,7 +77,7 @@ fn severity_cell(text: String, s: Severity, color: bool) -> Cell {
     }
 }
 
-fn findings_table(
+pub(super) fn findings_table(
     out: &mut dyn Write,
     findings: &[Finding],
     catalog: &Catalog,
@@ -117,7 +117,7 @@ fn findings_table(
     write_table(out, &t)
 }
 
-fn skipped_list(
+pub(super) fn skipped_list(
     out: &mut dyn Write,
     skipped: &[Skipped],
     catalog: &Catalog,
