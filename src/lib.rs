@@ -7,6 +7,7 @@ pub mod collect;
 pub mod completion;
 pub mod explain;
 pub mod findings;
+pub mod format;
 pub mod helm;
 pub mod host;
 pub mod i18n;
