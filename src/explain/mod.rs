@@ -107,7 +107,7 @@ pub fn report(
         pods: cluster.map_or(0, |c| c.snap.pods.len()),
         nodes: cluster.map_or(0, |c| c.snap.nodes.len()),
         releases: cluster.map_or(0, |c| c.snap.releases().len()),
-        snapshot_time: cluster.map(|c| crate::rules::when(c.now)),
+        snapshot_time: cluster.map(|c| crate::format::when(c.now)),
     };
     ExplainReport {
         errors,
