@@ -529,7 +529,8 @@ fn named_in(text: &str) -> Option<String> {
 }
 
 /// The same error whether helm wrapped it (`UPGRADE FAILED: `, the atomic rollback's sentence) or
-/// helm's debug log and helmfile repeated it bare.
+/// helm's debug log and helmfile repeated it bare. Its first line is enough: helmfile's two copies
+/// of helm's output may continue it differently (STDERR holds the whole message).
 fn error_key(text: &str) -> String {
     let first = strip_error_prefix(text.lines().next().unwrap_or_default());
     let first = NAMED
@@ -537,13 +538,7 @@ fn error_key(text: &str) -> String {
         .and_then(|c| c.get(2))
         .map_or(first, |m| m.as_str());
     let first = FAILED_PREFIX.replace(first, "");
-    let first = ATOMIC.replace(&first, "");
-    let rest: Vec<&str> = text.lines().skip(1).collect();
-    if rest.is_empty() {
-        first.trim().to_string()
-    } else {
-        format!("{}\n{}", first.trim(), rest.join("\n"))
-    }
+    ATOMIC.replace(&first, "").trim().to_string()
 }
 
 #[cfg(test)]
