@@ -10,7 +10,7 @@
 use std::io::{self, BufRead};
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 use crate::catalog::Catalog;
 use crate::collect::logs::plain_text;
@@ -183,6 +183,9 @@ struct Pending {
 
 struct Parser<'c> {
     catalog: &'c Catalog,
+    /// Every entry's `output` signatures at once: one pass tells whether a plain line is a known
+    /// error, which a long run asks of every line.
+    signatures: RegexSet,
     scan: Scan,
     block: Option<Block>,
     table: Option<(Table, bool)>,
@@ -202,8 +205,12 @@ struct Parser<'c> {
 
 impl<'c> Parser<'c> {
     fn new(catalog: &'c Catalog) -> Self {
+        let patterns = catalog.rules.iter().flat_map(|r| r.output.iter());
+        // Each pattern compiled alone when the catalog loaded, so the set compiles too.
+        let signatures = RegexSet::new(patterns).unwrap_or_else(|_| RegexSet::empty());
         Parser {
             catalog,
+            signatures,
             scan: Scan::default(),
             block: None,
             table: None,
@@ -270,17 +277,26 @@ impl<'c> Parser<'c> {
             self.helmfile_release = None;
             return;
         }
-        if let Some(c) = INSTALLING.captures(content) {
+        let quoted_release = content.contains("Release \"");
+        if let Some(c) = quoted_release
+            .then(|| INSTALLING.captures(content))
+            .flatten() {
             self.finish_pending();
             self.helm_release = Some(c[1].to_string());
             return;
         }
-        if let Some(c) = UPGRADED.captures(content) {
+        if let Some(c) = quoted_release
+            .then(|| UPGRADED.captures(content))
+            .flatten() {
             self.finish_pending();
             self.succeeded.push((c[1].to_string(), n));
             return;
         }
-        if let Some(c) = PROCESSING.captures(content) {
+        if let Some(c) = content
+            .contains("failed processing release")
+            .then(|| PROCESSING.captures(content))
+            .flatten()
+        {
             self.finish_pending();
             let release = c[1].to_string();
             self.helmfile_release = Some(release.clone());
@@ -292,7 +308,11 @@ impl<'c> Parser<'c> {
             }
             return;
         }
-        if let Some(c) = NAMED.captures(content) {
+        if let Some(c) = content
+            .contains("\" failed: ")
+            .then(|| NAMED.captures(content))
+            .flatten()
+        {
             self.finish_pending();
             let release = c[1].to_string();
             self.start(n, indent, content, Some(release), false);
@@ -326,7 +346,7 @@ impl<'c> Parser<'c> {
             self.finish_pending();
         }
         // A known error without helm's prefix, as someone pasted it or a script printed it.
-        if self.catalog.match_output(content).is_some() {
+        if self.signatures.is_match(content) {
             self.start(n, indent, content, None, false);
         }
     }
