@@ -9,7 +9,8 @@ use jiff::Timestamp;
 
 use crate::catalog::Catalog;
 use crate::cli::{
-    CheckArgs, Cli, ClusterArgs, Command, ExplainArgs, ProbeCmdArgs, ReleaseArgs, RulesArgs, SnapshotArgs,
+    CheckArgs, Cli, ClusterArgs, Command, ExplainArgs, ProbeCmdArgs, ReleaseArgs, RulesArgs,
+    SnapshotArgs,
 };
 use crate::collect;
 use crate::collect::live::connect::{self, Cluster, HelmEnv, NamespaceChoice};

@@ -340,7 +340,11 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// The saved output, or - for standard input
-    #[arg(value_name = "FILE", required_unless_present = "error", conflicts_with = "error")]
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "error",
+        conflicts_with = "error"
+    )]
     pub file: Option<PathBuf>,
 
     /// The error text itself instead of a file, e.g. 'Error: UPGRADE FAILED: "bk-paas" has no deployed releases'

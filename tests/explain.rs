@@ -55,7 +55,12 @@ fn with_stdin(args: &[&str], stdin: &[u8]) -> Run {
 }
 
 /// (line, release, rule, [(finding rule, object)]) of each error.
-type ErrorKey = (String, Option<String>, Option<String>, Vec<(String, String)>);
+type ErrorKey = (
+    String,
+    Option<String>,
+    Option<String>,
+    Vec<(String, String)>,
+);
 
 fn errors(report: &Value) -> Vec<ErrorKey> {
     report["errors"]
@@ -116,7 +121,10 @@ fn the_seed_errors_are_answered_by_the_cluster_they_happened_on() {
             "ipv6",
             "bk-repo",
             "deploy-timed-out",
-            &[("ipv6-disabled", "pod/bk-repo-bkrepo-gateway-6b8d9f7c5-qz4tn")],
+            &[(
+                "ipv6-disabled",
+                "pod/bk-repo-bkrepo-gateway-6b8d9f7c5-qz4tn",
+            )],
         ),
         (
             "seed-paas-no-deployed.log",
@@ -153,7 +161,12 @@ fn the_seed_errors_are_answered_by_the_cluster_they_happened_on() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| (s(f["rule"].as_str().unwrap()), s(f["object"].as_str().unwrap())))
+            .map(|f| {
+                (
+                    s(f["rule"].as_str().unwrap()),
+                    s(f["object"].as_str().unwrap()),
+                )
+            })
             .collect();
         assert!(e[0].3.iter().all(|f| listed.contains(f)), "{log}");
         assert!(report["summary"]["nodes"].as_u64().unwrap() > 0);
@@ -163,19 +176,33 @@ fn the_seed_errors_are_answered_by_the_cluster_they_happened_on() {
 #[test]
 fn the_fix_is_the_clusters_own_when_it_knows_one() {
     // bk-paas is stuck in pending-upgrade; its last deployed revision is 2.
-    let r = explain("seed-paas-in-progress.log", "pending-upgrade", &["-o", "json"]);
+    let r = explain(
+        "seed-paas-in-progress.log",
+        "pending-upgrade",
+        &["-o", "json"],
+    );
     assert_eq!(
         remediation(&r.json(), 0)[..2],
-        [s("helm history -n blueking bk-paas"), s("helm rollback -n blueking bk-paas 2")]
+        [
+            s("helm history -n blueking bk-paas"),
+            s("helm rollback -n blueking bk-paas 2")
+        ]
     );
     // The snippet refusal: the controller's own ConfigMap, patched.
-    let r = explain("seed-apigateway-snippet.log", "snippet-failed", &["-o", "json"]);
+    let r = explain(
+        "seed-apigateway-snippet.log",
+        "snippet-failed",
+        &["-o", "json"],
+    );
     let report = r.json();
     let e = errors(&report);
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].1.as_deref(), Some("bk-apigateway"));
     assert_eq!(e[0].2.as_deref(), Some("ingress-snippet-disabled"));
-    assert!(e[0].3.contains(&(s("ingress-snippet-disabled"), s("release/bk-apigateway"))));
+    assert!(
+        e[0].3
+            .contains(&(s("ingress-snippet-disabled"), s("release/bk-apigateway")))
+    );
     assert!(
         remediation(&report, 0)[0].starts_with(
             "kubectl patch configmap -n ingress-system ingress-nginx-controller --type merge"
@@ -187,12 +214,19 @@ fn the_fix_is_the_clusters_own_when_it_knows_one() {
     let r = explain("seed-bcs-apigateway-old.log", "apigw-old", &["-o", "json"]);
     let e = errors(&r.json());
     assert_eq!(e[0].2.as_deref(), Some("apigateway-too-old"));
-    assert_eq!(e[0].3, pairs(&[("apigateway-too-old", "release/bk-apigateway")]));
+    assert_eq!(
+        e[0].3,
+        pairs(&[("apigateway-too-old", "release/bk-apigateway")])
+    );
 }
 
 #[test]
 fn a_helmfile_run_with_several_releases_crlf_colour_and_timestamps() {
-    let r = explain("helmfile-storage-timeouts.log", "dns-redis", &["-o", "json"]);
+    let r = explain(
+        "helmfile-storage-timeouts.log",
+        "dns-redis",
+        &["-o", "json"],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     let e = errors(&r.json());
     let timeout = s("Error: timed out waiting for the condition");
@@ -220,7 +254,13 @@ fn a_helmfile_run_with_several_releases_crlf_colour_and_timestamps() {
     assert!(!r.stdout.contains("bk-mysql"), "{}", r.stdout);
     let table = explain("helmfile-storage-timeouts.log", "dns-redis", &[]);
     assert!(!table.stdout.contains('\r') && !table.stdout.contains('\u{1b}'));
-    assert!(table.stdout.contains("line 67 · bk-redis-cluster · deploy-timed-out"), "{}", table.stdout);
+    assert!(
+        table
+            .stdout
+            .contains("line 67 · bk-redis-cluster · deploy-timed-out"),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]
@@ -229,14 +269,24 @@ fn a_successful_run_explains_nothing_and_exits_0() {
         let snap = fixture("dns-redis");
         let extra: Vec<&str> = extra
             .iter()
-            .map(|a| if *a == "SNAP" { snap.to_str().unwrap() } else { a })
+            .map(|a| {
+                if *a == "SNAP" {
+                    snap.to_str().unwrap()
+                } else {
+                    a
+                }
+            })
             .collect();
         let log = input("helmfile-storage-ok.log");
         let mut args = vec!["explain", log.to_str().unwrap()];
         args.extend(&extra);
         let table = run(&args);
         assert_eq!(table.code, 0, "{extra:?}: {}{}", table.stdout, table.stderr);
-        assert!(table.stdout.starts_with("No error found in the output."), "{}", table.stdout);
+        assert!(
+            table.stdout.starts_with("No error found in the output."),
+            "{}",
+            table.stdout
+        );
         args.extend(["-o", "json"]);
         let report = run(&args).json();
         assert_eq!(report["errors"], Value::Array(vec![]));
@@ -249,9 +299,20 @@ fn a_successful_run_explains_nothing_and_exits_0() {
 fn standard_input_and_a_file_give_the_same_report() {
     let log = input("helmfile-storage-timeouts.log");
     let snap = fixture("dns-redis");
-    let from_file = explain("helmfile-storage-timeouts.log", "dns-redis", &["-o", "json"]);
+    let from_file = explain(
+        "helmfile-storage-timeouts.log",
+        "dns-redis",
+        &["-o", "json"],
+    );
     let from_stdin = with_stdin(
-        &["explain", "-", "--snapshot", snap.to_str().unwrap(), "-o", "json"],
+        &[
+            "explain",
+            "-",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
         &std::fs::read(&log).unwrap(),
     );
     assert_eq!(from_stdin.code, 1, "{}", from_stdin.stderr);
@@ -275,28 +336,64 @@ fn chinese_and_english_differ_in_words_not_in_commands() {
     };
     assert_eq!(commands(&en), commands(&zh));
     assert!(commands(&en).contains(&s("helm uninstall -n blueking bk-paas")));
-    assert_eq!(en["errors"][0]["title"], "bk-paas was never deployed successfully, so helm cannot upgrade it");
-    assert_eq!(zh["errors"][0]["title"], "bk-paas 从未部署成功，helm 无法升级它");
+    assert_eq!(
+        en["errors"][0]["title"],
+        "bk-paas was never deployed successfully, so helm cannot upgrade it"
+    );
+    assert_eq!(
+        zh["errors"][0]["title"],
+        "bk-paas 从未部署成功，helm 无法升级它"
+    );
     let table = explain("seed-elastic-timeout.log", "dns-redis", &["--lang", "zh"]);
-    assert!(table.stdout.contains("bk-elastic 未能按时就绪"), "{}", table.stdout);
-    assert!(table.stdout.contains("这些错误背后的集群问题"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("bk-elastic 未能按时就绪"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("这些错误背后的集群问题"),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]
 fn the_text_alone_without_the_cluster() {
     let cases = [
-        ("bcs-passwords.log", "bcs-services-stack", "bcs-passwords-error"),
-        ("servicemonitor-missing.log", "bk-iam", "servicemonitor-crd-missing"),
-        ("bcs-helm-too-old.log", "bcs-services-stack", "helm-too-old-for-bcs"),
+        (
+            "bcs-passwords.log",
+            "bcs-services-stack",
+            "bcs-passwords-error",
+        ),
+        (
+            "servicemonitor-missing.log",
+            "bk-iam",
+            "servicemonitor-crd-missing",
+        ),
+        (
+            "bcs-helm-too-old.log",
+            "bcs-services-stack",
+            "helm-too-old-for-bcs",
+        ),
     ];
     for (log, release, rule) in cases {
         let path = input(log);
-        let r = run(&["explain", path.to_str().unwrap(), "--no-cluster", "-o", "json"]);
+        let r = run(&[
+            "explain",
+            path.to_str().unwrap(),
+            "--no-cluster",
+            "-o",
+            "json",
+        ]);
         assert_eq!(r.code, 1, "{log}: {}", r.stderr);
         let report = r.json();
         let e = errors(&report);
         assert_eq!(e.len(), 1, "{log}: {e:?}");
-        assert_eq!((e[0].1.as_deref(), e[0].2.as_deref()), (Some(release), Some(rule)), "{log}");
+        assert_eq!(
+            (e[0].1.as_deref(), e[0].2.as_deref()),
+            (Some(release), Some(rule)),
+            "{log}"
+        );
         assert_eq!(report["findings"], Value::Array(vec![]));
         assert_eq!(report["summary"]["pods"], 0);
         for line in remediation(&report, 0) {
@@ -304,10 +401,19 @@ fn the_text_alone_without_the_cluster() {
         }
     }
     let path = input("bklogconfig-missing.log");
-    let report = run(&["explain", path.to_str().unwrap(), "--no-cluster", "-o", "json"]).json();
+    let report = run(&[
+        "explain",
+        path.to_str().unwrap(),
+        "--no-cluster",
+        "-o",
+        "json",
+    ])
+    .json();
     assert_eq!(report["errors"][0]["rule"], "bklogconfig-crd-missing");
     assert_eq!(report["errors"][0]["release"], Value::Null);
-    assert!(remediation(&report, 0).contains(&s("helmfile -f 04-bklog-collector.yaml.gotmpl sync")));
+    assert!(
+        remediation(&report, 0).contains(&s("helmfile -f 04-bklog-collector.yaml.gotmpl sync"))
+    );
 }
 
 #[test]
@@ -327,7 +433,10 @@ fn a_name_the_data_does_not_give_never_lands_in_a_command() {
     assert_eq!(fix[0], "helm list -A -a");
     for line in &fix {
         if !line.starts_with('#') {
-            assert!(!line.contains("RELEASE") && !line.contains("NAMESPACE"), "{line}");
+            assert!(
+                !line.contains("RELEASE") && !line.contains("NAMESPACE"),
+                "{line}"
+            );
         }
     }
     let r = run(&[
@@ -340,7 +449,10 @@ fn a_name_the_data_does_not_give_never_lands_in_a_command() {
     ]);
     let fix = remediation(&r.json(), 0);
     assert_eq!(fix[0], "helm list -A -a --filter '^bk-paas$'");
-    assert!(fix.contains(&s("# helm uninstall -n NAMESPACE bk-paas")), "{fix:?}");
+    assert!(
+        fix.contains(&s("# helm uninstall -n NAMESPACE bk-paas")),
+        "{fix:?}"
+    );
 }
 
 #[test]
@@ -360,10 +472,20 @@ fn error_flag_with_a_snapshot_fills_in_the_namespace() {
     assert_eq!(report["errors"][0]["release"], "bk-paas");
     assert!(remediation(&report, 0).contains(&s("helm uninstall -n blueking bk-paas")));
     // Text without helm's prefix is still taken as the error.
-    let r = run(&["explain", "--error", "the job said: no such thing", "--no-cluster", "-o", "json"]);
+    let r = run(&[
+        "explain",
+        "--error",
+        "the job said: no such thing",
+        "--no-cluster",
+        "-o",
+        "json",
+    ]);
     let report = r.json();
     assert_eq!(report["errors"][0]["rule"], Value::Null);
-    assert_eq!(report["errors"][0]["line"], "Error: the job said: no such thing");
+    assert_eq!(
+        report["errors"][0]["line"],
+        "Error: the job said: no such thing"
+    );
 }
 
 #[test]
@@ -372,7 +494,16 @@ fn a_timeout_nothing_explains_says_what_was_looked_at() {
     let text = b"Release \"bk-cmdb\" does not exist. Installing it now.\nError: timed out waiting for the condition\n";
     for lang in ["en", "zh"] {
         let r = with_stdin(
-            &["explain", "-", "--snapshot", snap.to_str().unwrap(), "-o", "json", "--lang", lang],
+            &[
+                "explain",
+                "-",
+                "--snapshot",
+                snap.to_str().unwrap(),
+                "-o",
+                "json",
+                "--lang",
+                lang,
+            ],
             text,
         );
         let report = r.json();
@@ -381,11 +512,13 @@ fn a_timeout_nothing_explains_says_what_was_looked_at() {
         assert_eq!(e["findings"], Value::Array(vec![]));
         let explanation = e["explanation"].as_str().unwrap();
         assert!(
-            explanation.contains("pod bk-cmdb-admin-7f8d9c5b6-kl2mn") && explanation.contains("Running, ready"),
+            explanation.contains("pod bk-cmdb-admin-7f8d9c5b6-kl2mn")
+                && explanation.contains("Running, ready"),
             "{lang}: {explanation}"
         );
-        assert!(remediation(&report, 0)
-            .contains(&s("kubectl get pods,jobs,pvc -n blueking -l app.kubernetes.io/instance=bk-cmdb")));
+        assert!(remediation(&report, 0).contains(&s(
+            "kubectl get pods,jobs,pvc -n blueking -l app.kubernetes.io/instance=bk-cmdb"
+        )));
     }
 }
 
@@ -393,14 +526,28 @@ fn a_timeout_nothing_explains_says_what_was_looked_at() {
 fn nothing_of_the_input_is_printed_beyond_the_error_lines() {
     // The ARGS hold a --set password, the NOTES a password command, the PASSWORDS ERROR the chart's
     // advice with a value's name: none of it may show in any format or language.
-    let planted = ["Pl4nted", "/tmp/helmfile", "echo Password", "MONGODB_PASSWORD", "bytes)", "ARGS"];
-    for (log, snap) in [("helmfile-storage-timeouts.log", "dns-redis"), ("bcs-passwords.log", "healthy")] {
+    let planted = [
+        "Pl4nted",
+        "/tmp/helmfile",
+        "echo Password",
+        "MONGODB_PASSWORD",
+        "bytes)",
+        "ARGS",
+    ];
+    for (log, snap) in [
+        ("helmfile-storage-timeouts.log", "dns-redis"),
+        ("bcs-passwords.log", "healthy"),
+    ] {
         for format in ["table", "json", "yaml", "markdown"] {
             for lang in ["en", "zh"] {
                 let r = explain(log, snap, &["-o", format, "--lang", lang]);
                 assert_eq!(r.code, 1, "{log} {format} {lang}: {}", r.stderr);
                 for p in planted {
-                    assert!(!r.stdout.contains(p), "{log} {format} {lang}: {p} printed:\n{}", r.stdout);
+                    assert!(
+                        !r.stdout.contains(p),
+                        "{log} {format} {lang}: {p} printed:\n{}",
+                        r.stdout
+                    );
                 }
             }
         }
@@ -414,12 +561,21 @@ fn nothing_of_the_input_is_printed_beyond_the_error_lines() {
 
 #[test]
 fn markdown_puts_the_error_line_and_the_fix_in_fenced_blocks() {
-    let r = explain("seed-paas-in-progress.log", "pending-upgrade", &["-o", "markdown"]);
+    let r = explain(
+        "seed-paas-in-progress.log",
+        "pending-upgrade",
+        &["-o", "markdown"],
+    );
     assert_eq!(r.code, 1);
     let md = &r.stdout;
     assert!(md.starts_with("## kubectl-bkdoctor explain\n"), "{md}");
     assert!(md.contains("```text\nUPGRADE FAILED: another operation (install/upgrade/rollback) is in progress\n```"), "{md}");
-    assert!(md.contains("```sh\nhelm history -n blueking bk-paas\nhelm rollback -n blueking bk-paas 2\n"), "{md}");
+    assert!(
+        md.contains(
+            "```sh\nhelm history -n blueking bk-paas\nhelm rollback -n blueking bk-paas 2\n"
+        ),
+        "{md}"
+    );
 }
 
 #[test]
@@ -453,18 +609,32 @@ fn operators_add_their_own_output_signatures() {
         "json",
     ]);
     let report = r.json();
-    assert_eq!(report["errors"][0]["rule"], "job-field-immutable", "{}", r.stderr);
+    assert_eq!(
+        report["errors"][0]["rule"], "job-field-immutable",
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn bad_input_is_one_clear_line() {
     let missing = run(&["explain", "/nonexistent/deploy.log", "--no-cluster"]);
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("cannot read /nonexistent/deploy.log"), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read /nonexistent/deploy.log"),
+        "{}",
+        missing.stderr
+    );
     let dir = fixture("explain");
     let is_dir = run(&["explain", dir.to_str().unwrap(), "--no-cluster"]);
     assert_eq!(is_dir.code, 2);
-    assert!(is_dir.stderr.contains("is a directory"), "{}", is_dir.stderr);
+    assert!(
+        is_dir.stderr.contains("is a directory"),
+        "{}",
+        is_dir.stderr
+    );
     let neither = run(&["explain"]);
     assert_eq!(neither.code, 2);
     // Without a cluster to read, the message says how to explain the text alone.
@@ -474,8 +644,17 @@ fn bad_input_is_one_clear_line() {
         &[("KUBECONFIG", "/nonexistent/kubeconfig")],
     );
     assert_eq!(no_kube.code, 2, "{}", no_kube.stdout);
-    assert!(no_kube.stderr.contains("--no-cluster"), "{}", no_kube.stderr);
-    assert_eq!(no_kube.stderr.trim().lines().count(), 1, "{}", no_kube.stderr);
+    assert!(
+        no_kube.stderr.contains("--no-cluster"),
+        "{}",
+        no_kube.stderr
+    );
+    assert_eq!(
+        no_kube.stderr.trim().lines().count(),
+        1,
+        "{}",
+        no_kube.stderr
+    );
     assert!(!no_kube.stderr.contains("panicked"));
 }
 
@@ -493,7 +672,9 @@ fn a_long_output_is_read_in_bounded_memory() {
     text.push_str("Release \"bk-paas\" does not exist. Installing it now.\nError: timed out waiting for the condition\n");
     let mut c = command(&["explain", "-", "--no-cluster", "-o", "json"]);
     limit_heap(&mut c, 48 << 20);
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let started = std::time::Instant::now();
     let mut child = c.spawn().unwrap();
     let mut pipe = child.stdin.take().unwrap();
@@ -503,12 +684,26 @@ fn a_long_output_is_read_in_bounded_memory() {
     let o = child.wait_with_output().unwrap();
     writer.join().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["errors"].as_array().unwrap().len(), 1, "{report:#}");
     assert_eq!(report["errors"][0]["release"], "bk-paas");
-    assert!(report["skipped"][0]["reason"].as_str().unwrap().contains("read only in part"));
-    assert!(started.elapsed().as_secs() < 60, "took {:?}", started.elapsed());
+    assert!(
+        report["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("read only in part")
+    );
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 /// Caps the child's heap (RLIMIT_DATA): an allocation past it fails and the binary aborts.
@@ -532,10 +727,24 @@ fn limit_heap(c: &mut std::process::Command, bytes: u64) {
 #[test]
 fn live_as_offline() {
     let live = serve(FakeApi::new().load_dir(fixture("dns-redis")));
-    let offline = explain("helmfile-storage-timeouts.log", "dns-redis", &["-o", "json"]);
-    let now = offline.json()["summary"]["snapshotTime"].as_str().unwrap().to_string();
+    let offline = explain(
+        "helmfile-storage-timeouts.log",
+        "dns-redis",
+        &["-o", "json"],
+    );
+    let now = offline.json()["summary"]["snapshotTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let log = input("helmfile-storage-timeouts.log");
-    let r = live.run(&["explain", log.to_str().unwrap(), "-o", "json", "--now", &now]);
+    let r = live.run(&[
+        "explain",
+        log.to_str().unwrap(),
+        "-o",
+        "json",
+        "--now",
+        &now,
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let report = r.json();
     assert_eq!(errors(&report), errors(&offline.json()));
@@ -546,5 +755,9 @@ fn live_as_offline() {
         &std::fs::read(&log).unwrap(),
     );
     assert_eq!(zh.code, 1, "{}", zh.stderr);
-    assert!(zh.stdout.contains("bk-redis-cluster 未能按时就绪"), "{}", zh.stdout);
+    assert!(
+        zh.stdout.contains("bk-redis-cluster 未能按时就绪"),
+        "{}",
+        zh.stdout
+    );
 }

@@ -216,9 +216,13 @@ fn explain_one<'f>(
     // A timeout nothing explains: say what was looked at, so that "nothing found" is not taken for
     // "nothing looked at".
     let looked_at = match (cluster, found.rule.as_deref(), release) {
-        (Some(c), Some(TIMED_OUT), Some(r)) if causes.is_empty() => {
-            looked_at(c.snap, entry.expect("matched"), lang, r, namespace.as_deref())
-        }
+        (Some(c), Some(TIMED_OUT), Some(r)) if causes.is_empty() => looked_at(
+            c.snap,
+            entry.expect("matched"),
+            lang,
+            r,
+            namespace.as_deref(),
+        ),
         _ => Vec::new(),
     };
     let explanation = if looked_at.is_empty() {
@@ -277,7 +281,8 @@ fn fill_commands(
 
 fn needs_lookup(templates: &[&str], release_known: bool, namespace_known: bool) -> bool {
     templates.iter().any(|t| {
-        (!release_known && t.contains("{release}")) || (!namespace_known && t.contains("{namespace}"))
+        (!release_known && t.contains("{release}"))
+            || (!namespace_known && t.contains("{namespace}"))
     })
 }
 
@@ -332,8 +337,7 @@ fn explains(
             .filter(|p| pod::releases(p).any(|x| x == r) && in_ns(Some(pod::namespace(p))))
             .map(|p| (pod::namespace(p), pod::name(p)))
             .collect();
-        if f
-            .covers
+        if f.covers
             .iter()
             .any(|(ns, p)| pods.contains(&(ns.as_str(), p.as_str())))
         {
@@ -384,19 +388,15 @@ fn looked_at(
             &[("name", pod::name(p)), ("state", &pod_state(p))],
         ));
     }
-    for j in snap
-        .jobs
-        .iter()
-        .filter(|j| of_release(j.metadata.labels.as_ref()) && in_ns(j.metadata.namespace.as_deref()))
-    {
+    for j in snap.jobs.iter().filter(|j| {
+        of_release(j.metadata.labels.as_ref()) && in_ns(j.metadata.namespace.as_deref())
+    }) {
         let name = j.metadata.name.as_deref().unwrap_or("?");
         lines.push(text("job", &[("name", name), ("state", &job_state(j))]));
     }
-    for c in snap
-        .pvcs
-        .iter()
-        .filter(|c| of_release(c.metadata.labels.as_ref()) && in_ns(c.metadata.namespace.as_deref()))
-    {
+    for c in snap.pvcs.iter().filter(|c| {
+        of_release(c.metadata.labels.as_ref()) && in_ns(c.metadata.namespace.as_deref())
+    }) {
         let name = c.metadata.name.as_deref().unwrap_or("?");
         let phase = c
             .status
@@ -419,7 +419,11 @@ fn looked_at(
 fn pod_state(p: &k8s_openapi::api::core::v1::Pod) -> String {
     let mut s = pod::phase(p).to_string();
     if pod::phase(p) != "Succeeded" {
-        s.push_str(if pod::is_ready(p) { ", ready" } else { ", not ready" });
+        s.push_str(if pod::is_ready(p) {
+            ", ready"
+        } else {
+            ", not ready"
+        });
     }
     let waiting: Vec<&str> = pod::container_statuses(p)
         .filter_map(pod::waiting_reason)
@@ -454,6 +458,50 @@ fn job_state(j: &k8s_openapi::api::batch::v1::Job) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The client-side sentences and commands may name the release and namespace, never the error
+    /// text: a chart may have echoed a value into it.
+    #[test]
+    fn output_entries_quote_nothing_of_the_input() {
+        let catalog = Catalog::builtin();
+        let allowed = ["release", "namespace", "rules", "name", "state"];
+        let mut checked = 0;
+        for e in catalog.rules.iter().filter(|e| !e.output.is_empty()) {
+            let client_side = e.reads.iter().any(|r| r.contains("explain"));
+            // What explain fills: its commands, the sentences they name, the title and explanation.
+            let mut templates: Vec<&str> =
+                e.output_remediation.iter().map(String::as_str).collect();
+            for (k, t) in &e.text {
+                let named = format!("{{text.{k}}}");
+                let used = client_side
+                    || k == "explain_title"
+                    || e.output_remediation.iter().any(|r| r.contains(&named));
+                if used {
+                    templates.extend([t.en.as_str(), t.zh.as_str()]);
+                }
+            }
+            let title = e.text.get("explain_title").unwrap_or(&e.title);
+            templates.extend([title.en.as_str(), title.zh.as_str()]);
+            templates.extend([e.explanation.en.as_str(), e.explanation.zh.as_str()]);
+            for t in templates {
+                for part in t.split('{').skip(1) {
+                    let key = part.split('}').next().unwrap();
+                    let ok = allowed.contains(&key)
+                        || key
+                            .strip_prefix("text.")
+                            .is_some_and(|k| e.text.contains_key(k));
+                    assert!(ok, "{}: placeholder {{{key}}} in {t:?}", e.id);
+                }
+            }
+            assert!(
+                !e.output_remediation.is_empty(),
+                "{} has no fix for explain",
+                e.id
+            );
+            checked += 1;
+        }
+        assert!(checked >= 9, "{checked}");
+    }
 
     #[test]
     fn without_a_cluster_unknown_names_stay_comments() {

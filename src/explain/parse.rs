@@ -129,8 +129,14 @@ macro_rules! re {
 }
 
 // helm: `helm upgrade --install` says this before installing; its errors follow unprefixed.
-re!(INSTALLING, r#"Release "([^"]+)" does not exist\. Installing it now\."#);
-re!(UPGRADED, r#"Release "([^"]+)" has been upgraded\. Happy Helming!"#);
+re!(
+    INSTALLING,
+    r#"Release "([^"]+)" does not exist\. Installing it now\."#
+);
+re!(
+    UPGRADED,
+    r#"Release "([^"]+)" has been upgraded\. Happy Helming!"#
+);
 // helmfile
 re!(UPGRADING, r"^Upgrading release=([^,\s]+)");
 re!(
@@ -280,14 +286,13 @@ impl<'c> Parser<'c> {
         let quoted_release = content.contains("Release \"");
         if let Some(c) = quoted_release
             .then(|| INSTALLING.captures(content))
-            .flatten() {
+            .flatten()
+        {
             self.finish_pending();
             self.helm_release = Some(c[1].to_string());
             return;
         }
-        if let Some(c) = quoted_release
-            .then(|| UPGRADED.captures(content))
-            .flatten() {
+        if let Some(c) = quoted_release.then(|| UPGRADED.captures(content)).flatten() {
             self.finish_pending();
             self.succeeded.push((c[1].to_string(), n));
             return;
@@ -517,9 +522,9 @@ impl<'c> Parser<'c> {
         // A later run in the same output deployed the release: its earlier errors are over.
         let succeeded = std::mem::take(&mut self.succeeded);
         self.scan.errors.retain(|e| {
-            !succeeded.iter().any(|(r, n)| {
-                e.release.as_deref() == Some(r.as_str()) && *n > e.line_number
-            })
+            !succeeded
+                .iter()
+                .any(|(r, n)| e.release.as_deref() == Some(r.as_str()) && *n > e.line_number)
         });
         self.scan.errors.sort_by_key(|e| e.line_number);
         self.scan
@@ -717,7 +722,9 @@ mod tests {
 
     #[test]
     fn unknown_errors_are_kept_without_a_rule() {
-        let s = run("Error: UPGRADE FAILED: cannot patch \"bk-job\" with kind Job: field is immutable\n");
+        let s = run(
+            "Error: UPGRADE FAILED: cannot patch \"bk-job\" with kind Job: field is immutable\n",
+        );
         assert_eq!(s.errors.len(), 1);
         assert_eq!(s.errors[0].rule, None);
         assert_eq!(s.errors[0].release, None);
@@ -734,6 +741,12 @@ mod tests {
         assert_eq!(s.cut_lines, 1);
         assert_eq!(s.errors.len(), MAX_ERRORS);
         assert_eq!(s.dropped, 5);
-        assert!(s.errors.last().unwrap().line.ends_with(&format!("{}", MAX_ERRORS + 4)));
+        assert!(
+            s.errors
+                .last()
+                .unwrap()
+                .line
+                .ends_with(&format!("{}", MAX_ERRORS + 4))
+        );
     }
 }

@@ -130,7 +130,12 @@ pub(super) fn findings(
     Ok(())
 }
 
-pub(super) fn skipped(out: &mut dyn Write, list: &[Skipped], catalog: &Catalog, lang: Lang) -> io::Result<()> {
+pub(super) fn skipped(
+    out: &mut dyn Write,
+    list: &[Skipped],
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
     if list.is_empty() {
         return Ok(());
     }
