@@ -105,10 +105,19 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
     v.iter().map(|(a, b)| (s(a), s(b))).collect()
 }
 
+/// (input, snapshot, release, rule, the findings that explain it).
+type SeedCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 #[test]
 fn the_seed_errors_are_answered_by_the_cluster_they_happened_on() {
     let timeout = "Error: timed out waiting for the condition";
-    let cases: &[(&str, &str, &str, &str, &[(&str, &str)])] = &[
+    let cases: &[SeedCase] = &[
         (
             "seed-elastic-timeout.log",
             "dns-redis",
