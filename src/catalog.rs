@@ -252,4 +252,25 @@ mod tests {
         let err = Catalog::builtin().add_file(&p).unwrap_err();
         assert!(err.contains("already defined"), "{err}");
     }
+
+    #[test]
+    fn custom_rules_may_be_error_output_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.yaml");
+        let entry = |output: &str| {
+            format!(
+                "rules:\n- id: job-immutable\n  severity: error\n  title: {{en: x, zh: x}}\n  explanation: {{en: x, zh: x}}\n  output: ['{output}']\n"
+            )
+        };
+        std::fs::write(&p, entry("field is immutable")).unwrap();
+        let mut c = Catalog::builtin();
+        c.add_file(&p).unwrap();
+        let (hit, at) = c
+            .match_output("Error: UPGRADE FAILED: cannot patch: field is immutable")
+            .unwrap();
+        assert_eq!((hit.id.as_str(), at), ("job-immutable", 37));
+        std::fs::write(&p, entry("(unclosed")).unwrap();
+        let err = Catalog::builtin().add_file(&p).unwrap_err();
+        assert!(err.contains("rule job-immutable: output pattern"), "{err}");
+    }
 }
