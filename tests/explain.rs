@@ -770,3 +770,31 @@ fn live_as_offline() {
         zh.stdout
     );
 }
+
+#[test]
+fn a_build_error_says_whether_the_crd_it_lacked_is_there_now() {
+    let r = explain("servicemonitor-missing.log", "healthy", &["-o", "json"]);
+    let explanation = r.json()["errors"][0]["explanation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        explanation
+            .contains("CRD servicemonitors.monitoring.coreos.com is not in the cluster data"),
+        "{explanation}"
+    );
+    // bk-apigateway was upgraded since: the CRD exists, the BCS upgrade can run again.
+    let r = explain(
+        "seed-bcs-apigateway-old.log",
+        "apigw-ok",
+        &["-o", "json", "--lang", "zh"],
+    );
+    let explanation = r.json()["errors"][0]["explanation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        explanation.contains("集群中现在已有 CRD bkgatewaypluginmetadatas.gateway.bk.tencent.com"),
+        "{explanation}"
+    );
+}

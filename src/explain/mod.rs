@@ -223,6 +223,7 @@ fn explain_one<'f>(
             r,
             namespace.as_deref(),
         ),
+        (Some(c), Some(rule), _) => crd_note(c.snap, catalog, lang, rule).into_iter().collect(),
         _ => Vec::new(),
     };
     let explanation = if looked_at.is_empty() {
@@ -352,6 +353,34 @@ fn explains(
         }
         _ => false,
     }
+}
+
+/// The CRD whose absence each build error names: whether the cluster has it now tells whether the
+/// error still holds.
+const CRDS: &[(&str, &str)] = &[
+    (
+        "servicemonitor-crd-missing",
+        "servicemonitors.monitoring.coreos.com",
+    ),
+    ("bklogconfig-crd-missing", "bklogconfigs.bk.tencent.com"),
+    (
+        "apigateway-too-old",
+        "bkgatewaypluginmetadatas.gateway.bk.tencent.com",
+    ),
+];
+
+fn crd_note(snap: &Snapshot, catalog: &Catalog, lang: Lang, rule: &str) -> Option<String> {
+    let (_, crd) = CRDS.iter().find(|(r, _)| *r == rule)?;
+    let present = snap
+        .crds
+        .iter()
+        .any(|c| c.metadata.name.as_deref() == Some(crd));
+    let key = if present {
+        "explain_crd_present"
+    } else {
+        "explain_crd_missing"
+    };
+    Some(fill(catalog.ui(key, lang), &[("crd", crd)]))
 }
 
 /// The release's pods, Jobs and PVCs and their states.
