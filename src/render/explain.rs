@@ -36,10 +36,13 @@ fn header(e: &ExplainedError, n: usize, catalog: &Catalog, lang: Lang) -> String
             .clone()
             .unwrap_or_else(|| catalog.ui("explain_no_rule", lang).to_string()),
     );
-    format!(
-        "{n}. {} ({})",
-        parts.join(" · "),
-        table::severity(catalog, lang, e.severity)
+    fill(
+        catalog.ui("explain_head", lang),
+        &[
+            ("n", &n.to_string()),
+            ("what", &parts.join(" · ")),
+            ("severity", &table::severity(catalog, lang, e.severity)),
+        ],
     )
 }
 
