@@ -711,6 +711,34 @@ mod tests {
     }
 
     #[test]
+    fn older_helmfile_numbers_its_errors() {
+        let s = run(concat!(
+            "in ./base-blueking.yaml.gotmpl: 2 errors:\n",
+            "err 0: failed processing release bk-iam: helm exited with status 1:\n",
+            "  Error: UPGRADE FAILED: \"bk-iam\" has no deployed releases\n",
+            "err 1: failed processing release bk-ssm: helm exited with status 1:\n",
+            "  Error: timed out waiting for the condition\n",
+        ));
+        assert_eq!(
+            summary(&s),
+            [
+                (
+                    3,
+                    "Error: UPGRADE FAILED: \"bk-iam\" has no deployed releases",
+                    Some("bk-iam"),
+                    Some("helm-no-deployed-release")
+                ),
+                (
+                    5,
+                    "Error: timed out waiting for the condition",
+                    Some("bk-ssm"),
+                    Some("deploy-timed-out")
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn a_later_success_ends_an_earlier_error() {
         let s = run(concat!(
             "Release \"bk-paas\" does not exist. Installing it now.\n",
