@@ -9,7 +9,8 @@ use jiff::Timestamp;
 
 use crate::catalog::Catalog;
 use crate::cli::{
-    CheckArgs, Cli, ClusterArgs, Command, ProbeCmdArgs, ReleaseArgs, RulesArgs, SnapshotArgs,
+    CheckArgs, Cli, ClusterArgs, Command, ExplainArgs, ProbeCmdArgs, ReleaseArgs, RulesArgs,
+    SnapshotArgs,
 };
 use crate::collect;
 use crate::collect::live::connect::{self, Cluster, HelmEnv, NamespaceChoice};
@@ -70,6 +71,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
     match cli.command {
         Command::Check(args) => check(args, &catalog, look, cli.now, out),
         Command::Release(args) => release(args, &catalog, look, cli.now, out),
+        Command::Explain(args) => explain(args, &catalog, look, cli.now, out),
         Command::Rules(args) => list_rules(args, &catalog, look, out),
         Command::Snapshot(args) => snapshot(args, &catalog, out),
         Command::Probe(args) => probe_only(args, &catalog, look, cli.now, out),
@@ -266,38 +268,17 @@ fn check(
         ));
     }
     let probe_opts = args.probe.then(|| args.probe_args.options());
-    let (snap, namespace) = match &args.source.snapshot {
-        Some(dir) => {
-            let namespace = if args.all_namespaces {
-                None
-            } else {
-                args.namespace
-            };
-            (collect::dir::load(dir)?, namespace)
-        }
-        None => {
-            let choice = namespace_choice(args.namespace.as_deref(), args.all_namespaces);
-            let (collected, _, scope) = collect_live(
-                &args.source.cluster,
-                catalog,
-                probe_opts.as_ref(),
-                |ctx_ns| Scope {
-                    namespace: choice.for_check(ctx_ns),
-                    full_history_of: None,
-                    for_snapshot: false,
-                    every_release: args.all_releases,
-                    read_by_name: rules::RELEASES_READ_BY_NAME,
-                },
-            )?;
-            (collected.snap, scope.namespace)
-        }
-    };
+    let (snap, namespace) = check_snapshot(
+        &args.source,
+        args.namespace,
+        args.all_namespaces,
+        args.all_releases,
+        probe_opts.as_ref(),
+        catalog,
+    )?;
     let now = now(now_flag, &snap);
     let ctx = Ctx::new(&snap, catalog, look.lang, now);
-    let mut findings = rules::run_all(&ctx);
-    if let Some(ns) = &namespace {
-        findings.retain(|f| f.namespace.as_deref().is_none_or(|n| n == ns));
-    }
+    let findings = findings_in(&ctx, namespace.as_deref());
     let in_scope = |n: Option<&str>| namespace.as_deref().is_none_or(|ns| n == Some(ns));
     let (errors, warnings, info) = Summary::count(&findings);
     let report = Report {
@@ -324,6 +305,118 @@ fn check(
     };
     render::write_report(out, &report, args.output, catalog, look)?;
     Ok(render::exit_code(&report.findings))
+}
+
+/// What `check` reads: the snapshot directory, or the cluster in the namespace chosen.
+fn check_snapshot(
+    source: &crate::cli::Source,
+    namespace: Option<String>,
+    all_namespaces: bool,
+    all_releases: bool,
+    probe_opts: Option<&probe::Options>,
+    catalog: &Catalog,
+) -> Result<(Snapshot, Option<String>), Fatal> {
+    match &source.snapshot {
+        Some(dir) => {
+            let namespace = if all_namespaces { None } else { namespace };
+            Ok((collect::dir::load(dir)?, namespace))
+        }
+        None => {
+            let choice = namespace_choice(namespace.as_deref(), all_namespaces);
+            let (collected, _, scope) =
+                collect_live(&source.cluster, catalog, probe_opts, |ctx_ns| Scope {
+                    namespace: choice.for_check(ctx_ns),
+                    full_history_of: None,
+                    for_snapshot: false,
+                    every_release: all_releases,
+                    read_by_name: rules::RELEASES_READ_BY_NAME,
+                })?;
+            Ok((collected.snap, scope.namespace))
+        }
+    }
+}
+
+/// Every rule's findings, those of other namespaces left out (cluster-scoped ones stay).
+fn findings_in(ctx: &Ctx, namespace: Option<&str>) -> Vec<Finding> {
+    let mut findings = rules::run_all(ctx);
+    if let Some(ns) = namespace {
+        findings.retain(|f| f.namespace.as_deref().is_none_or(|n| n == ns));
+    }
+    findings
+}
+
+/// `explain`: the errors of a deployment's output, answered with what the cluster shows.
+fn explain(
+    args: ExplainArgs,
+    catalog: &Catalog,
+    look: Look,
+    now_flag: Option<Timestamp>,
+    out: &mut dyn Write,
+) -> Result<u8, Fatal> {
+    let scan = match (&args.error, &args.file) {
+        (Some(text), _) => {
+            let found = crate::explain::scan(&mut text.as_bytes(), catalog)
+                .map_err(|e| Fatal::Msg(format!("--error: {e}")))?;
+            if found.errors.is_empty() && !text.trim().is_empty() {
+                // Text without helm's `Error:` is still the error the operator means.
+                let first = text.trim().lines().next().unwrap_or_default();
+                let as_error = format!("Error: {first}");
+                crate::explain::scan(&mut as_error.as_bytes(), catalog)
+                    .map_err(|e| Fatal::Msg(format!("--error: {e}")))?
+            } else {
+                found
+            }
+        }
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let stdin = std::io::stdin();
+            crate::explain::scan(&mut stdin.lock(), catalog)
+                .map_err(|e| Fatal::Msg(format!("cannot read standard input: {e}")))?
+        }
+        (None, Some(path)) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Fatal::Msg(format!("cannot read {}: {e}", path.display())))?;
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(Fatal::Msg(format!(
+                    "{} is a directory; give the file with the deployment's output (or - for standard input)",
+                    path.display()
+                )));
+            }
+            crate::explain::scan(&mut std::io::BufReader::new(file), catalog)
+                .map_err(|e| Fatal::Msg(format!("cannot read {}: {e}", path.display())))?
+        }
+        (None, None) => unreachable!("clap requires FILE or --error"),
+    };
+    if args.no_cluster {
+        let report = crate::explain::report(&scan, catalog, look.lang, None);
+        render::write_explain(out, &report, args.output, catalog, look)?;
+        return Ok(report.exit_code());
+    }
+    let (snap, namespace) = check_snapshot(
+        &args.source,
+        args.namespace,
+        args.all_namespaces,
+        false,
+        None,
+        catalog,
+    )
+    .map_err(|e| match e {
+        Fatal::Msg(m) => Fatal::Msg(format!(
+            "{m} (explain --no-cluster explains the text alone)"
+        )),
+        other => other,
+    })?;
+    let now = now(now_flag, &snap);
+    let ctx = Ctx::new(&snap, catalog, look.lang, now);
+    let findings = findings_in(&ctx, namespace.as_deref());
+    let cluster = crate::explain::Cluster {
+        snap: &snap,
+        findings: &findings,
+        now,
+    };
+    let mut report = crate::explain::report(&scan, catalog, look.lang, Some(&cluster));
+    report.summary.namespace = namespace;
+    render::write_explain(out, &report, args.output, catalog, look)?;
+    Ok(report.exit_code())
 }
 
 fn release(

@@ -50,11 +50,33 @@ pub struct RuleEntry {
     /// Command templates for a log-signature entry without code of its own.
     #[serde(default)]
     pub remediation: Vec<String>,
+    /// Error-output signatures: regular expressions matched against an error helm, helmfile or the
+    /// one-click script printed (the error's first line and the lines that continue it), for
+    /// `explain`. Many of these errors never reach the cluster, so no rule can see them there.
+    #[serde(default)]
+    pub output: Vec<String>,
+    /// The fix `explain` gives for a matched error when the cluster shows nothing better:
+    /// templates with `{release}`, `{namespace}` and `{text.KEY}`. Falls back to `remediation`.
+    #[serde(default)]
+    pub output_remediation: Vec<String>,
     #[serde(skip)]
     pub compiled: Vec<Regex>,
+    #[serde(skip)]
+    pub output_compiled: Vec<Regex>,
     /// Loaded from `--rules FILE` rather than shipped.
     #[serde(skip)]
     pub custom: bool,
+}
+
+impl RuleEntry {
+    /// `text.KEY` → the entry's sentence KEY in `lang`, itself filled with `vars`: what lets a
+    /// command template say `{text.then_sync}` and stay the same command in both languages.
+    pub fn texts_filled(&self, lang: Lang, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        self.text
+            .iter()
+            .map(|(k, t)| (format!("text.{k}"), fill(t.get(lang), vars)))
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,14 +104,17 @@ impl Catalog {
             serde_yaml_ng::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
         let mut rules = file.rules;
         for r in &mut rules {
-            r.compiled = r
-                .patterns
-                .iter()
-                .map(|p| {
-                    Regex::new(p)
-                        .map_err(|e| format!("{origin}: rule {}: pattern {p:?}: {e}", r.id))
-                })
-                .collect::<Result<_, _>>()?;
+            let compile = |field: &str, list: &[String]| {
+                list.iter()
+                    .map(|p| {
+                        Regex::new(p).map_err(|e| {
+                            format!("{origin}: rule {}: {field} pattern {p:?}: {e}", r.id)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            r.compiled = compile("log", &r.patterns)?;
+            r.output_compiled = compile("output", &r.output)?;
         }
         Ok(Catalog { ui: file.ui, rules })
     }
@@ -108,9 +133,9 @@ impl Catalog {
                     r.id
                 ));
             }
-            if r.compiled.is_empty() {
+            if r.compiled.is_empty() && r.output_compiled.is_empty() {
                 return Err(format!(
-                    "{}: rule {:?} has no patterns; a custom rule is a log signature",
+                    "{}: rule {:?} has neither patterns nor output; a custom rule is a log or an error-output signature",
                     path.display(),
                     r.id
                 ));
@@ -126,6 +151,20 @@ impl Catalog {
             .iter()
             .find(|r| r.id == id)
             .unwrap_or_else(|| panic!("rule {id} is missing from the catalog"))
+    }
+
+    /// The entry whose `output` signatures match an error's text, and where the match starts.
+    /// An operator's own entries come first: they are written for their own site's errors and
+    /// are more specific than the built-in ones (a bare timeout, say).
+    pub fn match_output(&self, text: &str) -> Option<(&RuleEntry, usize)> {
+        let custom = self.rules.iter().filter(|r| r.custom);
+        let builtin = self.rules.iter().filter(|r| !r.custom);
+        custom.chain(builtin).find_map(|r| {
+            r.output_compiled
+                .iter()
+                .find_map(|re| re.find(text))
+                .map(|m| (r, m.start()))
+        })
     }
 
     pub fn ui<'a>(&'a self, key: &'a str, lang: Lang) -> &'a str {
@@ -212,5 +251,26 @@ mod tests {
         .unwrap();
         let err = Catalog::builtin().add_file(&p).unwrap_err();
         assert!(err.contains("already defined"), "{err}");
+    }
+
+    #[test]
+    fn custom_rules_may_be_error_output_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.yaml");
+        let entry = |output: &str| {
+            format!(
+                "rules:\n- id: job-immutable\n  severity: error\n  title: {{en: x, zh: x}}\n  explanation: {{en: x, zh: x}}\n  output: ['{output}']\n"
+            )
+        };
+        std::fs::write(&p, entry("field is immutable")).unwrap();
+        let mut c = Catalog::builtin();
+        c.add_file(&p).unwrap();
+        let (hit, at) = c
+            .match_output("Error: UPGRADE FAILED: cannot patch: field is immutable")
+            .unwrap();
+        assert_eq!((hit.id.as_str(), at), ("job-immutable", 37));
+        std::fs::write(&p, entry("(unclosed")).unwrap();
+        let err = Catalog::builtin().add_file(&p).unwrap_err();
+        assert!(err.contains("rule job-immutable: output pattern"), "{err}");
     }
 }

@@ -57,6 +57,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor release bk-paas -n blueking\n  kubectl bkdoctor release bk-paas -n blueking --snapshot ./cluster-dump"
     )]
     Release(ReleaseArgs),
+    /// Read a deployment's error output (helm, helmfile, the one-click script) and answer each error: what it means, what in the cluster causes it, the fix
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor explain deploy.log\n  helmfile -f base-blueking.yaml.gotmpl sync 2>&1 | kubectl bkdoctor explain -\n  kubectl bkdoctor explain --error 'Error: UPGRADE FAILED: \"bk-paas\" has no deployed releases'\n  kubectl bkdoctor explain deploy.log --snapshot ./cluster-dump\n  kubectl bkdoctor explain deploy.log --no-cluster\n\nOnly the lines that show an error are repeated; nothing else of the input is printed."
+    )]
+    Explain(ExplainArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     #[command(after_help = crate::completion::EXAMPLES)]
     Completion(crate::completion::CompletionArgs),
@@ -330,6 +335,40 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub probe_args: ProbeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The saved output, or - for standard input
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "error",
+        conflicts_with = "error"
+    )]
+    pub file: Option<PathBuf>,
+
+    /// The error text itself instead of a file, e.g. 'Error: UPGRADE FAILED: "bk-paas" has no deployed releases'
+    #[arg(long = "error", value_name = "TEXT")]
+    pub error: Option<String>,
+
+    #[command(flatten)]
+    pub source: Source,
+
+    /// Explain the text alone, without reading the cluster
+    #[arg(long, conflicts_with_all = ["snapshot", "kubeconfig", "context", "namespace", "all_namespaces"])]
+    pub no_cluster: bool,
+
+    /// Only this namespace of the cluster (cluster-scoped findings, such as nodes, are still used)
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// All namespaces (the default)
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
 }
 
 #[derive(Debug, Args)]

@@ -236,6 +236,7 @@ pub mod dynamic {
                     "check",
                     "probe",
                     "release",
+                    "explain",
                     "completion",
                     "rules",
                     "snapshot",

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cli;
 pub mod collect;
 pub mod completion;
+pub mod explain;
 pub mod findings;
 pub mod format;
 pub mod helm;

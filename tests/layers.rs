@@ -89,6 +89,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "findings are what rules hand to renderers",
     ),
     (
+        "explain",
+        &["crate::cli", "crate::app", "crate::probe"],
+        "explain is handed what the command read and the findings, and builds its report",
+    ),
+    (
         "format.rs",
         &["crate::"],
         "formatting sits below rules and render",

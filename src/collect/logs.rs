@@ -34,7 +34,7 @@ pub fn tail_of(bytes: &[u8], cut_at_start: bool) -> String {
 /// are dropped, so that signatures match the words and a report in a terminal or a ticket shows
 /// them. Any other control character (NUL, BEL, a stray ESC, a title-setting OSC) becomes U+FFFD
 /// like invalid UTF-8 does: a log must not be able to drive the terminal that reads the report.
-fn plain_text(line: &str, out: &mut String) {
+pub fn plain_text(line: &str, out: &mut String) {
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         match c {

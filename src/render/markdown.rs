@@ -11,7 +11,7 @@ use crate::i18n::Lang;
 use crate::version;
 
 /// Text from the cluster (helm descriptions, log lines) must not turn into markup or break a list.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -27,7 +27,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Inline code that holds any text: a backtick run in the text needs a longer delimiter (CommonMark).
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     let ticks = "`".repeat(longest_backtick_run(text) + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
         " "
@@ -42,7 +42,7 @@ fn longest_backtick_run(text: &str) -> usize {
 }
 
 /// A fence longer than any backtick run inside, so that no command can close the block early.
-fn fenced(out: &mut dyn Write, lang_tag: &str, lines: &[String]) -> io::Result<()> {
+pub(super) fn fenced(out: &mut dyn Write, lang_tag: &str, lines: &[String]) -> io::Result<()> {
     let longest = lines
         .iter()
         .map(|l| longest_backtick_run(l))
@@ -114,7 +114,7 @@ fn finding(
     Ok(())
 }
 
-fn findings(
+pub(super) fn findings(
     out: &mut dyn Write,
     list: &[Finding],
     catalog: &Catalog,
@@ -130,7 +130,12 @@ fn findings(
     Ok(())
 }
 
-fn skipped(out: &mut dyn Write, list: &[Skipped], catalog: &Catalog, lang: Lang) -> io::Result<()> {
+pub(super) fn skipped(
+    out: &mut dyn Write,
+    list: &[Skipped],
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
     if list.is_empty() {
         return Ok(());
     }
@@ -142,7 +147,7 @@ fn skipped(out: &mut dyn Write, list: &[Skipped], catalog: &Catalog, lang: Lang)
     writeln!(out)
 }
 
-fn build_line(out: &mut dyn Write, catalog: &Catalog, lang: Lang) -> io::Result<()> {
+pub(super) fn build_line(out: &mut dyn Write, catalog: &Catalog, lang: Lang) -> io::Result<()> {
     let build = format!("kubectl-bkdoctor {}", version::LONG);
     writeln!(
         out,

@@ -1,6 +1,7 @@
 //! Output. Every renderer writes into any `io::Write`, so tests compare strings and `main` only
 //! chooses stdout.
 
+pub mod explain;
 pub mod grid;
 pub mod json;
 pub mod markdown;
@@ -304,6 +305,103 @@ impl PodRow {
             restarts: pod::restarts(p),
             node: pod::node(p).unwrap_or("-").to_string(),
         }
+    }
+}
+
+/// The result of `explain`. Field names are a contract (`-o json`): `errors`, then `findings`,
+/// `skipped` and `summary` as `check` has them.
+#[derive(Debug, Serialize)]
+pub struct ExplainReport {
+    pub errors: Vec<ExplainedError>,
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skipped>,
+    pub summary: Summary,
+    /// Whether a cluster (live or a snapshot) was read, or the text alone (`--no-cluster`).
+    #[serde(skip)]
+    pub cluster_read: bool,
+}
+
+/// One error of the deployment's output, and what answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainedError {
+    /// The line of the input that shows the error: the only input text any output repeats.
+    pub line: String,
+    pub release: Option<String>,
+    /// The catalog entry that matched; `None` for an error no known issue matches.
+    pub rule: Option<String>,
+    pub title: String,
+    /// What it means; for a timeout nothing in the cluster explains, also what was looked at.
+    pub explanation: String,
+    pub remediation: Vec<String>,
+    /// The cluster's findings that explain it, each also in the report's `findings`.
+    pub findings: Vec<FindingRef>,
+    #[serde(skip)]
+    pub line_number: usize,
+    #[serde(skip)]
+    pub severity: Severity,
+    /// The explanation alone, and the objects looked at, for the formats that lay them out.
+    #[serde(skip)]
+    pub means: String,
+    #[serde(skip)]
+    pub looked_at: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingRef {
+    pub rule: String,
+    pub object: String,
+}
+
+impl ExplainReport {
+    /// 0 when the output shows no error and the cluster nothing at warning or above, else 1.
+    pub fn exit_code(&self) -> u8 {
+        if self.errors.iter().any(|e| e.severity >= Severity::Warning) {
+            1
+        } else {
+            exit_code(&self.findings)
+        }
+    }
+
+    fn printable(&self) -> ExplainReport {
+        ExplainReport {
+            errors: self
+                .errors
+                .iter()
+                .map(|e| ExplainedError {
+                    line: printable(&e.line),
+                    release: e.release.as_deref().map(printable),
+                    title: printable(&e.title),
+                    explanation: printable(&e.explanation),
+                    remediation: e.remediation.iter().map(|s| printable(s)).collect(),
+                    means: printable(&e.means),
+                    looked_at: e.looked_at.iter().map(|s| printable(s)).collect(),
+                    ..e.clone()
+                })
+                .collect(),
+            findings: self.findings.iter().map(printable_finding).collect(),
+            skipped: self.skipped.iter().map(printable_skipped).collect(),
+            summary: Summary {
+                namespace: self.summary.namespace.as_deref().map(printable),
+                snapshot_time: self.summary.snapshot_time.clone(),
+                ..self.summary
+            },
+            cluster_read: self.cluster_read,
+        }
+    }
+}
+
+pub fn write_explain(
+    out: &mut dyn Write,
+    r: &ExplainReport,
+    format: Format,
+    catalog: &Catalog,
+    look: Look,
+) -> io::Result<()> {
+    match format {
+        Format::Table => explain::write_table(out, &r.printable(), catalog, look),
+        Format::Json => json::write(out, r),
+        Format::Yaml => yaml::write(out, r),
+        Format::Markdown => explain::write_markdown(out, &r.printable(), catalog, look.lang),
     }
 }
 

@@ -24,6 +24,9 @@ pub struct RuleInfo {
     pub title: String,
     pub reads: Vec<String>,
     pub patterns: Vec<String>,
+    /// Error-output signatures `explain` matches; absent when the entry has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
     /// From `--rules FILE` rather than built in.
     pub custom: bool,
 }
@@ -44,6 +47,7 @@ impl RuleList {
                     r.reads.clone()
                 },
                 patterns: r.patterns.clone(),
+                output: r.output.clone(),
                 custom: r.custom,
             })
             .collect();

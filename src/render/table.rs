@@ -255,7 +255,7 @@ fn detail(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io
     Ok(())
 }
 
-fn findings_section(
+pub(super) fn findings_section(
     out: &mut dyn Write,
     findings: &[Finding],
     catalog: &Catalog,
@@ -272,7 +272,7 @@ fn findings_section(
     Ok(())
 }
 
-fn skipped_list(
+pub(super) fn skipped_list(
     out: &mut dyn Write,
     skipped: &[Skipped],
     catalog: &Catalog,

@@ -1,0 +1,780 @@
+//! Finding the errors in a deployment's output: helm's (`Error: UPGRADE FAILED: ...`), helmfile's
+//! (`in ./FILE: failed processing release NAME: ...` and its `STDERR:` / `COMBINED OUTPUT:` blocks,
+//! which the one-click script passes on), kubectl's (`error: ...`, `Error from server ...`), and the
+//! release each belongs to.
+//!
+//! The input is read one line at a time and never kept: a whole helmfile run can be megabytes. What
+//! is kept is bounded: the error being read (its first lines), the errors found (the newest
+//! [`MAX_ERRORS`]), and a few release names of context.
+
+use std::io::{self, BufRead};
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexSet};
+
+use crate::catalog::Catalog;
+use crate::collect::logs::plain_text;
+
+/// A line longer than this is cut: no error message is, and a base64 blob must not cost memory.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// Distinct errors kept; past this the oldest are dropped and counted (the tail of a run matters).
+pub const MAX_ERRORS: usize = 100;
+/// Lines of one error read for matching: its first line and those that continue it.
+const MAX_ERROR_LINES: usize = 24;
+
+/// One error of the output, matched against the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// 1-based number of [`Found::line`] in the input.
+    pub line_number: usize,
+    /// The line that shows the error, cleaned of colour codes, timestamps and indentation. The only
+    /// text of the input a report repeats.
+    pub line: String,
+    pub release: Option<String>,
+    /// The catalog entry whose `output` signatures match; `None` for an error no entry knows.
+    pub rule: Option<String>,
+    /// What identical errors are recognised by: the text without helm's wrapping.
+    key: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub errors: Vec<Found>,
+    /// Errors dropped because more than [`MAX_ERRORS`] were found; the newest were kept.
+    pub dropped: usize,
+    pub lines: usize,
+    /// Lines longer than [`MAX_LINE_BYTES`], read only in part.
+    pub cut_lines: usize,
+}
+
+/// Reads the whole input and returns its errors, oldest first.
+pub fn scan(input: &mut dyn BufRead, catalog: &Catalog) -> io::Result<Scan> {
+    let mut p = Parser::new(catalog);
+    let mut buf = Vec::with_capacity(256);
+    while let Some(cut) = read_line(input, &mut buf)? {
+        p.scan.lines += 1;
+        if cut {
+            p.scan.cut_lines += 1;
+        }
+        let raw = String::from_utf8_lossy(&buf);
+        let line = clean(&raw);
+        p.line(p.scan.lines, &line);
+    }
+    Ok(p.finish())
+}
+
+/// Reads one line into `buf` (without its `\n`), keeping at most [`MAX_LINE_BYTES`] of it; the rest
+/// of a longer line is skipped without being stored. `None` at the end of the input; else whether
+/// the line was cut.
+fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    buf.clear();
+    let mut cut = false;
+    let mut any = false;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(any.then_some(cut));
+        }
+        any = true;
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
+        if take > room {
+            cut = true;
+        }
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        input.consume(if done { take + 1 } else { take });
+        if done {
+            return Ok(Some(cut));
+        }
+    }
+}
+
+static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+    // 2026-11-20T08:55:00.123Z, [2026-11-20 08:55:00], 2026/11/20 08:55:00, 08:55:00.
+    Regex::new(
+        r"^\[?(?:\d{4}[-/]\d{2}[-/]\d{2}[T ])?\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?(?:\s+|$)",
+    )
+    .unwrap()
+});
+
+/// A line as the operator saw it on the terminal: what follows the last carriage return (a
+/// progress line rewritten in place, or a CRLF end), colour codes dropped, a leading timestamp
+/// removed. Indentation is kept: it tells which block a line belongs to.
+fn clean(raw: &str) -> String {
+    let shown = raw
+        .trim_end_matches('\r')
+        .rsplit('\r')
+        .next()
+        .unwrap_or_default();
+    let mut out = String::with_capacity(shown.len());
+    plain_text(shown, &mut out);
+    let indent = out.len() - out.trim_start().len();
+    match TIMESTAMP.find(&out[indent..]) {
+        Some(m) => format!("{}{}", &out[..indent], &out[indent + m.end()..]),
+        None => out,
+    }
+}
+
+macro_rules! re {
+    ($name:ident, $re:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($re).unwrap());
+    };
+}
+
+// helm: `helm upgrade --install` says this before installing; its errors follow unprefixed.
+re!(
+    INSTALLING,
+    r#"Release "([^"]+)" does not exist\. Installing it now\."#
+);
+re!(
+    UPGRADED,
+    r#"Release "([^"]+)" has been upgraded\. Happy Helming!"#
+);
+// helmfile
+re!(UPGRADING, r"^Upgrading release=([^,\s]+)");
+re!(
+    PROCESSING,
+    r"failed processing release ([A-Za-z0-9][-A-Za-z0-9_.]*):\s*(.*)$"
+);
+re!(
+    WRAPPER,
+    r#"^(?:command "[^"]*" exited with non-zero status:|helm exited with status \d+:?)\s*$"#
+);
+// Where an error names its release itself.
+re!(
+    NAMED,
+    r#"(?:^|\s)(?:Release|Upgrade) "([^"]+)" failed: (.*)$"#
+);
+re!(
+    ATOMIC,
+    r"release ([A-Za-z0-9][-A-Za-z0-9_.]*) failed, and has been (?:uninstalled|rolled back) due to atomic being set: "
+);
+re!(NO_DEPLOYED, r#""([^"]+)" has no deployed releases"#);
+// Where an error starts.
+re!(ERROR_START, r"^(?:Error|error|ERROR): ?(.*)$");
+re!(SERVER_ERROR, r"^Error from server(?: \([A-Za-z]+\))?: ");
+re!(FAILED_PREFIX, r"^(?:(?:UPGRADE|INSTALLATION) FAILED: )+");
+re!(RELEASE_NAME, r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$");
+
+/// helmfile's report of a failed helm command: `PATH:`, `ARGS:` (the whole command line, values
+/// passed with `--set` included), `ERROR:`, `EXIT STATUS`, `STDERR:`, `COMBINED OUTPUT:`, each
+/// followed by lines indented by two spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    /// Never read: the command line can hold passwords, and holds no error.
+    Args,
+    Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Failed,
+    Updated,
+}
+
+struct Pending {
+    indent: usize,
+    /// `Error:` alone on its line: the message is on the next one.
+    awaiting_text: bool,
+    release: Option<String>,
+    lines: Vec<(usize, String)>,
+}
+
+struct Parser<'c> {
+    catalog: &'c Catalog,
+    /// Every entry's `output` signatures at once: one pass tells whether a plain line is a known
+    /// error, which a long run asks of every line.
+    signatures: RegexSet,
+    scan: Scan,
+    block: Option<Block>,
+    table: Option<(Table, bool)>,
+    /// The release helm itself named last (`Release "X" does not exist. Installing it now.`).
+    helm_release: Option<String>,
+    /// The release helmfile named last (`failed processing release X`).
+    helmfile_release: Option<String>,
+    /// The releases of the last run of consecutive `Upgrading release=` lines: a release can be
+    /// told from them only when there was one, as helmfile upgrades in parallel.
+    upgrading: Vec<String>,
+    last_was_upgrading: bool,
+    pending: Option<Pending>,
+    failed_releases: Vec<(usize, String)>,
+    /// Releases reported deployed, and on which line: an earlier error of theirs is over.
+    succeeded: Vec<(String, usize)>,
+}
+
+impl<'c> Parser<'c> {
+    fn new(catalog: &'c Catalog) -> Self {
+        let patterns = catalog.rules.iter().flat_map(|r| r.output.iter());
+        // Each pattern compiled alone when the catalog loaded, so the set compiles too.
+        let signatures = RegexSet::new(patterns).unwrap_or_else(|_| RegexSet::empty());
+        Parser {
+            catalog,
+            signatures,
+            scan: Scan::default(),
+            block: None,
+            table: None,
+            helm_release: None,
+            helmfile_release: None,
+            upgrading: Vec::new(),
+            last_was_upgrading: false,
+            pending: None,
+            failed_releases: Vec::new(),
+            succeeded: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, n: usize, line: &str) {
+        let content = line.trim();
+        let indent = line.len() - line.trim_start().len();
+        let was_upgrading = std::mem::take(&mut self.last_was_upgrading);
+
+        if content.is_empty() {
+            self.finish_pending();
+            if self.table.is_some_and(|(_, header)| header) {
+                self.table = None;
+            }
+            return;
+        }
+        if let Some(block) = block_header(content) {
+            self.finish_pending();
+            self.table = None;
+            if content == "STDERR:" {
+                // A new failure's output: helm's own release naming starts over.
+                self.helm_release = None;
+            }
+            self.block = Some(block);
+            return;
+        }
+        if indent == 0 {
+            self.block = None;
+        }
+        if self.block == Some(Block::Args) {
+            return;
+        }
+        if self.table_row(n, content) {
+            return;
+        }
+        if content == "FAILED RELEASES:" || content == "UPDATED RELEASES:" {
+            self.finish_pending();
+            let t = if content.starts_with("FAILED") {
+                Table::Failed
+            } else {
+                Table::Updated
+            };
+            self.table = Some((t, false));
+            return;
+        }
+
+        if let Some(c) = UPGRADING.captures(content) {
+            self.finish_pending();
+            if !was_upgrading {
+                self.upgrading.clear();
+            }
+            self.upgrading.push(c[1].to_string());
+            self.last_was_upgrading = true;
+            self.helm_release = None;
+            self.helmfile_release = None;
+            return;
+        }
+        let quoted_release = content.contains("Release \"");
+        if let Some(c) = quoted_release
+            .then(|| INSTALLING.captures(content))
+            .flatten()
+        {
+            self.finish_pending();
+            self.helm_release = Some(c[1].to_string());
+            return;
+        }
+        if let Some(c) = quoted_release.then(|| UPGRADED.captures(content)).flatten() {
+            self.finish_pending();
+            self.succeeded.push((c[1].to_string(), n));
+            return;
+        }
+        if let Some(c) = content
+            .contains("failed processing release")
+            .then(|| PROCESSING.captures(content))
+            .flatten()
+        {
+            self.finish_pending();
+            let release = c[1].to_string();
+            self.helmfile_release = Some(release.clone());
+            self.helm_release = None;
+            let rest = c.get(2).map_or("", |m| m.as_str());
+            // Helm's own words follow in the blocks below; anything else is helmfile's error.
+            if !rest.is_empty() && !WRAPPER.is_match(rest) {
+                self.start(n, indent, content, Some(release), false);
+            }
+            return;
+        }
+        if let Some(c) = content
+            .contains("\" failed: ")
+            .then(|| NAMED.captures(content))
+            .flatten()
+        {
+            self.finish_pending();
+            let release = c[1].to_string();
+            self.start(n, indent, content, Some(release), false);
+            return;
+        }
+        if let Some(c) = ERROR_START.captures(content) {
+            self.finish_pending();
+            let rest = c.get(1).map_or("", |m| m.as_str());
+            // `ERROR:` is a block header; `exit status 1` only says that the command failed.
+            let awaiting = rest.trim().is_empty();
+            self.start(n, indent, content, None, awaiting);
+            return;
+        }
+        if SERVER_ERROR.is_match(content) {
+            self.finish_pending();
+            self.start(n, indent, content, None, false);
+            return;
+        }
+        if let Some(p) = &mut self.pending {
+            if p.awaiting_text {
+                p.awaiting_text = false;
+                p.indent = indent;
+                p.lines.clear();
+                p.lines.push((n, content.to_string()));
+                return;
+            }
+            if indent >= p.indent && p.lines.len() < MAX_ERROR_LINES {
+                p.lines.push((n, content.to_string()));
+                return;
+            }
+            self.finish_pending();
+        }
+        // A known error without helm's prefix, as someone pasted it or a script printed it.
+        if self.signatures.is_match(content) {
+            self.start(n, indent, content, None, false);
+        }
+    }
+
+    /// A row of a helmfile table: the release name is its first word.
+    fn table_row(&mut self, n: usize, content: &str) -> bool {
+        let Some((table, header)) = self.table else {
+            return false;
+        };
+        if !header {
+            if content.split_whitespace().next() == Some("NAME") {
+                self.table = Some((table, true));
+                return true;
+            }
+            self.table = None;
+            return false;
+        }
+        let name = content.split_whitespace().next().unwrap_or_default();
+        if !RELEASE_NAME.is_match(name) || content.contains(": ") {
+            self.table = None;
+            return false;
+        }
+        match table {
+            Table::Failed => self.failed_releases.push((n, name.to_string())),
+            Table::Updated => self.succeeded.push((name.to_string(), n)),
+        }
+        true
+    }
+
+    fn start(
+        &mut self,
+        n: usize,
+        indent: usize,
+        content: &str,
+        release: Option<String>,
+        awaiting_text: bool,
+    ) {
+        self.pending = Some(Pending {
+            indent,
+            awaiting_text,
+            release,
+            lines: vec![(n, content.to_string())],
+        });
+    }
+
+    fn context_release(&self) -> Option<String> {
+        self.helm_release
+            .clone()
+            .or_else(|| self.helmfile_release.clone())
+            .or_else(|| match self.upgrading.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            })
+    }
+
+    fn finish_pending(&mut self) {
+        let Some(p) = self.pending.take() else {
+            return;
+        };
+        if p.awaiting_text {
+            // `Error:` and nothing after it.
+            return;
+        }
+        let text = p
+            .lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let first = strip_error_prefix(&p.lines[0].1);
+        if first.trim() == "" || first.starts_with("exit status ") {
+            return;
+        }
+        let release = p
+            .release
+            .clone()
+            .or_else(|| named_in(&text))
+            .or_else(|| self.context_release());
+        let (rule, at) = match self.catalog.match_output(&text) {
+            Some((entry, start)) => (Some(entry.id.clone()), start),
+            None => (None, 0),
+        };
+        // The line the signature matched on is the one to show.
+        let mut offset = 0;
+        let mut shown = &p.lines[0];
+        for l in &p.lines {
+            if at < offset + l.1.len() + 1 {
+                shown = l;
+                break;
+            }
+            offset += l.1.len() + 1;
+        }
+        let found = Found {
+            line_number: shown.0,
+            line: shown.1.clone(),
+            release,
+            rule,
+            key: error_key(&text),
+        };
+        self.add(found);
+    }
+
+    fn add(&mut self, new: Found) {
+        let errors = &mut self.scan.errors;
+        if errors
+            .iter()
+            .any(|e| e.key == new.key && e.release == new.release)
+        {
+            return;
+        }
+        if new.release.is_some()
+            && let Some(e) = errors
+                .iter_mut()
+                .find(|e| e.key == new.key && e.release.is_none())
+        {
+            // helmfile prints helm's error twice (STDERR, COMBINED OUTPUT); only the second copy
+            // may follow helm's naming of the release.
+            e.release = new.release;
+            return;
+        }
+        if new.release.is_none() && errors.iter().any(|e| e.key == new.key) {
+            return;
+        }
+        errors.push(new);
+        if errors.len() > MAX_ERRORS {
+            errors.remove(0);
+            self.scan.dropped += 1;
+        }
+    }
+
+    fn finish(mut self) -> Scan {
+        self.finish_pending();
+        let failed = std::mem::take(&mut self.failed_releases);
+        // helmfile's table names the releases that failed: an error it printed without a name
+        // belongs to the one failed release that has none yet.
+        let unexplained: Vec<&(usize, String)> = failed
+            .iter()
+            .filter(|(_, r)| {
+                !self
+                    .scan
+                    .errors
+                    .iter()
+                    .any(|e| e.release.as_deref() == Some(r.as_str()))
+            })
+            .collect();
+        let nameless = self
+            .scan
+            .errors
+            .iter()
+            .filter(|e| e.release.is_none())
+            .count();
+        if let ([one], 1) = (unexplained.as_slice(), nameless)
+            && let Some(e) = self.scan.errors.iter_mut().find(|e| e.release.is_none())
+        {
+            e.release = Some(one.1.clone());
+        } else {
+            // A failed release whose error text is not in the input (cut off, or another file).
+            for (n, r) in unexplained {
+                self.scan.errors.push(Found {
+                    line_number: *n,
+                    line: r.clone(),
+                    release: Some(r.clone()),
+                    rule: None,
+                    key: format!("FAILED RELEASES {r}"),
+                });
+            }
+        }
+        // A later run in the same output deployed the release: its earlier errors are over.
+        let succeeded = std::mem::take(&mut self.succeeded);
+        self.scan.errors.retain(|e| {
+            !succeeded
+                .iter()
+                .any(|(r, n)| e.release.as_deref() == Some(r.as_str()) && *n > e.line_number)
+        });
+        self.scan.errors.sort_by_key(|e| e.line_number);
+        self.scan
+    }
+}
+
+fn block_header(content: &str) -> Option<Block> {
+    match content {
+        "PATH:" | "ARGS:" | "EXIT STATUS" => Some(Block::Args),
+        "STDERR:" | "COMBINED OUTPUT:" | "ERROR:" => Some(Block::Output),
+        _ => None,
+    }
+}
+
+fn strip_error_prefix(line: &str) -> &str {
+    match ERROR_START.captures(line) {
+        Some(c) => c.get(1).map_or("", |m| m.as_str()),
+        None => line,
+    }
+}
+
+/// A release the error text names itself.
+fn named_in(text: &str) -> Option<String> {
+    [&*ATOMIC, &*NO_DEPLOYED, &*NAMED]
+        .iter()
+        .find_map(|re| re.captures(text).map(|c| c[1].to_string()))
+}
+
+/// The same error whether helm wrapped it (`UPGRADE FAILED: `, the atomic rollback's sentence) or
+/// helm's debug log and helmfile repeated it bare. Its first line is enough: helmfile's two copies
+/// of helm's output may continue it differently (STDERR holds the whole message).
+fn error_key(text: &str) -> String {
+    let first = strip_error_prefix(text.lines().next().unwrap_or_default());
+    let first = NAMED
+        .captures(first)
+        .and_then(|c| c.get(2))
+        .map_or(first, |m| m.as_str());
+    let first = FAILED_PREFIX.replace(first, "");
+    ATOMIC.replace(&first, "").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Scan {
+        scan(&mut text.as_bytes(), &Catalog::builtin()).unwrap()
+    }
+
+    fn summary(s: &Scan) -> Vec<(usize, &str, Option<&str>, Option<&str>)> {
+        s.errors
+            .iter()
+            .map(|e| {
+                (
+                    e.line_number,
+                    e.line.as_str(),
+                    e.release.as_deref(),
+                    e.rule.as_deref(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_seed_blocks_give_one_error_with_its_release() {
+        let s = run(concat!(
+            "STDERR:\n",
+            "  Error: timed out waiting for the condition\n",
+            "\n",
+            "COMBINED OUTPUT:\n",
+            "  Release \"bk-elastic\" does not exist. Installing it now.\n",
+            "  Error: timed out waiting for the condition\n",
+        ));
+        assert_eq!(
+            summary(&s),
+            [(
+                2,
+                "Error: timed out waiting for the condition",
+                Some("bk-elastic"),
+                Some("deploy-timed-out")
+            )]
+        );
+    }
+
+    #[test]
+    fn error_alone_on_its_line_takes_the_next() {
+        let s = run("Error:\n  UPGRADE FAILED: \"bk-paas\" has no deployed releases\n");
+        assert_eq!(
+            summary(&s),
+            [(
+                2,
+                "UPGRADE FAILED: \"bk-paas\" has no deployed releases",
+                Some("bk-paas"),
+                Some("helm-no-deployed-release")
+            )]
+        );
+    }
+
+    #[test]
+    fn helmfile_names_the_release_and_its_args_are_never_read() {
+        let s = run(concat!(
+            "Upgrading release=bk-repo, chart=blueking/bkrepo\n",
+            "\n",
+            "FAILED RELEASES:\n",
+            "NAME\n",
+            "bk-repo\n",
+            "in ./base-blueking.yaml.gotmpl: failed processing release bk-repo: command \"/usr/local/bin/helm\" exited with non-zero status:\n",
+            "\n",
+            "PATH:\n",
+            "  /usr/local/bin/helm\n",
+            "\n",
+            "ARGS:\n",
+            "  0: helm (4 bytes)\n",
+            "  1: Error: timed out waiting for the condition --set password=hunter2 (70 bytes)\n",
+            "\n",
+            "ERROR:\n",
+            "  exit status 1\n",
+            "\n",
+            "EXIT STATUS\n",
+            "  1\n",
+            "\n",
+            "STDERR:\n",
+            "  Error: UPGRADE FAILED: release bk-repo failed, and has been rolled back due to atomic being set: timed out waiting for the condition\n",
+        ));
+        assert_eq!(s.errors.len(), 1, "{:?}", s.errors);
+        assert_eq!(s.errors[0].line_number, 22);
+        assert_eq!(s.errors[0].release.as_deref(), Some("bk-repo"));
+        assert_eq!(s.errors[0].rule.as_deref(), Some("deploy-timed-out"));
+    }
+
+    #[test]
+    fn colour_crlf_and_timestamps_are_ignored() {
+        let s = run(concat!(
+            "2026-11-20T08:55:00.123Z \u{1b}[0;33mRelease \"bk-apigateway\" does not exist. Installing it now.\u{1b}[0m\r\n",
+            "2026-11-20T08:55:03.001Z \u{1b}[31mError: admission webhook \"validate.nginx.ingress.kubernetes.io\" denied the request: nginx.ingress.kubernetes.io/configuration-snippet annotation cannot be used. Snippet directives are disabled by the Ingress administrator\u{1b}[0m\r\n",
+        ));
+        assert_eq!(s.errors.len(), 1);
+        let e = &s.errors[0];
+        assert_eq!(e.release.as_deref(), Some("bk-apigateway"));
+        assert_eq!(e.rule.as_deref(), Some("ingress-snippet-disabled"));
+        assert!(e.line.starts_with("Error: admission webhook"), "{}", e.line);
+        assert!(!e.line.contains('\u{1b}') && !e.line.contains('\r'));
+    }
+
+    #[test]
+    fn the_shown_line_is_the_one_the_signature_matched() {
+        let s = run(concat!(
+            "STDERR:\n",
+            "  Error: UPGRADE FAILED: execution error at (bcs-services-stack/charts/bcs-certs/templates/NOTES.txt:6:4): \n",
+            "  PASSWORDS ERROR: You must provide your current passwords when upgrading the release.\n",
+        ));
+        assert_eq!(
+            summary(&s),
+            [(
+                3,
+                "PASSWORDS ERROR: You must provide your current passwords when upgrading the release.",
+                None,
+                Some("bcs-passwords-error")
+            )]
+        );
+    }
+
+    #[test]
+    fn parallel_upgrades_name_no_release_but_the_failed_table_does() {
+        let s = run(concat!(
+            "Upgrading release=bk-mysql, chart=blueking/mysql\n",
+            "Upgrading release=bk-redis-cluster, chart=blueking/redis-cluster\n",
+            "Error: timed out waiting for the condition\n",
+            "\n",
+            "FAILED RELEASES:\n",
+            "NAME               NAMESPACE   CHART                     VERSION   DURATION\n",
+            "bk-redis-cluster   blueking    blueking/redis-cluster    7.4.6        10m0s\n",
+            "\n",
+        ));
+        assert_eq!(
+            summary(&s),
+            [(
+                3,
+                "Error: timed out waiting for the condition",
+                Some("bk-redis-cluster"),
+                Some("deploy-timed-out")
+            )]
+        );
+    }
+
+    #[test]
+    fn older_helmfile_numbers_its_errors() {
+        let s = run(concat!(
+            "in ./base-blueking.yaml.gotmpl: 2 errors:\n",
+            "err 0: failed processing release bk-iam: helm exited with status 1:\n",
+            "  Error: UPGRADE FAILED: \"bk-iam\" has no deployed releases\n",
+            "err 1: failed processing release bk-ssm: helm exited with status 1:\n",
+            "  Error: timed out waiting for the condition\n",
+        ));
+        assert_eq!(
+            summary(&s),
+            [
+                (
+                    3,
+                    "Error: UPGRADE FAILED: \"bk-iam\" has no deployed releases",
+                    Some("bk-iam"),
+                    Some("helm-no-deployed-release")
+                ),
+                (
+                    5,
+                    "Error: timed out waiting for the condition",
+                    Some("bk-ssm"),
+                    Some("deploy-timed-out")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_later_success_ends_an_earlier_error() {
+        let s = run(concat!(
+            "Release \"bk-paas\" does not exist. Installing it now.\n",
+            "Error: timed out waiting for the condition\n",
+            "Release \"bk-paas\" has been upgraded. Happy Helming!\n",
+        ));
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+    }
+
+    #[test]
+    fn unknown_errors_are_kept_without_a_rule() {
+        let s = run(
+            "Error: UPGRADE FAILED: cannot patch \"bk-job\" with kind Job: field is immutable\n",
+        );
+        assert_eq!(s.errors.len(), 1);
+        assert_eq!(s.errors[0].rule, None);
+        assert_eq!(s.errors[0].release, None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_many_errors_keep_the_newest() {
+        let mut text = "x".repeat(MAX_LINE_BYTES * 3);
+        text.push('\n');
+        for i in 0..(MAX_ERRORS + 5) {
+            text.push_str(&format!("Error: UPGRADE FAILED: failure number {i}\n"));
+        }
+        let s = run(&text);
+        assert_eq!(s.cut_lines, 1);
+        assert_eq!(s.errors.len(), MAX_ERRORS);
+        assert_eq!(s.dropped, 5);
+        assert!(
+            s.errors
+                .last()
+                .unwrap()
+                .line
+                .ends_with(&format!("{}", MAX_ERRORS + 4))
+        );
+    }
+}
