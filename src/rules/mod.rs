@@ -176,7 +176,10 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(kubelet_unreachable::check(ctx));
 
     // Why pods do not run: each finding covers its pods, so pod-crash-loop stays quiet on them.
-    out.extend(image_pull_failed::check(ctx));
+    // A SaaS pod that cannot pull from BlueKing's own registry is explained, with the
+    // BlueKing-specific fix, by saas-registry-unreachable above.
+    let pulls = image_pull_failed::check(ctx);
+    out.extend(not_covered(pulls, &out));
     out.extend(pod_unschedulable::check(ctx));
     out.extend(container_oom_killed::check(ctx));
     out.extend(probe_failing::check(ctx));
@@ -207,8 +210,23 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     let not_ready = pod_not_ready::check(ctx, &out);
     out.extend(not_ready);
 
-    // Last: each finding about a release names the findings that block its objects.
-    release_link::link(ctx, &mut out);
+    // Last: each finding about a release names the findings that block its objects, in the
+    // report's order, so that the evidence does not depend on the order objects were read in.
     findings::sort(&mut out);
+    release_link::link(ctx, &mut out);
     out
+}
+
+/// The findings whose pods are not all accounted for already by `earlier`.
+fn not_covered(findings: Vec<Finding>, earlier: &[Finding]) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| {
+            f.covers.is_empty()
+                || !f
+                    .covers
+                    .iter()
+                    .all(|pod| earlier.iter().any(|e| e.covers.contains(pod)))
+        })
+        .collect()
 }
