@@ -229,6 +229,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
         for_snapshot: true,
         every_release: args.all_releases,
         read_by_name: rules::RELEASES_READ_BY_NAME,
+        pod_spec_read: rules::POD_SPEC_READ,
     })?;
     let about = live::write::About {
         context: &cluster.context,
@@ -330,6 +331,7 @@ fn check_snapshot(
                     for_snapshot: false,
                     every_release: all_releases,
                     read_by_name: rules::RELEASES_READ_BY_NAME,
+                    pod_spec_read: rules::POD_SPEC_READ,
                 })?;
             Ok((collected.snap, scope.namespace))
         }
@@ -439,6 +441,7 @@ fn release(
                     for_snapshot: false,
                     every_release: false,
                     read_by_name: rules::RELEASES_READ_BY_NAME,
+                    pod_spec_read: rules::POD_SPEC_READ,
                 })?;
             args.namespace = scope.namespace;
             found_elsewhere = collected.release_elsewhere;

@@ -225,6 +225,46 @@ fn append<T>(into: &mut Vec<T>, mut from: Vec<T>) {
     }
 }
 
+/// What the rules read of a pod's spec: a live `check` keeps only this of each pod, the rest of
+/// the pod (metadata, status) as it is. A typed `PodSpec` with its environment, commands, mounts
+/// and projected volumes is most of a live `check`'s memory on a cluster of thousands of pods, and
+/// its environment may hold secrets. Anything not named here is dropped, fields Kubernetes adds
+/// later included. The rules declare theirs (`rules::POD_SPEC_READ`); the collector is given it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PodSpecRead {
+    pub node_name: bool,
+    pub host_network: bool,
+    pub node_selector: bool,
+    /// `affinity.nodeAffinity` only: pod (anti-)affinity is left out.
+    pub node_affinity: bool,
+    pub tolerations: bool,
+    /// `None`: no volumes. Each kept volume keeps its name and the sources named here.
+    pub volumes: Option<VolumeRead>,
+    /// Of each container and init container; its name is always kept, as its status is found by it.
+    pub containers: ContainerRead,
+}
+
+/// The sources kept of a pod's volume beside its name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VolumeRead {
+    pub persistent_volume_claim: bool,
+    pub secret: bool,
+    pub config_map: bool,
+}
+
+/// What is kept of a container beside its name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerRead {
+    pub image: bool,
+    pub resources: bool,
+    /// Readiness, liveness and startup probes.
+    pub probes: bool,
+    pub restart_policy: bool,
+    /// Environment variables kept by name, without their value or source (values can be secrets):
+    /// a rule may ask whether a container has one, never what it holds.
+    pub env_names: &'static [&'static str],
+}
+
 /// Node facts the rules share.
 pub mod node {
     use k8s_openapi::api::core::v1::Node;

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::findings::Skipped;
 use crate::helm;
-use crate::snapshot::{LogFailure, Snapshot, event};
+use crate::snapshot::{ContainerRead, LogFailure, PodSpecRead, Snapshot, event};
 
 /// The tool's own marker object in a snapshot directory it wrote: when and from where.
 pub const INFO_KIND: &str = "SnapshotInfo";
@@ -26,17 +26,18 @@ pub struct Ingest {
     seen: HashSet<(String, String, String)>,
     pub objects: usize,
     pub ignored: usize,
-    /// Keep of a pod's spec only what rules read: its node, host networking, its volumes, and its
-    /// containers' names and images. A typed `PodSpec` with its volumes, probes and environment is most of a
-    /// live `check`'s memory on a cluster of thousands of pods (BENCHMARKS.md); the rules read
-    /// the status. A live `snapshot` keeps pods whole for the support engineer.
-    slim_pods: bool,
+    /// Keep of a pod's spec only what the rules read (`None`: pods whole). A typed `PodSpec` is
+    /// most of a live `check`'s memory on a cluster of thousands of pods (BENCHMARKS.md), and the
+    /// rules read mostly the status. A live `snapshot` keeps pods whole for the support engineer.
+    pod_spec: Option<PodSpecRead>,
 }
 
 impl Ingest {
-    pub fn new(slim_pods: bool) -> Self {
+    /// `pod_spec`: what to keep of each pod's spec, as the caller was given it (the collector
+    /// knows no rule); `None` keeps pods whole.
+    pub fn new(pod_spec: Option<PodSpecRead>) -> Self {
         Ingest {
-            slim_pods,
+            pod_spec,
             ..Ingest::default()
         }
     }
@@ -209,12 +210,12 @@ impl Ingest {
         what: impl FnOnce() -> String,
     ) -> bool {
         let s = &mut snap.skipped;
-        let slim = self.slim_pods;
+        let pod_spec = self.pod_spec;
         match kind {
             "ConfigMap" => typed(src, &mut snap.config_maps, s, what, |_| {}),
             "Pod" => typed(src, &mut snap.pods, s, what, |p| {
-                if slim {
-                    slim_pod(p)
+                if let Some(read) = &pod_spec {
+                    slim_pod(p, read)
                 }
             }),
             "Node" => typed(src, &mut snap.nodes, s, what, |_| {}),
@@ -288,70 +289,74 @@ impl Source<'_> {
     }
 }
 
-/// What rules read of a pod's spec (`Ingest::slim_pods`); the rest of the pod stays as it is.
-/// Containers keep their name, image, resources and probes (why a pod does not run or is not
-/// ready); the pod keeps where it may run (node, selector, affinity, tolerations) and which
-/// Secrets, ConfigMaps and claims its volumes name. Env, commands and mounts are left out: they
-/// are most of a pod's size and may hold secrets.
-fn slim_pod(pod: &mut Pod) {
+/// Keeps of a pod's spec what `read` names; the rest of the pod stays as it is. Applied to the
+/// typed pod as it is parsed, so no pod is held whole for longer than its own parse.
+fn slim_pod(pod: &mut Pod, read: &PodSpecRead) {
     let Some(spec) = pod.spec.as_mut() else {
         return;
     };
-    let slim_containers = |cs: Vec<Container>| -> Vec<Container> {
+    let containers = |cs: Vec<Container>| -> Vec<Container> {
         cs.into_iter()
-            .map(|c| Container {
-                name: c.name,
-                image: c.image,
-                resources: c.resources,
-                readiness_probe: c.readiness_probe,
-                liveness_probe: c.liveness_probe,
-                startup_probe: c.startup_probe,
-                restart_policy: c.restart_policy,
-                env: kept_env(c.env),
-                ..Container::default()
-            })
+            .map(|c| slim_container(c, &read.containers))
             .collect()
     };
-    let volumes = spec.volumes.take().map(|vs| {
-        vs.into_iter()
-            .map(|v| Volume {
-                name: v.name,
-                persistent_volume_claim: v.persistent_volume_claim,
-                secret: v.secret,
-                config_map: v.config_map,
-                ..Volume::default()
-            })
-            .collect()
+    let volumes = read.volumes.and_then(|r| {
+        spec.volumes.take().map(|vs| {
+            vs.into_iter()
+                .map(|v| Volume {
+                    name: v.name,
+                    persistent_volume_claim: v
+                        .persistent_volume_claim
+                        .filter(|_| r.persistent_volume_claim),
+                    secret: v.secret.filter(|_| r.secret),
+                    config_map: v.config_map.filter(|_| r.config_map),
+                    ..Volume::default()
+                })
+                .collect()
+        })
     });
     let node_affinity = spec
         .affinity
         .take()
+        .filter(|_| read.node_affinity)
         .and_then(|a| a.node_affinity)
         .map(|n| Affinity {
             node_affinity: Some(n),
             ..Affinity::default()
         });
     *spec = PodSpec {
-        node_name: spec.node_name.take(),
-        host_network: spec.host_network,
-        node_selector: spec.node_selector.take(),
+        node_name: spec.node_name.take().filter(|_| read.node_name),
+        host_network: spec.host_network.filter(|_| read.host_network),
+        node_selector: spec.node_selector.take().filter(|_| read.node_selector),
         affinity: node_affinity,
-        tolerations: spec.tolerations.take(),
+        tolerations: spec.tolerations.take().filter(|_| read.tolerations),
         volumes,
-        containers: slim_containers(std::mem::take(&mut spec.containers)),
-        init_containers: spec.init_containers.take().map(slim_containers),
+        containers: containers(std::mem::take(&mut spec.containers)),
+        init_containers: spec.init_containers.take().map(containers),
         ..PodSpec::default()
     };
 }
 
-/// Environment variables whose presence a rule reads (never their values, which can be secrets).
-/// `BK_REPO_EXT_IP`: a bk-repo gateway that has it listens where `gateway.extIp` says.
-pub const ENV_READ: &[&str] = &["BK_REPO_EXT_IP"];
+fn slim_container(c: Container, read: &ContainerRead) -> Container {
+    let probe = |p: Option<_>| p.filter(|_| read.probes);
+    Container {
+        name: c.name,
+        image: c.image.filter(|_| read.image),
+        resources: c.resources.filter(|_| read.resources),
+        readiness_probe: probe(c.readiness_probe),
+        liveness_probe: probe(c.liveness_probe),
+        startup_probe: probe(c.startup_probe),
+        restart_policy: c.restart_policy.filter(|_| read.restart_policy),
+        env: kept_env(c.env, read.env_names),
+        ..Container::default()
+    }
+}
 
-fn kept_env(env: Option<Vec<EnvVar>>) -> Option<Vec<EnvVar>> {
+/// The variables named in `names`, by name only: never their values, which can be secrets.
+fn kept_env(env: Option<Vec<EnvVar>>, names: &[&str]) -> Option<Vec<EnvVar>> {
     let kept: Vec<EnvVar> = env?
         .into_iter()
-        .filter(|e| ENV_READ.contains(&e.name.as_str()))
+        .filter(|e| names.contains(&e.name.as_str()))
         .map(|e| EnvVar {
             name: e.name,
             ..EnvVar::default()
@@ -412,6 +417,7 @@ fn without_values(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::VolumeRead;
 
     fn pod() -> Value {
         serde_json::json!({"apiVersion": "v1", "kind": "Pod",
@@ -433,13 +439,36 @@ mod tests {
                                               "image": "bk-paas:1.4.2", "imageID": ""}]}})
     }
 
+    /// What the rules declare they read of a pod's spec (`rules::POD_SPEC_READ`, which this layer
+    /// does not name): that a live `check` keeps no less is what the live tests' "same findings
+    /// live as offline" shows; here, that the declaration is applied.
+    const READ: PodSpecRead = PodSpecRead {
+        node_name: true,
+        host_network: true,
+        node_selector: true,
+        node_affinity: true,
+        tolerations: true,
+        volumes: Some(VolumeRead {
+            persistent_volume_claim: true,
+            secret: true,
+            config_map: true,
+        }),
+        containers: ContainerRead {
+            image: true,
+            resources: true,
+            probes: true,
+            restart_policy: true,
+            env_names: &["BK_REPO_EXT_IP"],
+        },
+    };
+
     /// The pod as a file gives it and as a live list item gives it: both must come out the same.
-    fn ingest(slim: bool) -> Value {
+    fn ingest(read: Option<PodSpecRead>) -> Value {
         let mut from_file = Snapshot::default();
-        Ingest::new(slim).add(&mut from_file, pod(), "pods", None);
+        Ingest::new(read).add(&mut from_file, pod(), "pods", None);
         let mut live = Snapshot::default();
         let raw = RawValue::from_string(pod().to_string()).unwrap();
-        Ingest::new(slim).add_raw(&mut live, "Pod", &raw, "pods");
+        Ingest::new(read).add_raw(&mut live, "Pod", &raw, "pods");
         assert_eq!(from_file.pods.len(), 1);
         assert_eq!(from_file.pods, live.pods);
         serde_json::to_value(&from_file.pods[0]).unwrap()
@@ -478,7 +507,7 @@ mod tests {
                 .to_string(),
         )
         .unwrap();
-        Ingest::new(true).add_raw(&mut snap, "Pod", &raw, "pods");
+        Ingest::new(Some(READ)).add_raw(&mut snap, "Pod", &raw, "pods");
         assert!(snap.pods.is_empty());
         assert_eq!(snap.skipped.len(), 1);
         assert_eq!(snap.skipped[0].what, "pods: Pod x/p0");
@@ -488,7 +517,7 @@ mod tests {
 
     #[test]
     fn slim_pods_keep_what_rules_read() {
-        let slim = ingest(true);
+        let slim = ingest(Some(READ));
         assert_eq!(
             slim["spec"],
             serde_json::json!({"nodeName": "node-1", "hostNetwork": true,
@@ -504,13 +533,67 @@ mod tests {
         assert_eq!(slim["metadata"]["labels"], pod()["metadata"]["labels"]);
         assert!(slim["metadata"].get("managedFields").is_none());
 
-        let whole = ingest(false);
+        let whole = ingest(None);
         let mut expected = pod();
         expected["metadata"]
             .as_object_mut()
             .unwrap()
             .remove("managedFields");
         assert_eq!(whole, expected);
+    }
+
+    #[test]
+    fn the_declaration_decides_what_a_pod_keeps() {
+        let no_probes = PodSpecRead {
+            containers: ContainerRead {
+                probes: false,
+                ..READ.containers
+            },
+            ..READ
+        };
+        let slim = ingest(Some(no_probes));
+        let app = &slim["spec"]["containers"][0];
+        assert!(app.get("readinessProbe").is_none(), "{app}");
+        assert_eq!(app["resources"], pod()["spec"]["containers"][0]["resources"]);
+
+        // An env var named is kept by name; its value never is.
+        let env = PodSpecRead {
+            containers: ContainerRead {
+                env_names: &["DB_PASSWORD"],
+                ..READ.containers
+            },
+            ..READ
+        };
+        let slim = ingest(Some(env));
+        assert_eq!(
+            slim["spec"]["containers"][0]["env"],
+            serde_json::json!([{"name": "DB_PASSWORD"}])
+        );
+
+        // Only what is declared: volumes' ConfigMaps and the node's name left out here.
+        let no_config_maps = PodSpecRead {
+            node_name: false,
+            volumes: Some(VolumeRead {
+                config_map: false,
+                ..READ.volumes.unwrap()
+            }),
+            ..READ
+        };
+        let slim = ingest(Some(no_config_maps));
+        assert!(slim["spec"].get("nodeName").is_none());
+        assert_eq!(slim["spec"]["hostNetwork"], true);
+        assert_eq!(
+            slim["spec"]["volumes"],
+            serde_json::json!([{"name": "conf"}, {"name": "token"}])
+        );
+
+        // A declaration of nothing keeps the containers' names, which their statuses are found by.
+        let slim = ingest(Some(PodSpecRead::default()));
+        assert_eq!(
+            slim["spec"],
+            serde_json::json!({"initContainers": [{"name": "wait"}], "containers": [{"name": "app"}]})
+        );
+        assert_eq!(slim["status"], pod()["status"]);
     }
 
     #[test]

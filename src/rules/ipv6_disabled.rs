@@ -21,7 +21,7 @@ use crate::snapshot::probe_report::Outcome;
 pub const ID: &str = "ipv6-disabled";
 
 /// The env a bk-repo gateway reads `gateway.extIp` from (the chart's gateway Deployment).
-const EXT_IP_ENV: &str = "BK_REPO_EXT_IP";
+pub const EXT_IP_ENV: &str = "BK_REPO_EXT_IP";
 const BCS_NS: &str = "bcs-system";
 
 fn has_ext_ip_env(p: &Pod) -> bool {

@@ -14,10 +14,9 @@
 //!    A rule that must know what other rules found takes `earlier: &[Finding]`; a pod a finding
 //!    accounts for goes into [`Finding::covers`] so that `pod-crash-loop` does not report it again.
 //!    Two things a live `check` leaves out to stay fast on big clusters: of a pod's spec it keeps
-//!    only `nodeName`, `hostNetwork`, where the pod may run (selector, node affinity, tolerations),
-//!    the Secrets/ConfigMaps/claims its volumes name, and of each container its name, image,
-//!    resources and probes (`collect::ingest::slim_pod`: add a field there if a rule reads it), and it reads helm payloads only of releases in trouble,
-//!    of releases owning a troubled pod, and of those named in [`RELEASES_READ_BY_NAME`].
+//!    only what [`POD_SPEC_READ`] declares (add a field there if a rule reads it), and it reads
+//!    helm payloads only of releases in trouble, of releases owning a troubled pod, and of those
+//!    named in [`RELEASES_READ_BY_NAME`]. `app` hands both to the collector, which knows no rule.
 //! 3. Call it from [`run_all`] (before `pod-crash-loop`, which stays last), and add a fixture
 //!    snapshot under `tests/fixtures/` that triggers it and a near miss that must not.
 
@@ -73,7 +72,7 @@ use crate::catalog::{Catalog, fill};
 use crate::findings::{self, Finding};
 use crate::helm::Release;
 use crate::i18n::Lang;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ContainerRead, PodSpecRead, Snapshot, VolumeRead};
 
 pub struct Ctx<'a> {
     pub snap: &'a Snapshot,
@@ -153,6 +152,39 @@ impl<'a> Ctx<'a> {
 /// release's.
 pub const RELEASES_READ_BY_NAME: &[&str] =
     &[apigateway_too_old::APIGATEWAY, apigateway_too_old::BCS];
+
+/// What the rules read of a pod's spec: `app` hands it to a live `check`, which keeps only this of
+/// each pod (a `snapshot` keeps pods whole). A rule that reads another field of a pod's spec adds
+/// it here, or a live `check` never sees it.
+pub const POD_SPEC_READ: PodSpecRead = PodSpecRead {
+    // Where a pod runs (the node rules, image-pull-failed) and may run (pod-unschedulable,
+    // pvc-unbound).
+    node_name: true,
+    // pod-ip-not-private: a host-network pod has the node's address.
+    host_network: true,
+    node_selector: true,
+    node_affinity: true,
+    tolerations: true,
+    // The claims a pod waits for (pvc-unbound, pod-unschedulable), and which Secrets and
+    // ConfigMaps it mounts: names only, never their data.
+    volumes: Some(VolumeRead {
+        persistent_volume_claim: true,
+        secret: true,
+        config_map: true,
+    }),
+    containers: ContainerRead {
+        // image-pull-failed, saas-registry-unreachable.
+        image: true,
+        // container-oom-killed, pod-unschedulable.
+        resources: true,
+        // probe-failing.
+        probes: true,
+        // init-container-failing: a sidecar (restartPolicy Always) is not a failed init step.
+        restart_policy: true,
+        // ipv6-disabled: which bk-repo gateway reads `gateway.extIp`.
+        env_names: &[ipv6_disabled::EXT_IP_ENV],
+    },
+};
 
 /// Runs every rule and returns the findings, most severe first.
 pub fn run_all(ctx: &Ctx) -> Vec<Finding> {

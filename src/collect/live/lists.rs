@@ -284,13 +284,14 @@ pub(super) async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>
         for ns in r.namespaces(scope.namespace.as_deref()) {
             let api = api.clone();
             let keep_objects = scope.for_snapshot;
+            let pod_spec = (!keep_objects).then_some(scope.pod_spec_read);
             lists.spawn(async move {
                 let what = match &ns {
                     Some(ns) => format!("{} in namespace {ns}", r.what),
                     None => r.what.to_string(),
                 };
                 let mut listed = Listed::default();
-                let fresh = || Ingest::new(!keep_objects);
+                let fresh = || Ingest::new(pod_spec);
                 let mut ingest = fresh();
                 let res = api
                     .list_pages(

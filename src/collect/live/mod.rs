@@ -39,7 +39,7 @@ use self::payloads::fetch_payloads;
 use crate::catalog::Catalog;
 use crate::findings::Skipped;
 use crate::helm::ReleaseRecord;
-use crate::snapshot::{Snapshot, pod};
+use crate::snapshot::{PodSpecRead, Snapshot, pod};
 
 /// Requests in flight at once for single objects and logs. Logs go through the kubelets, and a
 /// doctor run must not become the load that tips a struggling node over.
@@ -53,8 +53,8 @@ pub struct Scope {
     pub full_history_of: Option<String>,
     /// Keep what the snapshot writer needs: storage objects as fetched, payload included, and
     /// pods whole. Without it a payload is decoded as it arrives and dropped (a thousand releases'
-    /// payloads are a few hundred MiB that `check` never looks at again), and pods keep only what
-    /// rules read ([`Ingest::new`](super::ingest::Ingest::new)).
+    /// payloads are a few hundred MiB that `check` never looks at again), and pods keep only
+    /// [`pod_spec_read`](Self::pod_spec_read) of their spec.
     pub for_snapshot: bool,
     /// Fetch the newest payload of healthy releases too (`--all-releases`).
     pub every_release: bool,
@@ -62,6 +62,8 @@ pub struct Scope {
     /// namespace when the scope is one: the caller passes what the rules declare, so the collector
     /// knows no rule.
     pub read_by_name: &'static [&'static str],
+    /// What the rules read of a pod's spec, as they declare it: all a `check` keeps of it.
+    pub pod_spec_read: PodSpecRead,
 }
 
 /// Identifies a helm storage object: driver kind (`secret`/`configmap`), namespace, name.
