@@ -554,7 +554,10 @@ mod tests {
         let slim = ingest(Some(no_probes));
         let app = &slim["spec"]["containers"][0];
         assert!(app.get("readinessProbe").is_none(), "{app}");
-        assert_eq!(app["resources"], pod()["spec"]["containers"][0]["resources"]);
+        assert_eq!(
+            app["resources"],
+            pod()["spec"]["containers"][0]["resources"]
+        );
 
         // An env var named is kept by name; its value never is.
         let env = PodSpecRead {
