@@ -313,7 +313,12 @@ fn slim_pod(pod: &mut Pod) {
             .collect()
     };
     let volumes = spec.volumes.take().map(|vs| {
+        // A projected service-account token or an emptyDir names nothing a rule looks up, and
+        // a Volume is a large struct: keep only those naming a Secret, ConfigMap or claim.
         vs.into_iter()
+            .filter(|v| {
+                v.persistent_volume_claim.is_some() || v.secret.is_some() || v.config_map.is_some()
+            })
             .map(|v| Volume {
                 name: v.name,
                 persistent_volume_claim: v.persistent_volume_claim,
@@ -494,7 +499,7 @@ mod tests {
             serde_json::json!({"nodeName": "node-1", "hostNetwork": true,
                 "nodeSelector": {"kubernetes.io/os": "linux"},
                 "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
-                "volumes": [{"name": "conf", "configMap": {"name": "paas"}}, {"name": "token"}],
+                "volumes": [{"name": "conf", "configMap": {"name": "paas"}}],
                 "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
                 "containers": [{"name": "app", "image": "bk-paas:1.4.2",
                                 "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}},
