@@ -155,3 +155,50 @@ fn requests_grow_with_needed_revisions_and_failing_pods_only() {
     assert_eq!(c.lists.len(), bigger.lists.len(), "{:?}", bigger.lists);
     assert_eq!(c.other.len(), bigger.other.len(), "{:?}", bigger.other);
 }
+
+#[test]
+fn generated_objects_are_ones_a_real_api_server_accepts() {
+    use k8s_openapi::api::{apps::v1::Deployment, core::v1::Node};
+    let cluster = synthetic::generate(Shape {
+        releases: 260,
+        revisions: 1,
+        pods: 10,
+        nodes: 3,
+    });
+    let of = |kind: &'static str| cluster.objects.iter().filter(move |o| o["kind"] == kind);
+    for lease in of("Lease") {
+        // metav1.MicroTime: a real server rejects more than six fractional digits.
+        let t = lease["spec"]["renewTime"].as_str().unwrap();
+        let fraction = t.split_once('.').unwrap().1;
+        assert_eq!(fraction.len(), 7, "{t}");
+        assert!(fraction.ends_with('Z') && t.parse::<jiff::Timestamp>().is_ok(), "{t}");
+    }
+    for node in of("Node") {
+        // Every field of NodeSystemInfo is required: the typed parse fails on a missing one.
+        let node: Node = serde_json::from_value(node.clone()).unwrap();
+        let info = node.status.unwrap().node_info.unwrap();
+        assert!(!info.machine_id.is_empty() && !info.boot_id.is_empty());
+    }
+    for d in of("Deployment") {
+        let d: Deployment = serde_json::from_value(d.clone()).unwrap();
+        let spec = d.spec.unwrap();
+        let template = spec.template.metadata.unwrap().labels.unwrap();
+        for (k, v) in spec.selector.match_labels.unwrap() {
+            assert_eq!(template.get(&k), Some(&v), "the selector selects the template");
+        }
+    }
+    let mut ips: Vec<[u8; 4]> = of("Service")
+        .map(|s| {
+            let ip = s["spec"]["clusterIP"].as_str().unwrap();
+            assert_eq!(s["spec"]["clusterIPs"][0], ip);
+            let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+            ip.octets()
+        })
+        .collect();
+    let count = ips.len();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), count, "cluster IPs are unique");
+    // Inside 10.96.0.0/12, past the addresses the cluster's own services hold.
+    assert!(ips.iter().all(|o| o[0] == 10 && o[1] & 0xf0 == 96 && o[2] > 0));
+}
