@@ -171,7 +171,10 @@ fn generated_objects_are_ones_a_real_api_server_accepts() {
         let t = lease["spec"]["renewTime"].as_str().unwrap();
         let fraction = t.split_once('.').unwrap().1;
         assert_eq!(fraction.len(), 7, "{t}");
-        assert!(fraction.ends_with('Z') && t.parse::<jiff::Timestamp>().is_ok(), "{t}");
+        assert!(
+            fraction.ends_with('Z') && t.parse::<jiff::Timestamp>().is_ok(),
+            "{t}"
+        );
     }
     for node in of("Node") {
         // Every field of NodeSystemInfo is required: the typed parse fails on a missing one.
@@ -184,7 +187,11 @@ fn generated_objects_are_ones_a_real_api_server_accepts() {
         let spec = d.spec.unwrap();
         let template = spec.template.metadata.unwrap().labels.unwrap();
         for (k, v) in spec.selector.match_labels.unwrap() {
-            assert_eq!(template.get(&k), Some(&v), "the selector selects the template");
+            assert_eq!(
+                template.get(&k),
+                Some(&v),
+                "the selector selects the template"
+            );
         }
     }
     let mut ips: Vec<[u8; 4]> = of("Service")
@@ -200,5 +207,8 @@ fn generated_objects_are_ones_a_real_api_server_accepts() {
     ips.dedup();
     assert_eq!(ips.len(), count, "cluster IPs are unique");
     // Inside 10.96.0.0/12, past the addresses the cluster's own services hold.
-    assert!(ips.iter().all(|o| o[0] == 10 && o[1] & 0xf0 == 96 && o[2] > 0));
+    assert!(
+        ips.iter()
+            .all(|o| o[0] == 10 && o[1] & 0xf0 == 96 && o[2] > 0)
+    );
 }

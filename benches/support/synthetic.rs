@@ -264,7 +264,12 @@ pub const SERVICE_CIDR: &str = "10.96.0.0/12";
 /// A cluster IP for the `r`th release's Service, from 10.96.1.1 up, inside [`SERVICE_CIDR`].
 fn cluster_ip(r: usize) -> String {
     let n = 256 + r;
-    format!("10.{}.{}.{}", 96 + n / 65_024 % 16, n / 254 % 256, n % 254 + 1)
+    format!(
+        "10.{}.{}.{}",
+        96 + n / 65_024 % 16,
+        n / 254 % 256,
+        n % 254 + 1
+    )
 }
 
 fn node(i: usize, now: Timestamp) -> [Value; 2] {

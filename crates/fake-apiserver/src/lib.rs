@@ -609,6 +609,13 @@ impl FakeApiServer {
             .collect()
     }
 
+    /// Changes [`FakeApi::latency`] while serving, e.g. to measure one cluster near and far.
+    pub fn set_latency(&self, d: Duration) {
+        self.state
+            .latency_us
+            .store(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
     pub fn clear_requests(&self) {
         self.state.requests.lock().unwrap().clear();
     }

@@ -63,9 +63,7 @@ fn parse_set(rest: &str) -> Result<Vec<String>, String> {
 fn set_operator<'a>(part: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
     let (key, rest) = part.split_once(char::is_whitespace)?;
     let rest = rest.trim_start().strip_prefix(op)?;
-    rest.trim_start()
-        .starts_with('(')
-        .then_some((key, rest))
+    rest.trim_start().starts_with('(').then_some((key, rest))
 }
 
 impl LabelSelector {
@@ -243,7 +241,9 @@ mod tests {
         assert!(!m("missing in (x)"));
         assert!(m(""));
         assert!(m("status in(deployed)"));
-        assert!(m("owner=helm,name notin (bk-job),status in (failed,deployed)"));
+        assert!(m(
+            "owner=helm,name notin (bk-job),status in (failed,deployed)"
+        ));
         assert!(LabelSelector::parse("status in ()").is_err());
         assert!(LabelSelector::parse("a in x").is_err());
         assert!(LabelSelector::parse("(bad)").is_err());

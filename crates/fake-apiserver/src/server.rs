@@ -74,6 +74,9 @@ pub struct State {
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     audit_ids: AtomicU64,
+    /// Every answer's delay in microseconds: [`Config::latency`] at start, changeable while
+    /// serving.
+    pub latency_us: AtomicU64,
 }
 
 impl State {
@@ -85,11 +88,12 @@ impl State {
         State {
             store: Mutex::new(store),
             client_verifier,
-            config,
             requests: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             audit_ids: AtomicU64::new(1),
+            latency_us: AtomicU64::new(config.latency.map_or(0, |d| d.as_micros() as u64)),
+            config,
         }
     }
 }
@@ -311,8 +315,9 @@ async fn handle(
         requests.len() - 1
     };
 
-    if let Some(d) = state.config.latency {
-        tokio::time::sleep(d).await;
+    match state.latency_us.load(Ordering::Relaxed) {
+        0 => {}
+        us => tokio::time::sleep(std::time::Duration::from_micros(us)).await,
     }
     let mut response = None;
     let mut cut = None;
