@@ -1,4 +1,4 @@
-//! The scale benchmark of issue 7: `kubectl-bkdoctor check -A` (the release binary) against a
+//! The scale benchmark: `kubectl-bkdoctor check -A` (the release binary) against a
 //! synthetic BlueKing cluster served by the fake API server over loopback HTTPS, side by side with
 //! the fetch `helm list -A -a` has to make and with `kubectl get pods -A -o json`.
 //!

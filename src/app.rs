@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 
+use clap::CommandFactory;
 use jiff::Timestamp;
 
 use crate::catalog::Catalog;
@@ -69,7 +70,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
         Command::Snapshot(args) => snapshot(args, &catalog, out),
         Command::Probe(args) => probe_only(args, &catalog, look, cli.now, out),
         Command::Completion(args) => {
-            crate::completion::write(args.shell, out)?;
+            crate::completion::write(args.shell, Cli::command(), out)?;
             Ok(0)
         }
     }
@@ -142,12 +143,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Fatal> {
 }
 
 async fn connect_cluster(args: &ClusterArgs) -> Result<Cluster, Fatal> {
+    let opts = args.options();
     let helm = HelmEnv::from_process();
-    let context = connect::context_override(args, helm.as_ref());
+    let context = connect::context_override(&opts, helm.as_ref());
     connect::connect(
-        args.kubeconfig.as_ref(),
+        opts.kubeconfig.as_ref(),
         context.as_deref(),
-        args.request_timeout.0,
+        opts.request_timeout,
     )
     .await
     .map_err(Fatal::Msg)
@@ -200,7 +202,7 @@ fn probe_only(
             nodes: snap.nodes.len(),
             releases: 0,
             namespace: None,
-            snapshot_time: Some(rules::when(now)),
+            snapshot_time: Some(crate::format::when(now)),
         },
         findings,
         skipped: snap.skipped.clone(),
@@ -220,6 +222,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
         full_history_of: None,
         for_snapshot: true,
         every_release: args.all_releases,
+        read_by_name: rules::RELEASES_READ_BY_NAME,
     })?;
     let about = live::write::About {
         context: &cluster.context,
@@ -279,6 +282,7 @@ fn check(
                     full_history_of: None,
                     for_snapshot: false,
                     every_release: args.all_releases,
+                    read_by_name: rules::RELEASES_READ_BY_NAME,
                 },
             )?;
             (collected.snap, scope.namespace)
@@ -309,7 +313,7 @@ fn check(
                 .filter(|r| in_scope(Some(&r.namespace)))
                 .count(),
             namespace,
-            snapshot_time: Some(rules::when(now)),
+            snapshot_time: Some(crate::format::when(now)),
         },
         findings,
         skipped: snap.skipped.clone(),
@@ -337,6 +341,7 @@ fn release(
                     full_history_of: Some(name),
                     for_snapshot: false,
                     every_release: false,
+                    read_by_name: rules::RELEASES_READ_BY_NAME,
                 })?;
             args.namespace = scope.namespace;
             found_elsewhere = collected.release_elsewhere;

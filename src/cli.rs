@@ -240,6 +240,16 @@ pub struct ClusterArgs {
     pub verbose: Option<u8>,
 }
 
+impl ClusterArgs {
+    pub fn options(&self) -> crate::collect::live::connect::ClusterOptions {
+        crate::collect::live::connect::ClusterOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            request_timeout: self.request_timeout.0,
+        }
+    }
+}
+
 /// A per-request limit; `None` is kubectl's "0": wait as long as it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeout(pub Option<std::time::Duration>);

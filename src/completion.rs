@@ -1,12 +1,11 @@
 //! `completion SHELL`: the completion script for the `kubectl-bkdoctor` binary, generated from the
-//! same clap definition as the parser, so it can never offer a flag that does not exist.
+//! same clap definition as the parser, so it can never offer a flag that does not exist. The
+//! definition is handed in by the caller; this module imports nothing of the command line.
 
 use std::io::{self, Write};
 
-use clap::{Args, CommandFactory, ValueEnum};
+use clap::{Args, Command, ValueEnum};
 use clap_complete::Shell as Generator;
-
-use crate::cli::Cli;
 
 pub const EXAMPLES: &str =
     "The script completes the kubectl-bkdoctor command: its subcommands, flags and their values.
@@ -46,14 +45,16 @@ pub struct CompletionArgs {
 /// completion goes through kubectl's plugin completion, not through these scripts.)
 pub const BIN_NAME: &str = "kubectl-bkdoctor";
 
-pub fn write(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
+/// `cmd` is the parser's definition (`Cli::command()`): given, not imported, so that the command
+/// line can name this module's arguments without the two importing each other.
+pub fn write(shell: Shell, mut cmd: Command, out: &mut dyn Write) -> io::Result<()> {
     let generator = match shell {
         Shell::Bash => Generator::Bash,
         Shell::Zsh => Generator::Zsh,
         Shell::Fish => Generator::Fish,
         Shell::Powershell => Generator::PowerShell,
     };
-    clap_complete::generate(generator, &mut Cli::command(), BIN_NAME, out);
+    clap_complete::generate(generator, &mut cmd, BIN_NAME, out);
     Ok(())
 }
 

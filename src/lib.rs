@@ -6,6 +6,7 @@ pub mod cli;
 pub mod collect;
 pub mod completion;
 pub mod findings;
+pub mod format;
 pub mod helm;
 pub mod host;
 pub mod i18n;

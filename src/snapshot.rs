@@ -1,6 +1,8 @@
 //! The one in-memory picture of a cluster that every rule reads. Both collectors (a snapshot
 //! directory, a live cluster) fill it; nothing downstream knows which one did.
 
+pub mod probe_report;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -61,7 +63,7 @@ pub struct Snapshot {
     pub server_time: Option<Timestamp>,
     /// What the node probes found (`--probe`); empty otherwise, and never written to a snapshot
     /// directory.
-    pub probes: Vec<crate::probe::report::NodeProbe>,
+    pub probes: Vec<probe_report::NodeProbe>,
 }
 
 impl Snapshot {

@@ -37,8 +37,7 @@ use crate::snapshot::node;
 pub const DEFAULT_IMAGE: &str = "busybox:1.36";
 pub const DEFAULT_DOMAIN: &str = "cluster.local";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Per lookup: CoreDNS answers in milliseconds; the guide's failing nodes never answered at all.
-pub const DNS_TIMEOUT_SECS: u64 = 5;
+pub use crate::snapshot::probe_report::DNS_TIMEOUT_SECS;
 /// How often the pods are looked at: one list for all of them, whatever the number of nodes.
 const POLL: Duration = Duration::from_millis(500);
 /// The kubelet reports a finished container within a second or two (PLEG relists every second);

@@ -237,7 +237,7 @@ pub fn write_release(
                 escape(&rev.status),
                 escape(&chart),
                 rev.app_version.as_deref().map(escape).unwrap_or_else(dash),
-                rev.updated.map(crate::rules::when).unwrap_or_else(dash),
+                rev.updated.map(crate::format::when).unwrap_or_else(dash),
                 rev.description.as_deref().map(escape).unwrap_or_else(dash),
             ])
         )?;

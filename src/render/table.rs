@@ -184,7 +184,7 @@ pub fn write_release(
             chart,
             rev.app_version.clone().unwrap_or_else(|| "-".into()),
             rev.updated
-                .map(crate::rules::when)
+                .map(crate::format::when)
                 .unwrap_or_else(|| "-".into()),
             rev.description.clone().unwrap_or_else(|| "-".into()),
         ]);

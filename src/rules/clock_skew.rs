@@ -13,9 +13,10 @@
 
 use jiff::Timestamp;
 
+use super::Ctx;
 use super::logs::{self, LogHit};
-use super::{Ctx, when};
 use crate::findings::{Finding, Severity};
+use crate::format::when;
 use crate::snapshot::node;
 
 pub const ID: &str = "clock-skew";

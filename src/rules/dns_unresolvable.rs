@@ -284,12 +284,10 @@ fn node_list(snap: &Snapshot) -> String {
         .iter()
         .filter_map(|n| {
             let name = n.metadata.name.as_deref()?;
-            Some(
-                match super::log_signatures::node_ip(snap, Some(name), None) {
-                    Some(ip) => format!("{name} {ip}"),
-                    None => name.to_string(),
-                },
-            )
+            Some(match logs::node_ip(snap, Some(name), None) {
+                Some(ip) => format!("{name} {ip}"),
+                None => name.to_string(),
+            })
         })
         .collect();
     if nodes.is_empty() {

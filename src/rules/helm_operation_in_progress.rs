@@ -3,8 +3,9 @@
 //! is in progress"). The guide's fix: roll back to the newest revision that ran, or uninstall when
 //! there is none.
 
-use super::{Ctx, when};
+use super::Ctx;
 use crate::findings::{Finding, Severity};
+use crate::format::when;
 
 pub const ID: &str = "helm-operation-in-progress";
 

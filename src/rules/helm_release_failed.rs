@@ -1,8 +1,9 @@
 //! `helm-release-failed`: the newest revision is `failed`. Helm's description says what went wrong
 //! at its level; the release's pods that are not ready say why.
 
-use super::{Ctx, when};
+use super::Ctx;
 use crate::findings::Finding;
+use crate::format::when;
 use crate::helm::Status;
 use crate::snapshot::pod;
 

@@ -14,11 +14,10 @@ use super::Ctx;
 use super::logs::{self, LogHit};
 use crate::catalog::{RuleEntry, fill};
 use crate::findings::Finding;
-use crate::snapshot::{Snapshot, pod};
+use crate::snapshot::pod;
 
 /// Ids whose findings come from code. Their `patterns` only say what the code looks for, so the
-/// generic path must not report them a second time. The last four are implemented in the parallel
-/// rules-state branch; listing them here keeps that merge from producing duplicate findings.
+/// generic path must not report them a second time.
 pub const WITH_CODE: &[&str] = &[
     super::helm_operation_in_progress::ID,
     super::helm_no_deployed_release::ID,
@@ -27,10 +26,10 @@ pub const WITH_CODE: &[&str] = &[
     super::dns_unresolvable::ID,
     super::redis_cluster_stale_data::ID,
     super::pod_crash_loop::ID,
-    "ingress-snippet-disabled",
-    "clock-skew",
-    "apigateway-too-old",
-    "pod-ip-not-private",
+    super::ingress_snippet_disabled::ID,
+    super::clock_skew::ID,
+    super::apigateway_too_old::ID,
+    super::pod_ip_not_private::ID,
 ];
 
 pub fn is_generic(entry: &RuleEntry) -> bool {
@@ -106,7 +105,9 @@ fn vars(
         ("node".into(), node.into()),
         (
             "node_ip".into(),
-            node_ip(ctx.snap, hit.node, pod_obj).unwrap_or("?").into(),
+            logs::node_ip(ctx.snap, hit.node, pod_obj)
+                .unwrap_or("?")
+                .into(),
         ),
         ("line".into(), logs::clip(hit.line)),
         ("stream".into(), ctx.catalog.ui(stream, ctx.lang).into()),
@@ -127,20 +128,6 @@ fn vars(
     v
 }
 
-/// The node's InternalIP, which is what an operator logs in to; the pod's hostIP when the Node
-/// object is missing from the snapshot.
-pub fn node_ip<'a>(
-    snap: &'a Snapshot,
-    node: Option<&str>,
-    pod_obj: Option<&'a Pod>,
-) -> Option<&'a str> {
-    let from_node = node
-        .and_then(|n| snap.node(n))
-        .and_then(crate::snapshot::node::internal_ip);
-    from_node.or_else(|| pod_obj?.status.as_ref()?.host_ip.as_deref())
-}
-
-/// The helm release a pod belongs to, by the labels charts put on it.
 #[cfg(test)]
 mod tests {
     use super::*;

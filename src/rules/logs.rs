@@ -101,3 +101,16 @@ pub fn clip(line: &str) -> String {
     s.push('…');
     s
 }
+
+/// The node's InternalIP, which is what an operator logs in to; the pod's hostIP when the Node
+/// object is missing from the snapshot.
+pub fn node_ip<'a>(
+    snap: &'a Snapshot,
+    node: Option<&str>,
+    pod_obj: Option<&'a Pod>,
+) -> Option<&'a str> {
+    let from_node = node
+        .and_then(|n| snap.node(n))
+        .and_then(crate::snapshot::node::internal_ip);
+    from_node.or_else(|| pod_obj?.status.as_ref()?.host_ip.as_deref())
+}

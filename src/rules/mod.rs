@@ -22,13 +22,13 @@ pub mod helm_release_failed;
 pub mod helm_release_unreadable;
 pub mod logs;
 
-// Cluster-state rules (issue 3, branch rules-state).
+// Rules read from the cluster's state.
 pub mod apigateway_too_old;
 pub mod clock_skew;
 pub mod ingress_snippet_disabled;
 pub mod pod_ip_not_private;
 pub mod version;
-// Rules read from pod logs (issue 3, rules-logs).
+// Rules read from pod logs.
 pub mod dns_unresolvable;
 pub mod log_signatures;
 pub mod node_probe;
@@ -115,8 +115,9 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Releases whose chart version a rule reads even when they are healthy: a live collection fetches
-/// their newest payloads by name, as it skips every other healthy release's.
+/// Releases whose chart version a rule reads even when they are healthy: `app` hands this list to a
+/// live collection, which fetches their newest payloads by name, as it skips every other healthy
+/// release's.
 pub const RELEASES_READ_BY_NAME: &[&str] =
     &[apigateway_too_old::APIGATEWAY, apigateway_too_old::BCS];
 
@@ -127,14 +128,13 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(helm_no_deployed_release::check(ctx));
     out.extend(helm_release_failed::check(ctx));
     out.extend(helm_release_unreadable::check(ctx));
-    // Cluster-state rules (issue 3, branch rules-state).
+    // Rules read from the cluster's state.
     out.extend(ingress_snippet_disabled::check(ctx));
     out.extend(clock_skew::check(ctx));
     out.extend(apigateway_too_old::check(ctx));
     out.extend(pod_ip_not_private::check(ctx));
 
-    // Rules read from pod logs (issue 3, rules-logs). redis-cluster-stale-data reads the findings
-    // before it to say "fix DNS first".
+    // redis-cluster-stale-data reads the findings before it to say "fix DNS first".
     out.extend(dns_unresolvable::check(ctx));
     out.extend(log_signatures::check(ctx));
     let redis = redis_cluster_stale_data::check(ctx, &out);
@@ -149,11 +149,4 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(crash_loops);
     findings::sort(&mut out);
     out
-}
-
-/// Formats a time for evidence: to the second, UTC, as kubectl prints it.
-pub fn when(t: Timestamp) -> String {
-    t.round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| t.to_string())
 }

@@ -5,11 +5,11 @@
 
 use jiff::Timestamp;
 
-use super::{Ctx, clock_skew, when};
+use super::{Ctx, clock_skew};
 use crate::findings::{Finding, Severity};
-use crate::probe::DNS_TIMEOUT_SECS;
-use crate::probe::report::{LookupResult, NodeProbe, Outcome, Report};
+use crate::format::when;
 use crate::snapshot::node;
+use crate::snapshot::probe_report::{DNS_TIMEOUT_SECS, LookupResult, NodeProbe, Outcome, Report};
 
 pub const PROBE_FAILED: &str = "probe-failed";
 const DNS: &str = super::dns_unresolvable::ID;
@@ -296,8 +296,8 @@ mod tests {
     use super::*;
     use crate::catalog::Catalog;
     use crate::i18n::Lang;
-    use crate::probe::report::{Ipv6, Lookup};
     use crate::snapshot::Snapshot;
+    use crate::snapshot::probe_report::{Ipv6, Lookup};
 
     const NOW: &str = "2026-11-20T11:00:00Z";
 

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use super::{Ctx, logs, when};
+use super::{Ctx, logs};
 use crate::findings::Finding;
+use crate::format::when;
 use crate::snapshot::pod;
 
 pub const ID: &str = "pod-crash-loop";

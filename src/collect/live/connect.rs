@@ -12,7 +12,6 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use super::api::{Api, Failure, root_cause};
-use crate::cli::ClusterArgs;
 
 /// What helm tells a plugin about the flags it took for itself (`helm help plugin`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,8 +92,18 @@ impl Cluster {
     }
 }
 
+/// How to reach a live cluster, as the caller was told (kubectl's `--kubeconfig`, `--context`,
+/// `--request-timeout`). Plain data: this module does not know the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// Per request; `None` waits as long as it takes.
+    pub request_timeout: Option<Duration>,
+}
+
 /// Connection defaults that are not in the kubeconfig.
-pub fn context_override(args: &ClusterArgs, helm: Option<&HelmEnv>) -> Option<String> {
+pub fn context_override(args: &ClusterOptions, helm: Option<&HelmEnv>) -> Option<String> {
     args.context
         .clone()
         .or_else(|| helm.and_then(|h| h.kube_context.clone()))
@@ -222,13 +231,13 @@ mod tests {
             namespace: None,
             kube_context: Some("from-helm".into()),
         };
-        let mut args = ClusterArgs::default();
+        let mut args = ClusterOptions::default();
         assert_eq!(
             context_override(&args, Some(&h)).as_deref(),
             Some("from-helm")
         );
         args.context = Some("flag".into());
         assert_eq!(context_override(&args, Some(&h)).as_deref(), Some("flag"));
-        assert_eq!(context_override(&ClusterArgs::default(), None), None);
+        assert_eq!(context_override(&ClusterOptions::default(), None), None);
     }
 }

@@ -18,7 +18,7 @@ pub struct Want<'a> {
     /// newest record still decodes.
     pub every_release: bool,
     /// Release names a rule reads the chart version of even when healthy, in any namespace
-    /// ([`crate::rules::RELEASES_READ_BY_NAME`]).
+    /// ([`Scope::read_by_name`](super::Scope::read_by_name)).
     pub names: &'a [&'a str],
     /// (namespace, release) of releases that own a pod in trouble: rules look at their chart
     /// (redis-cluster-stale-data) and say what they run.

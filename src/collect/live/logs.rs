@@ -1,0 +1,148 @@
+//! Pod logs: which containers of the troubled pods are worth a log request, reading each bounded
+//! tail a few at a time, and recording the logs that could not be read. It reads only the pods the
+//! lists already gave, and no other object.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::api::{Api, Failure};
+use super::{Collector, drain};
+use crate::collect::logs::tail_of;
+use crate::findings::Skipped;
+use crate::snapshot::{LOG_TAIL_BYTES, LOG_TAIL_LINES, LogKey, Snapshot, pod};
+
+/// Lines asked for again when the last [`LOG_TAIL_LINES`] do not fit in [`LOG_TAIL_BYTES`].
+const LOG_RETRY_LINES: usize = 20;
+
+type LogJob = (LogKey, bool);
+type LogResult = (LogJob, Result<Option<bytes::Bytes>, Failure>);
+
+pub(super) async fn fetch_logs(
+    api: &Api,
+    sem: &Arc<Semaphore>,
+    jobs: Vec<LogJob>,
+) -> Result<Vec<LogResult>, String> {
+    let mut set = JoinSet::new();
+    for job in jobs {
+        let (api, sem) = (api.clone(), sem.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let (key, previous) = &job;
+            let read = |lines: usize| {
+                api.log(
+                    &key.namespace,
+                    &key.pod,
+                    &key.container,
+                    *previous,
+                    lines as i64,
+                    LOG_TAIL_BYTES as i64,
+                )
+            };
+            let mut res = read(LOG_TAIL_LINES).await;
+            // The kubelet applies limitBytes after tailLines: lines too long for the limit lose
+            // their end, which is where a crash says why. Fewer lines may fit.
+            if matches!(&res, Ok(Some(b)) if b.len() >= LOG_TAIL_BYTES) {
+                res = read(LOG_RETRY_LINES).await;
+            }
+            (job, res)
+        });
+    }
+    let mut out = drain(set).await?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+impl Collector {
+    pub(super) fn add_logs(&mut self, logs: Vec<LogResult>) {
+        let mut failures = Vec::new();
+        for ((key, previous), res) in logs {
+            match res {
+                Ok(Some(mut bytes)) => {
+                    if bytes.len() >= LOG_TAIL_BYTES {
+                        // Cut at the limit: the last line is a fragment that could match a
+                        // signature out of context, and the lines after it were not read.
+                        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                        bytes.truncate(whole);
+                        self.snap.skipped.push(Skipped::new(
+                            log_what(&key, previous),
+                            format!(
+                                "its last {LOG_RETRY_LINES} lines are longer than {} KiB; only their first {} KiB were read",
+                                LOG_TAIL_BYTES / 1024,
+                                LOG_TAIL_BYTES / 1024
+                            ),
+                        ));
+                    }
+                    let text = tail_of(&bytes, false);
+                    let entry = self.snap.logs.entry(key).or_default();
+                    if previous {
+                        entry.previous = Some(text);
+                    } else {
+                        entry.current = Some(text);
+                    }
+                }
+                Ok(None) => {}
+                Err(f) => failures.push((key, previous, f)),
+            }
+        }
+        record_log_failures(&mut self.snap, &failures);
+        if !failures.is_empty() {
+            self.unread.push((LOG_WORDS, "pod logs".to_string()));
+        }
+    }
+}
+
+/// How the catalog's `reads` name pod logs.
+const LOG_WORDS: &[&str] = &["logs"];
+
+/// (container, previous?) pairs worth a log request: every container of a pod that is not ready or
+/// has restarted, and the previous instance of those that restarted.
+pub(super) fn log_jobs_for(snap: &Snapshot) -> Vec<LogJob> {
+    let mut jobs = Vec::new();
+    for p in snap.pods.iter().filter(|p| pod::is_troubled(p)) {
+        for c in pod::container_statuses(p) {
+            let key = LogKey {
+                namespace: pod::namespace(p).to_string(),
+                pod: pod::name(p).to_string(),
+                container: c.name.clone(),
+            };
+            let terminated_before = c
+                .last_state
+                .as_ref()
+                .is_some_and(|s| s.terminated.is_some());
+            if c.restart_count > 0 || terminated_before {
+                jobs.push((key.clone(), true));
+            }
+            jobs.push((key, false));
+        }
+    }
+    jobs
+}
+
+fn log_what(key: &LogKey, previous: bool) -> String {
+    let which = if previous { " (previous)" } else { "" };
+    format!(
+        "log of {}/{} container {}{which}",
+        key.namespace, key.pod, key.container
+    )
+}
+
+/// Not every failed log deserves a line: a forbidden `pods/log` fails them all alike.
+const MAX_LOG_FAILURE_ENTRIES: usize = 10;
+
+fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]) {
+    for (key, previous, f) in failures.iter().take(MAX_LOG_FAILURE_ENTRIES) {
+        snap.skipped
+            .push(Skipped::new(log_what(key, *previous), f.describe()));
+    }
+    if failures.len() > MAX_LOG_FAILURE_ENTRIES {
+        snap.skipped.push(Skipped::new(
+            "pod logs",
+            format!(
+                "{} more logs could not be read",
+                failures.len() - MAX_LOG_FAILURE_ENTRIES
+            ),
+        ));
+    }
+}
