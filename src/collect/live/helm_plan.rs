@@ -2,12 +2,13 @@
 //! ~1 MiB of gzipped chart and values); the labels of a metadata-only list already give name,
 //! revision and status of every revision, which is all the helm rules need of a release whose
 //! newest revision is `deployed`. So only releases in trouble, and the few a rule reads by name,
-//! cost a payload request: on the benchmark's cluster of 1,000 releases, 239 requests instead of
-//! 1,110, and 3.4 % instead of 12 % of the bytes `helm list` reads (BENCHMARKS.md).
+//! cost a payload: on the benchmark's cluster of 1,000 releases, 239 payloads instead of 1,110,
+//! and 3.4 % instead of 12 % of the bytes `helm list` reads (BENCHMARKS.md). [`fetches`] then
+//! turns them into a few label-selected lists instead of a request each.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::helm::{ReleaseRecord, Status};
+use crate::helm::{Driver, ReleaseRecord, Status};
 
 /// What beyond the troubled releases is wanted.
 #[derive(Debug, Default, Clone)]
@@ -79,6 +80,108 @@ pub fn payloads_to_fetch(records: &[ReleaseRecord], want: &Want) -> Vec<usize> {
         );
     }
     out.into_iter().collect()
+}
+
+/// Payloads per label-selected list: a list arrives whole before any of it is decoded, so this
+/// bounds what one request holds in memory (16 payloads of BlueKing's size are a few MiB) while
+/// the needs of a big cluster still take a handful of requests.
+pub const PAYLOADS_PER_LIST: usize = 16;
+
+/// One request for payloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    /// A label-selected list of storage objects (`namespace` `None`: cluster-wide) for the
+    /// records `wants` (indices); what else it returns is dropped.
+    List {
+        driver: Driver,
+        namespace: Option<String>,
+        selector: String,
+        wants: Vec<usize>,
+    },
+    /// One object by name: a record no label selects exactly enough.
+    Get(usize),
+}
+
+/// The requests that fetch the payloads of `plan` (indices into `records`): per driver, scope and
+/// status label, one list of `owner=helm,status=S,name in (...)` per [`PAYLOADS_PER_LIST`]
+/// releases. A list also returns the other records of those releases with that status (a
+/// release's older failures, its superseded revisions): worked out here from the labels, and
+/// records whose list would bring more than a tenth of extra payloads in all are fetched by name
+/// instead, so the bytes read stay those of the plan. Records without a status label are fetched
+/// by name. `cluster_wide`: lists span every namespace (as the metadata lists did).
+pub fn fetches(records: &[ReleaseRecord], plan: &[usize], cluster_wide: bool) -> Vec<Fetch> {
+    type Group = (Driver, Option<String>, String);
+    let scope = |r: &ReleaseRecord| (!cluster_wide).then(|| r.namespace.clone());
+    let mut groups: BTreeMap<Group, BTreeMap<String, Vec<usize>>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &i in plan {
+        let r = &records[i];
+        match &r.label_status {
+            Some(s) if is_label_value(s) && is_label_value(&r.name) => groups
+                .entry((r.driver, scope(r), s.clone()))
+                .or_default()
+                .entry(r.name.clone())
+                .or_default()
+                .push(i),
+            _ => out.push(Fetch::Get(i)),
+        }
+    }
+    // What each (group, release) would bring that is not wanted.
+    let mut extra: Vec<(usize, Group, String)> = Vec::new();
+    for (key, names) in &groups {
+        for (name, wants) in names {
+            let selected = records
+                .iter()
+                .filter(|r| {
+                    r.driver == key.0
+                        && scope(r) == key.1
+                        && r.label_status.as_deref() == Some(key.2.as_str())
+                        && r.name == *name
+                })
+                .count();
+            if selected > wants.len() {
+                extra.push((selected - wants.len(), key.clone(), name.clone()));
+            }
+        }
+    }
+    let budget = plan.len() / 10;
+    let mut total: usize = extra.iter().map(|e| e.0).sum();
+    extra.sort_by(|a, b| b.0.cmp(&a.0));
+    for (n, key, name) in extra {
+        if total <= budget {
+            break;
+        }
+        if let Some(wants) = groups.get_mut(&key).and_then(|g| g.remove(&name)) {
+            out.extend(wants.into_iter().map(Fetch::Get));
+            total -= n;
+        }
+    }
+    for ((driver, namespace, status), names) in groups {
+        let names: Vec<(String, Vec<usize>)> = names.into_iter().collect();
+        for chunk in names.chunks(PAYLOADS_PER_LIST) {
+            let listed: Vec<&str> = chunk.iter().map(|(n, _)| n.as_str()).collect();
+            let name = match listed.as_slice() {
+                [one] => format!("name={one}"),
+                many => format!("name in ({})", many.join(",")),
+            };
+            let mut wants: Vec<usize> = chunk.iter().flat_map(|(_, w)| w.iter().copied()).collect();
+            wants.sort_unstable();
+            out.push(Fetch::List {
+                driver,
+                namespace: namespace.clone(),
+                selector: format!("owner=helm,status={status},{name}"),
+                wants,
+            });
+        }
+    }
+    out
+}
+
+/// A label value a selector can name: helm's own statuses and release names always are.
+fn is_label_value(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]
