@@ -74,9 +74,6 @@ pub struct Stats {
     /// is one wave later than it. Over a remote link each wave costs a round trip, however many
     /// requests run side by side in it.
     pub waves: AtomicU64,
-    /// A list from the watch cache came in pages: the server has no watch cache
-    /// (`--watch-cache=false`), so a label-selected list there scans etcd.
-    pub paged_from_cache: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,10 +190,9 @@ impl Api {
         self
     }
 
-    /// Whether reads may come from the watch cache: not with `--consistent-read`, and not from a
-    /// server found to have none (a label-selected list there would scan etcd).
+    /// Whether reads may come from the watch cache: not with `--consistent-read`.
     pub fn reads_from_cache(&self) -> bool {
-        !self.consistent && !self.stats.paged_from_cache.load(Ordering::Relaxed)
+        !self.consistent
     }
 
     /// Another limit than [`MAX_BODY`], so that tests need not send half a gigabyte.
@@ -402,9 +398,10 @@ impl Api {
     /// list was cut short, if it was.
     ///
     /// Unless reads are consistent, the list is first asked of the watch cache
-    /// (`resourceVersion=0`), which answers from memory, the whole list at once; a server without
-    /// one pages it as usual. A cache answer past the bounds (larger than the body limit, more than
-    /// [`MAX_LIST_ITEMS`] objects) or refused is read again the consistent way: paged, from etcd.
+    /// (`resourceVersion=0`, no `limit`), which answers from memory, the whole list at once (a
+    /// server without one reads it from etcd, unpaged). A cache answer past the bounds (larger than
+    /// the body limit, more than [`MAX_LIST_ITEMS`] objects) or refused is read again the
+    /// consistent way: paged, from etcd.
     pub async fn list_pages(
         &self,
         path: &str,
@@ -423,14 +420,14 @@ impl Api {
                 Ok(Ok(cut)) => return Ok(cut),
                 Err(f) => return Err(f),
             }
+            // Whatever pages a server paging anyway gave before failing.
+            on_page(None);
         }
-        match self
+        let cut = self
             .list_paged(path, label_selector, metadata_only, false, &mut on_page)
-            .await?
-        {
-            Ok(cut) => Ok(cut),
-            Err(TooMany) => unreachable!("only a first page from the cache is judged whole"),
-        }
+            .await?;
+        // Only an answer from the cache is judged whole; a paged read stops at the bound itself.
+        Ok(cut.unwrap_or_else(|TooMany| Some(format!("more than {MAX_LIST_ITEMS} objects"))))
     }
 
     /// Pages of one list; `from_cache`: the first request asks the watch cache, and its answer,
@@ -450,16 +447,18 @@ impl Api {
         let mut items = 0;
         let mut pages = 0;
         for _ in 0..MAX_PAGES {
+            // The watch cache ignores `limit` (kube would then leave `resourceVersion=0` out);
+            // its answer is the whole list, whose bounds are checked below.
+            let cached = from_cache && pages == 0 && token.is_none();
             let lp = ListParams {
                 label_selector: label_selector.map(str::to_string),
-                limit: Some(if metadata_only {
+                limit: (!cached).then_some(if metadata_only {
                     METADATA_PAGE_SIZE
                 } else {
                     PAGE_SIZE
                 }),
                 continue_token: token.clone(),
-                // kube leaves it out of requests that carry a continue token.
-                resource_version: from_cache.then(|| "0".to_string()),
+                resource_version: cached.then(|| "0".to_string()),
                 ..ListParams::default()
             };
             let req = if metadata_only {
@@ -482,12 +481,8 @@ impl Api {
                 page => page?,
             };
             let next = page.metadata.next.take().filter(|t| !t.is_empty());
-            if from_cache && pages == 0 {
-                match next {
-                    None if page.items.len() > MAX_LIST_ITEMS => return Ok(Err(TooMany)),
-                    None => {}
-                    Some(_) => self.stats.paged_from_cache.store(true, Ordering::Relaxed),
-                }
+            if cached && next.is_none() && page.items.len() > MAX_LIST_ITEMS {
+                return Ok(Err(TooMany));
             }
             items += page.items.len();
             pages += 1;

@@ -1,7 +1,7 @@
 //! Fetching the helm payloads [`super::helm_plan`] chose, each decoded as it arrives, and putting
 //! the decoded records in place of their label-only ones. From the watch cache, the plan's records
-//! come in a few label-selected lists ([`helm_plan::fetches`]); with consistent reads, or from a
-//! server without a watch cache (where a selected list scans etcd), one GET each. It chooses no
+//! come in a few label-selected lists ([`helm_plan::fetches`]); with consistent reads one GET
+//! each, since a label-selected list read from etcd scans every object of its kind. It chooses no
 //! record itself.
 
 use std::collections::HashMap;
