@@ -302,4 +302,110 @@ mod tests {
             ["bk-paas.v1", "bk-paas.v2", "bk-cmdb.v1", "bk-cmdb.v2"]
         );
     }
+
+    fn lists(fetches: &[Fetch]) -> Vec<(Option<&str>, &str, Vec<usize>)> {
+        fetches
+            .iter()
+            .filter_map(|f| match f {
+                Fetch::List {
+                    namespace,
+                    selector,
+                    wants,
+                    ..
+                } => Some((namespace.as_deref(), selector.as_str(), wants.clone())),
+                Fetch::Get(_) => None,
+            })
+            .collect()
+    }
+
+    fn gets(fetches: &[Fetch]) -> Vec<usize> {
+        fetches
+            .iter()
+            .filter_map(|f| match f {
+                Fetch::Get(i) => Some(*i),
+                Fetch::List { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn payloads_come_in_one_list_per_status() {
+        let mut records = history("bk-paas", &["superseded", "deployed", "pending-upgrade"]);
+        records.extend(history("bk-job", &["superseded", "deployed", "failed"]));
+        records.extend(history("bk-redis", &["superseded", "deployed"]));
+        let want = Want {
+            owners: BTreeSet::from([("blueking".into(), "bk-redis".into())]),
+            ..Want::default()
+        };
+        let plan = payloads_to_fetch(&records, &want);
+        assert_eq!(plan.len(), 5);
+        let f = fetches(&records, &plan, true);
+        assert!(gets(&f).is_empty(), "{f:?}");
+        assert_eq!(
+            lists(&f),
+            [
+                (
+                    None,
+                    "owner=helm,status=deployed,name in (bk-job,bk-paas,bk-redis)",
+                    vec![1, 4, 7]
+                ),
+                (None, "owner=helm,status=failed,name=bk-job", vec![5]),
+                (
+                    None,
+                    "owner=helm,status=pending-upgrade,name=bk-paas",
+                    vec![2]
+                ),
+            ]
+        );
+        // Scoped to one namespace, the lists are that namespace's.
+        let f = fetches(&records, &plan, false);
+        assert!(lists(&f).iter().all(|(ns, _, _)| *ns == Some("blueking")));
+    }
+
+    #[test]
+    fn a_list_that_would_bring_many_unwanted_payloads_becomes_gets() {
+        // The rollback target is superseded (the deployed one was rolled over by a failure that
+        // left no deployed revision): a list by status would bring all eight superseded ones.
+        let mut records = history("bk-cmdb", &["superseded"; 8]);
+        records.push(rec("bk-cmdb", 9, Some("failed")));
+        let plan = payloads_to_fetch(&records, &Want::default());
+        let f = fetches(&records, &plan, true);
+        assert_eq!(gets(&f), [7]);
+        assert_eq!(
+            lists(&f),
+            [(None, "owner=helm,status=failed,name=bk-cmdb", vec![8])]
+        );
+        // An old failure of a troubled release comes along with its newest one: fine in a big
+        // plan (under a tenth extra), fetched by name in a small one.
+        let mut records = history("bk-job", &["failed", "deployed", "failed"]);
+        for i in 0..20 {
+            records.extend(history(&format!("bk-app-{i}"), &["deployed", "failed"]));
+        }
+        let plan = payloads_to_fetch(&records, &Want::default());
+        let f = fetches(&records, &plan, true);
+        assert!(gets(&f).is_empty(), "{f:?}");
+        let plan = payloads_to_fetch(&records[..3], &Want::default());
+        assert_eq!(gets(&fetches(&records[..3], &plan, true)), [2]);
+    }
+
+    #[test]
+    fn records_without_a_status_label_are_fetched_by_name_and_lists_are_bounded() {
+        let mut records = vec![rec("bk-cmdb", 1, None), rec("bk-cmdb", 2, Some("failed"))];
+        for i in 0..40 {
+            records.push(rec(&format!("bk-app-{i:02}"), 1, Some("pending-install")));
+        }
+        let plan = payloads_to_fetch(&records, &Want::default());
+        let f = fetches(&records, &plan, true);
+        assert_eq!(gets(&f), [0]);
+        let pending: Vec<_> = lists(&f)
+            .into_iter()
+            .filter(|(_, s, _)| s.contains("pending-install"))
+            .collect();
+        assert_eq!(
+            pending.len(),
+            3,
+            "40 releases in lists of {PAYLOADS_PER_LIST}"
+        );
+        assert!(pending.iter().all(|(_, _, w)| w.len() <= PAYLOADS_PER_LIST));
+    }
 }
