@@ -146,7 +146,7 @@ pub fn fetches(records: &[ReleaseRecord], plan: &[usize], cluster_wide: bool) ->
     }
     let budget = plan.len() / 10;
     let mut total: usize = extra.iter().map(|e| e.0).sum();
-    extra.sort_by(|a, b| b.0.cmp(&a.0));
+    extra.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (n, key, name) in extra {
         if total <= budget {
             break;
