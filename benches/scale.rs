@@ -2,12 +2,16 @@
 //! synthetic BlueKing cluster served by the fake API server over loopback HTTPS, side by side with
 //! the fetch `helm list -A -a` has to make and with `kubectl get pods -A -o json`.
 //!
-//!     cargo bench --bench scale                         # R = 100, 1000, 3000
-//!     cargo bench --bench scale -- --releases 1000 --runs 5
+//!     cargo bench --bench scale                         # R = 100, 1000, 3000; 0 and 50 ms
+//!     cargo bench --bench scale -- --releases 1000 --runs 5 --latency 50ms
+//!     cargo bench --bench scale -- --releases 1000 --consistent-read   # also the paged reads
+//!     cargo bench --bench scale -- --releases 1000 --free-reads        # etcd reads cost nothing
 //!     cargo bench --bench scale -- --releases 1000 --serve   # serve it; run anything against it
 //!
+//! The server charges reads as a real one does (a read from etcd waits for the bytes it scans,
+//! the watch cache is free) unless `--free-reads`, and every request waits the `--latency`.
 //! Prints a Markdown table (BENCHMARKS.md holds the measured one). Times are wall clock and noisy on
-//! a shared machine; requests, bytes and peak RSS are not.
+//! a shared machine; requests, bytes, waves and peak RSS are not.
 
 #[path = "support/synthetic.rs"]
 #[allow(dead_code)]

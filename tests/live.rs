@@ -309,8 +309,9 @@ fn long_histories() -> Vec<Value> {
 
 #[test]
 fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
+    // Consistent reads: lists paged, payloads by name, so each fetched payload is a request.
     let live = serve(FakeApi::new().objects(long_histories()).page_size(4));
-    let r = live.run(&["check", "-o", "json"]);
+    let r = live.run(&["check", "-o", "json", "--consistent-read"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let requests = live.server.requests();
     let mut fetched: Vec<&str> = requests
@@ -367,7 +368,15 @@ fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
 
     // `release` shows the whole history, so it reads every revision of that release.
     live.server.clear_requests();
-    let r = live.run(&["release", "bk-paas", "-n", "blueking", "-o", "json"]);
+    let r = live.run(&[
+        "release",
+        "bk-paas",
+        "-n",
+        "blueking",
+        "-o",
+        "json",
+        "--consistent-read",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["revisions"].as_array().unwrap().len(), 10);
     assert_eq!(r.json()["revisions"][0]["chartVersion"], "1.0.0");
@@ -378,6 +387,25 @@ fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
         .filter(|r| r.path.contains("/secrets/sh.helm.release.v1.bk-paas."))
         .count();
     assert_eq!(paas, 10);
+    // From the watch cache the same ten come in one list per status (superseded, deployed; and
+    // bk-cmdb's, in trouble in the same namespace, pending-upgrade).
+    live.server.clear_requests();
+    let cached = live.run(&["release", "bk-paas", "-n", "blueking", "-o", "json"]);
+    assert_eq!(cached.json()["revisions"], r.json()["revisions"]);
+    let requests = live.server.requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("/secrets/sh.helm.release.v1."))
+    );
+    let payload_lists = requests
+        .iter()
+        .filter(|r| {
+            r.param("labelSelector")
+                .is_some_and(|s| s.starts_with("owner=helm,status="))
+        })
+        .count();
+    assert_eq!(payload_lists, 3);
 
     // The snapshot keeps every record, the unfetched ones by their labels only.
     let tmp = tempfile::tempdir().unwrap();
@@ -396,7 +424,7 @@ fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
 
     // --all-releases adds the newest record of the healthy release, to check and to snapshot.
     live.server.clear_requests();
-    let r = live.run(&["check", "--all-releases", "-o", "json"]);
+    let r = live.run(&["check", "--all-releases", "-o", "json", "--consistent-read"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let mut fetched: Vec<String> = live
         .server
@@ -977,8 +1005,9 @@ fn an_expired_continue_token_restarts_the_list_once() {
         },
     )
     .times(1);
+    // Only a consistent read is paged.
     let live = serve(FakeApi::new().load_dir(&dir).page_size(1).fault(expired));
-    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    let r = live.run(&["check", "-o", "json", "--now", &now, "--consistent-read"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let v = r.json();
     assert_eq!(v["skipped"], json!([]));

@@ -35,7 +35,7 @@ pub struct History {
 }
 
 impl History {
-    /// The revisions a doctor has to look inside (issues 4 and 7): none of a release whose newest
+    /// The revisions a doctor has to look inside: none of a release whose newest
     /// revision is deployed, unless `wanted` (a pod of it is failing); otherwise the newest and the
     /// newest deployed or superseded one (what a rollback goes back to).
     pub fn needed(&self, wanted: bool) -> Vec<u32> {
