@@ -418,7 +418,14 @@ impl Api {
     ) -> Result<Option<String>, Failure> {
         if !self.consistent {
             let listed = self
-                .list_paged(path, label_selector, metadata_only, true, &mut on_page)
+                .list_paged(
+                    path,
+                    label_selector,
+                    field_selector,
+                    metadata_only,
+                    true,
+                    &mut on_page,
+                )
                 .await;
             match listed {
                 Err(Failure::TooLarge(_)) => {}
@@ -431,7 +438,14 @@ impl Api {
             on_page(None);
         }
         let cut = self
-            .list_paged(path, label_selector, metadata_only, false, &mut on_page)
+            .list_paged(
+                path,
+                label_selector,
+                field_selector,
+                metadata_only,
+                false,
+                &mut on_page,
+            )
             .await?;
         // Only an answer from the cache is judged whole; a paged read stops at the bound itself.
         Ok(cut.unwrap_or_else(|TooMany| Some(format!("more than {MAX_LIST_ITEMS} objects"))))
@@ -444,6 +458,7 @@ impl Api {
         &self,
         path: &str,
         label_selector: Option<&str>,
+        field_selector: Option<&str>,
         metadata_only: bool,
         from_cache: bool,
         on_page: &mut impl FnMut(Option<Page>),
