@@ -2,12 +2,16 @@
 //! synthetic BlueKing cluster served by the fake API server over loopback HTTPS, side by side with
 //! the fetch `helm list -A -a` has to make and with `kubectl get pods -A -o json`.
 //!
-//!     cargo bench --bench scale                         # R = 100, 1000, 3000
-//!     cargo bench --bench scale -- --releases 1000 --runs 5
+//!     cargo bench --bench scale                         # R = 100, 1000, 3000; 0 and 50 ms
+//!     cargo bench --bench scale -- --releases 1000 --runs 5 --latency 50ms
+//!     cargo bench --bench scale -- --releases 1000 --consistent-read   # also the paged reads
+//!     cargo bench --bench scale -- --releases 1000 --free-reads        # etcd reads cost nothing
 //!     cargo bench --bench scale -- --releases 1000 --serve   # serve it; run anything against it
 //!
+//! The server charges reads as a real one does (a read from etcd waits for the bytes it scans,
+//! the watch cache is free) unless `--free-reads`, and every request waits the `--latency`.
 //! Prints a Markdown table (BENCHMARKS.md holds the measured one). Times are wall clock and noisy on
-//! a shared machine; requests, bytes and peak RSS are not.
+//! a shared machine; requests, bytes, waves and peak RSS are not.
 
 #[path = "support/synthetic.rs"]
 #[allow(dead_code)]
@@ -29,8 +33,26 @@ struct Options {
     pods: usize,
     nodes: usize,
     runs: usize,
+    /// Round trips to measure at: every request waits this long (loopback is 0).
+    latencies: Vec<Duration>,
+    /// Reads from etcd free, as before the fake server modelled their cost.
+    free_reads: bool,
+    /// Also run the doctor with `--consistent-read` (the paged etcd reads it falls back to).
+    consistent_too: bool,
     /// Serve the first size and wait, printing the kubeconfig: for profiling the doctor by hand.
     serve: bool,
+}
+
+/// `50ms`, `0.1s`, `0`.
+fn duration(s: &str) -> Duration {
+    let (n, unit) = match s.strip_suffix("ms") {
+        Some(n) => (n, 1e-3),
+        None => (s.strip_suffix('s').unwrap_or(s), 1.0),
+    };
+    let n: f64 = n
+        .parse()
+        .unwrap_or_else(|_| panic!("--latency {s}: a duration like 50ms"));
+    Duration::from_secs_f64(n * unit)
 }
 
 fn options() -> Options {
@@ -40,6 +62,9 @@ fn options() -> Options {
         pods: 5000,
         nodes: 200,
         runs: 3,
+        latencies: vec![Duration::ZERO, Duration::from_millis(50)],
+        free_reads: false,
+        consistent_too: false,
         serve: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -61,6 +86,9 @@ fn options() -> Options {
             "--pods" => o.pods = value().parse().expect("--pods N"),
             "--nodes" => o.nodes = value().parse().expect("--nodes N"),
             "--runs" => o.runs = value().parse().expect("--runs N"),
+            "--latency" => o.latencies = value().split(',').map(duration).collect(),
+            "--free-reads" => o.free_reads = true,
+            "--consistent-read" => o.consistent_too = true,
             "--serve" => o.serve = true,
             // cargo bench passes --bench to harness=false targets.
             "--bench" => {}
@@ -85,12 +113,22 @@ fn cost(requests: &[RecordedRequest]) -> Cost {
     for r in requests {
         c.requests += 1;
         c.bytes += r.response_bytes;
+        let storage = r.path.contains("/secrets") || r.path.contains("/configmaps");
+        let metadata_only = r
+            .accept
+            .as_deref()
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+        let helm_selected = r
+            .param("labelSelector")
+            .is_some_and(|s| s.split(',').any(|p| p.trim() == "owner=helm"));
+        let named = r.path.contains("/secrets/") || r.path.contains("/configmaps/");
         if r.path.ends_with("/log") {
             c.logs += 1;
-        } else if r.params.contains_key("limit") {
-            c.lists += 1;
-        } else if r.path.contains("/secrets/") || r.path.contains("/configmaps/") {
+        } else if storage && !metadata_only && (named || helm_selected) {
+            // Helm storage with its payload: one object by name, or a list of the needed ones.
             c.payloads += 1;
+        } else if r.params.contains_key("limit") || r.params.contains_key("resourceVersion") {
+            c.lists += 1;
         }
     }
     c
@@ -98,6 +136,8 @@ fn cost(requests: &[RecordedRequest]) -> Cost {
 
 struct Measured {
     wall: Duration,
+    /// What the child wrote to stderr (the doctor's `-v` summary).
+    stderr: String,
     /// Peak resident set of the child (VmHWM).
     max_rss_kib: Option<u64>,
     cost: Cost,
@@ -133,6 +173,7 @@ fn run_child(server: &FakeApiServer, mut cmd: Command) -> Measured {
     );
     Measured {
         wall,
+        stderr: err,
         max_rss_kib: rss,
         cost: cost(&server.requests()),
     }
@@ -173,9 +214,20 @@ fn watch_rss(pid: u32) -> std::thread::JoinHandle<Option<u64>> {
     })
 }
 
-fn doctor(server: &FakeApiServer, kubeconfig: &Path) -> Measured {
+/// The sequential waves of requests the doctor's `-v` summary reports ("... in N waves ...").
+fn waves(m: &Measured) -> Option<usize> {
+    let words: Vec<&str> = m.stderr.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[1].trim_end_matches(',') == "waves")
+        .and_then(|w| w[0].parse().ok())
+}
+
+fn doctor(server: &FakeApiServer, kubeconfig: &Path, extra: &[&str]) -> Measured {
     let mut c = Command::new(BIN);
-    c.args(["check", "-A", "-o", "json", "--kubeconfig"])
+    c.args(["check", "-A", "-o", "json", "-v"])
+        .args(extra)
+        .arg("--kubeconfig")
         .arg(kubeconfig)
         .env_remove("KUBECONFIG")
         .env_remove("HELM_PLUGIN_NAME")
@@ -233,6 +285,7 @@ async fn helm_secrets_fetch(server: &FakeApiServer, kubeconfig: &Path) -> Measur
     }
     Measured {
         wall: started.elapsed(),
+        stderr: String::new(),
         max_rss_kib: None,
         cost: cost(&server.requests()),
     }
@@ -281,79 +334,109 @@ fn main() {
             gz.iter().max().unwrap_or(&0) / 1024,
             gz_mean / 1024,
         );
-        let server = cluster.into_server().start();
+        let mut api = cluster.into_server();
+        if !o.free_reads {
+            api = api.etcd_read_rate(fake_apiserver::MEASURED_ETCD_READ_RATE);
+        }
+        let server = api.start();
         let tmp = tempfile::tempdir().unwrap();
         let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
         if o.serve {
+            server.set_latency(o.latencies.iter().copied().max().unwrap_or_default());
             println!("KUBECONFIG={}", kubeconfig.display());
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-
-        // One unmeasured run: page cache, the fake's first-touch allocations.
-        let _ = doctor(&server, &kubeconfig);
-        let runs: Vec<Measured> = (0..o.runs).map(|_| doctor(&server, &kubeconfig)).collect();
-        let doc_wall = median(runs.iter().map(|m| m.wall).collect());
-        let doc_rss = runs.iter().filter_map(|m| m.max_rss_kib).max().unwrap_or(0);
-        let doc = runs[0].cost;
-        eprintln!(
-            "R={releases}: check -A {} (runs: {:?}), {} requests, {}",
-            secs(doc_wall),
-            runs.iter().map(|m| secs(m.wall)).collect::<Vec<_>>(),
-            doc.requests,
-            mib(doc.bytes)
-        );
-        let helm = rt.block_on(helm_secrets_fetch(&server, &kubeconfig));
-        eprintln!(
-            "R={releases}: helm secrets fetch {}, {} requests, {}",
-            secs(helm.wall),
-            helm.cost.requests,
-            mib(helm.cost.bytes)
-        );
-        let kubectl = kubectl_pods(&server, &kubeconfig);
-        eprintln!(
-            "R={releases}: kubectl get pods {}, {} requests, {}",
-            secs(kubectl.wall),
-            kubectl.cost.requests,
-            mib(kubectl.cost.bytes)
-        );
-        rows.push(format!(
-            "| {releases} | {} ({:.2}× helm, {:.2}× kubectl) | {:.0} MiB | {} = {} lists + {} payloads + {} logs + {} other | {} ({:.1} %) | {} / {} / {} | {} / {} / {} / {:.0} MiB |",
-            secs(doc_wall),
-            doc_wall.as_secs_f64() / helm.wall.as_secs_f64(),
-            doc_wall.as_secs_f64() / kubectl.wall.as_secs_f64(),
-            doc_rss as f64 / 1024.0,
-            doc.requests,
-            doc.lists,
-            doc.payloads,
-            doc.logs,
-            doc.requests - doc.lists - doc.payloads - doc.logs,
-            mib(doc.bytes),
-            100.0 * doc.bytes as f64 / helm.cost.bytes as f64,
-            secs(helm.wall),
-            helm.cost.requests,
-            mib(helm.cost.bytes),
-            secs(kubectl.wall),
-            kubectl.cost.requests,
-            mib(kubectl.cost.bytes),
-            kubectl.max_rss_kib.unwrap_or(0) as f64 / 1024.0,
-        ));
-        // Expected request counts, from the generator's own bookkeeping.
-        eprintln!(
-            "R={releases}: needed revisions {needed} (fetched {}), failing pods {failing} (log requests {})",
-            doc.payloads, doc.logs
-        );
+        for &latency in &o.latencies {
+            server.set_latency(latency);
+            let lat = format!("{} ms", latency.as_millis());
+            let mut variants: Vec<(&str, &[&str])> = vec![("", &[])];
+            if o.consistent_too {
+                variants.push((" --consistent-read", &["--consistent-read"]));
+            }
+            let mut doctor_rows = Vec::new();
+            for (label, extra) in variants {
+                // One unmeasured run: page cache, the fake's first-touch allocations.
+                let _ = doctor(&server, &kubeconfig, extra);
+                let runs: Vec<Measured> = (0..o.runs)
+                    .map(|_| doctor(&server, &kubeconfig, extra))
+                    .collect();
+                let wall = median(runs.iter().map(|m| m.wall).collect());
+                let rss = runs.iter().filter_map(|m| m.max_rss_kib).max().unwrap_or(0);
+                let c = runs[0].cost;
+                let w = waves(&runs[0]);
+                eprintln!(
+                    "R={releases}, latency {lat}: check -A{label} {} (runs: {:?}), {} requests in {} waves, {}",
+                    secs(wall),
+                    runs.iter().map(|m| secs(m.wall)).collect::<Vec<_>>(),
+                    c.requests,
+                    w.map_or("?".into(), |w| w.to_string()),
+                    mib(c.bytes)
+                );
+                eprintln!(
+                    "R={releases}: needed revisions {needed}, failing pods {failing} (log requests {})",
+                    c.logs
+                );
+                doctor_rows.push((label, wall, rss, c, w));
+            }
+            let helm = rt.block_on(helm_secrets_fetch(&server, &kubeconfig));
+            eprintln!(
+                "R={releases}, latency {lat}: helm secrets fetch {}, {} requests, {}",
+                secs(helm.wall),
+                helm.cost.requests,
+                mib(helm.cost.bytes)
+            );
+            let kubectl = kubectl_pods(&server, &kubeconfig);
+            eprintln!(
+                "R={releases}, latency {lat}: kubectl get pods {}, {} requests, {}",
+                secs(kubectl.wall),
+                kubectl.cost.requests,
+                mib(kubectl.cost.bytes)
+            );
+            for (label, wall, rss, c, w) in doctor_rows {
+                rows.push(format!(
+                    "| {releases} | {lat} | {}{label} | {:.2} | {:.2} | {} | {:.0} MiB | {} = {} lists + {} payloads + {} logs + {} other | {} ({:.1} %) | {} / {} / {} | {} / {} / {} / {:.0} MiB |",
+                    secs(wall),
+                    wall.as_secs_f64() / helm.wall.as_secs_f64(),
+                    wall.as_secs_f64() / kubectl.wall.as_secs_f64(),
+                    w.map_or("?".into(), |w| w.to_string()),
+                    rss as f64 / 1024.0,
+                    c.requests,
+                    c.lists,
+                    c.payloads,
+                    c.logs,
+                    c.requests - c.lists - c.payloads - c.logs,
+                    mib(c.bytes),
+                    100.0 * c.bytes as f64 / helm.cost.bytes as f64,
+                    secs(helm.wall),
+                    helm.cost.requests,
+                    mib(helm.cost.bytes),
+                    secs(kubectl.wall),
+                    kubectl.cost.requests,
+                    mib(kubectl.cost.bytes),
+                    kubectl.max_rss_kib.unwrap_or(0) as f64 / 1024.0,
+                ));
+            }
+        }
         drop(server);
     }
     println!(
-        "\nH={} revisions, P={} pods, N={} nodes; median of {} runs of check -A\n",
-        o.revisions, o.pods, o.nodes, o.runs
+        "\nH={} revisions, P={} pods, N={} nodes; median of {} runs of check -A; etcd reads {}\n",
+        o.revisions,
+        o.pods,
+        o.nodes,
+        o.runs,
+        if o.free_reads {
+            "free".to_string()
+        } else {
+            format!("at {} MiB/s", fake_apiserver::MEASURED_ETCD_READ_RATE >> 20)
+        }
     );
     println!(
-        "| R | check -A wall | peak RSS | requests | bytes (of helm fetch) | helm secrets fetch: time / requests / bytes | kubectl get pods -A -o json: time / requests / bytes / peak RSS |"
+        "| R | latency | check -A wall | ÷ helm fetch | ÷ kubectl | waves | peak RSS | requests | bytes (of helm fetch) | helm secrets fetch: time / requests / bytes | kubectl get pods -A -o json: time / requests / bytes / peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }

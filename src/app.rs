@@ -152,13 +152,15 @@ async fn connect_cluster(args: &ClusterArgs) -> Result<Cluster, Fatal> {
     let opts = args.options();
     let helm = HelmEnv::from_process();
     let context = connect::context_override(&opts, helm.as_ref());
-    connect::connect(
+    let mut cluster = connect::connect(
         opts.kubeconfig.as_ref(),
         context.as_deref(),
         opts.request_timeout,
     )
     .await
-    .map_err(Fatal::Msg)
+    .map_err(Fatal::Msg)?;
+    cluster.api = cluster.api.consistent_reads(opts.consistent_read);
+    Ok(cluster)
 }
 
 async fn run_probes(cluster: &Cluster, opts: &probe::Options) -> Result<probe::Probed, Fatal> {

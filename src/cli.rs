@@ -239,6 +239,11 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub request_timeout: Timeout,
 
+    /// Read lists from etcd, paged, as of one moment, instead of from the API server's watch cache
+    /// (its cheapest read, possibly a moment behind)
+    #[arg(long)]
+    pub consistent_read: bool,
+
     // Takes an optional level so that kubectl's habitual `-v=6` is not a usage error.
     /// Print what the collection cost (requests, bytes, time) on stderr
     #[arg(short = 'v', long, value_name = "LEVEL", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
@@ -251,6 +256,7 @@ impl ClusterArgs {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             request_timeout: self.request_timeout.0,
+            consistent_read: self.consistent_read,
         }
     }
 }

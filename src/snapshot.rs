@@ -238,7 +238,8 @@ pub struct PodSpecRead {
     /// `affinity.nodeAffinity` only: pod (anti-)affinity is left out.
     pub node_affinity: bool,
     pub tolerations: bool,
-    /// `None`: no volumes. Each kept volume keeps its name and the sources named here.
+    /// `None`: no volumes. A volume keeps its name and the sources named here; one with none of
+    /// them (a projected token, an emptyDir) is dropped.
     pub volumes: Option<VolumeRead>,
     /// Of each container and init container; its name is always kept, as its status is found by it.
     pub containers: ContainerRead,

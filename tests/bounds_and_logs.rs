@@ -453,8 +453,30 @@ fn an_answer_over_the_body_limit_is_refused_not_read() {
         let e = api.send(watch).await.err().unwrap();
         assert_eq!(e.describe(), refused);
 
-        // Under the limit, the same server answers normally.
+        // Under the limit, the same server answers normally: the whole list from the watch cache
+        // is 2 MiB, over it, so the list is read again in pages from etcd, each under it.
+        live.server.clear_requests();
         let listed = api.list("/api/v1/pods", None, false).await.unwrap();
         assert_eq!(listed.items.len(), 2_000);
+        let asked: Vec<(Option<String>, Option<String>)> = live
+            .server
+            .requests()
+            .iter()
+            .map(|r| {
+                let p = |k: &str| r.param(k).map(str::to_string);
+                (p("resourceVersion"), p("limit"))
+            })
+            .collect();
+        let page = (None, Some("500".to_string()));
+        assert_eq!(
+            asked,
+            [
+                (Some("0".to_string()), None),
+                page.clone(),
+                page.clone(),
+                page.clone(),
+                page
+            ]
+        );
     });
 }

@@ -95,6 +95,22 @@ fn baseline(dir: &Path) -> (String, Value) {
     (now, v)
 }
 
+/// A read of bk-paas v3's payload in namespace blueking: the object by name, or a label-selected
+/// list of helm storage that names the release (how payloads come from the watch cache).
+fn bk_paas_v3_payload(r: &RecordedRequest) -> bool {
+    let names_it = |selector: &str| {
+        selector.split(',').any(|part| part == "name=bk-paas")
+            || selector
+                .split_once("name in (")
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .is_some_and(|(names, _)| names.split(',').any(|n| n == "bk-paas"))
+    };
+    r.path == "/api/v1/namespaces/blueking/secrets/sh.helm.release.v1.bk-paas.v3"
+        || (r.path.ends_with("/secrets")
+            && r.param("labelSelector")
+                .is_some_and(|s| s.starts_with("owner=helm,status=") && names_it(s)))
+}
+
 fn reason_for<'a>(s: &'a [(String, String)], what: &str) -> &'a str {
     s.iter()
         .find(|(w, _)| w == what)
@@ -222,11 +238,10 @@ fn a_500_on_any_one_list_skips_that_list_only() {
 fn a_500_on_a_helm_payload_keeps_the_labels_verdict() {
     let (_tmp, dir) = cluster();
     let (now, _) = baseline(&dir);
-    let payload = "/api/v1/namespaces/blueking/secrets/sh.helm.release.v1.bk-paas.v3";
     let live = serve(
         FakeApi::new()
             .load_dir(&dir)
-            .fault(Fault::path(payload, internal_error())),
+            .fault(Fault::new(bk_paas_v3_payload, internal_error())),
     );
     let r = live.run(&["check", "-o", "json", "--now", &now]);
     r.sane("payload 500");
@@ -371,10 +386,7 @@ fn a_response_cut_mid_body_is_skipped_wherever_it_happens() {
         ),
         (
             "a helm payload",
-            Fault::path(
-                "/api/v1/namespaces/blueking/secrets/sh.helm.release.v1.bk-paas.v3",
-                Respond::CutAfter(64),
-            ),
+            Fault::new(bk_paas_v3_payload, Respond::CutAfter(64)),
             "secret blueking/sh.helm.release.v1.bk-paas.v3",
         ),
         (
@@ -415,14 +427,14 @@ fn an_expired_continue_restarts_once_and_a_second_expiry_is_skipped() {
         message: fake_apiserver::EXPIRED_CONTINUE.into(),
     };
 
-    // Once: the list starts over and nothing is lost.
+    // Only a consistent read is paged. Once: the list starts over and nothing is lost.
     let live = serve(
         FakeApi::new()
             .load_dir(&dir)
             .page_size(2)
             .fault(Fault::new(expired_pods, status()).times(1)),
     );
-    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    let r = live.run(&["check", "-o", "json", "--now", &now, "--consistent-read"]);
     r.sane("one expiry");
     assert_eq!(r.code, 1);
     let v = r.json();
@@ -444,7 +456,7 @@ fn an_expired_continue_restarts_once_and_a_second_expiry_is_skipped() {
             .page_size(2)
             .fault(Fault::new(expired_pods, status())),
     );
-    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    let r = live.run(&["check", "-o", "json", "--now", &now, "--consistent-read"]);
     r.sane("repeated expiry");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(starts(&live), 2, "restarted once, not in a loop");
@@ -470,10 +482,7 @@ fn requests_that_never_answer_time_out_and_the_run_finishes_with_the_rest() {
         FakeApi::new()
             .load_dir(&dir)
             .fault(Fault::path("/apis/apps/v1/daemonsets", Respond::Hang))
-            .fault(Fault::path(
-                "/api/v1/namespaces/blueking/secrets/sh.helm.release.v1.bk-paas.v3",
-                Respond::Hang,
-            ))
+            .fault(Fault::new(bk_paas_v3_payload, Respond::Hang))
             .fault(Fault::path(
                 "/api/v1/namespaces/blueking/pods/bk-redis-cluster-1/log",
                 Respond::Hang,

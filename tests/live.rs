@@ -343,8 +343,9 @@ fn long_histories() -> Vec<Value> {
 
 #[test]
 fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
+    // Consistent reads: lists paged, payloads by name, so each fetched payload is a request.
     let live = serve(FakeApi::new().objects(long_histories()).page_size(4));
-    let r = live.run(&["check", "-o", "json"]);
+    let r = live.run(&["check", "-o", "json", "--consistent-read"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let requests = live.server.requests();
     let mut fetched: Vec<&str> = requests
@@ -401,7 +402,15 @@ fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
 
     // `release` shows the whole history, so it reads every revision of that release.
     live.server.clear_requests();
-    let r = live.run(&["release", "bk-paas", "-n", "blueking", "-o", "json"]);
+    let r = live.run(&[
+        "release",
+        "bk-paas",
+        "-n",
+        "blueking",
+        "-o",
+        "json",
+        "--consistent-read",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["revisions"].as_array().unwrap().len(), 10);
     assert_eq!(r.json()["revisions"][0]["chartVersion"], "1.0.0");
@@ -412,6 +421,25 @@ fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
         .filter(|r| r.path.contains("/secrets/sh.helm.release.v1.bk-paas."))
         .count();
     assert_eq!(paas, 10);
+    // From the watch cache the same ten come in one list per status (superseded, deployed; and
+    // bk-cmdb's, in trouble in the same namespace, pending-upgrade).
+    live.server.clear_requests();
+    let cached = live.run(&["release", "bk-paas", "-n", "blueking", "-o", "json"]);
+    assert_eq!(cached.json()["revisions"], r.json()["revisions"]);
+    let requests = live.server.requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("/secrets/sh.helm.release.v1."))
+    );
+    let payload_lists = requests
+        .iter()
+        .filter(|r| {
+            r.param("labelSelector")
+                .is_some_and(|s| s.starts_with("owner=helm,status="))
+        })
+        .count();
+    assert_eq!(payload_lists, 3);
 
     // The snapshot keeps every record, the unfetched ones by their labels only.
     let tmp = tempfile::tempdir().unwrap();
@@ -430,7 +458,7 @@ fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
 
     // --all-releases adds the newest record of the healthy release, to check and to snapshot.
     live.server.clear_requests();
-    let r = live.run(&["check", "--all-releases", "-o", "json"]);
+    let r = live.run(&["check", "--all-releases", "-o", "json", "--consistent-read"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let mut fetched: Vec<String> = live
         .server
@@ -1020,8 +1048,9 @@ fn an_expired_continue_token_restarts_the_list_once() {
         },
     )
     .times(1);
+    // Only a consistent read is paged.
     let live = serve(FakeApi::new().load_dir(&dir).page_size(1).fault(expired));
-    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    let r = live.run(&["check", "-o", "json", "--now", &now, "--consistent-read"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let v = r.json();
     assert_eq!(v["skipped"], json!([]));
@@ -1271,5 +1300,127 @@ fn unbound_claims_when_storage_classes_are_forbidden() {
             "type!=Warning,involvedObject.kind=PersistentVolumeClaim",
             "type=Warning"
         ]
+    );
+}
+
+/// The report a fixture gives offline, at its own time.
+fn offline_findings(dir: &Path, now: &str) -> Value {
+    run(&[
+        "check",
+        "--snapshot",
+        dir.to_str().unwrap(),
+        "-o",
+        "json",
+        "--now",
+        now,
+    ])
+    .json()["findings"]
+        .clone()
+}
+
+#[test]
+fn a_refused_cache_read_falls_back_to_the_paged_consistent_one() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pending-upgrade");
+    let now = offline_time(&dir);
+    let expected = offline_findings(&dir, &now);
+    // A server that cannot serve from its cache (an aggregated API, a proxy that strips the
+    // parameter and errs): every resourceVersion=0 read is a 500.
+    let from_cache = |r: &fake_apiserver::RecordedRequest| r.param("resourceVersion") == Some("0");
+    let live = serve(FakeApi::new().load_dir(&dir).page_size(1).fault(Fault::new(
+        from_cache,
+        Respond::Status {
+            code: 500,
+            reason: "InternalError".into(),
+            message: "the watch cache is not ready".into(),
+        },
+    )));
+    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    assert_eq!(r.json()["skipped"], json!([]), "{}", r.stderr);
+    assert_eq!(r.json()["findings"], expected);
+    let requests = live.server.requests();
+    let pods: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path == "/api/v1/pods")
+        .collect();
+    assert_eq!(pods[0].param("resourceVersion"), Some("0"));
+    assert!(
+        pods[1..]
+            .iter()
+            .all(|r| r.param("resourceVersion").is_none())
+    );
+    assert!(
+        pods.len() > 2,
+        "paged by 1 after the refusal: {}",
+        pods.len()
+    );
+    // Payloads came by name, since their lists failed too.
+    assert!(
+        requests.iter().any(|r| r
+            .path
+            .starts_with("/api/v1/namespaces/blueking/secrets/sh.helm.release.v1.")),
+        "no payload GET"
+    );
+
+    // A server run without a watch cache answers resourceVersion=0 from etcd: the same report.
+    let live = serve(FakeApi::new().load_dir(&dir).without_watch_cache());
+    let r = live.run(&["check", "-o", "json", "--now", &now]);
+    assert_eq!(r.json()["skipped"], json!([]), "{}", r.stderr);
+    assert_eq!(r.json()["findings"], expected);
+}
+
+#[test]
+fn consistent_reads_give_the_same_report_paged_and_payloads_by_name() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pending-upgrade");
+    let now = offline_time(&dir);
+    let live = serve(FakeApi::new().load_dir(&dir).page_size(1));
+    let cached = live.run(&["check", "-o", "json", "--now", &now, "-v"]);
+    let from_cache = live.server.requests();
+    live.server.clear_requests();
+    let consistent = live.run(&[
+        "check",
+        "-o",
+        "json",
+        "--now",
+        &now,
+        "--consistent-read",
+        "-v",
+    ]);
+    assert_eq!(cached.json()["findings"], consistent.json()["findings"]);
+    assert_eq!(cached.json()["findings"], offline_findings(&dir, &now));
+    let lists = |rs: &[fake_apiserver::RecordedRequest]| {
+        rs.iter()
+            .filter(|r| r.params.contains_key("limit") || r.params.contains_key("resourceVersion"))
+            .count()
+    };
+    let paged = live.server.requests();
+    assert!(
+        lists(&paged) > lists(&from_cache),
+        "{} vs {}",
+        lists(&paged),
+        lists(&from_cache)
+    );
+    assert!(paged.iter().all(|r| r.param("resourceVersion").is_none()));
+    let payload_list = |r: &&fake_apiserver::RecordedRequest| {
+        r.param("labelSelector")
+            .is_some_and(|s| s.starts_with("owner=helm,status="))
+    };
+    assert!(from_cache.iter().any(|r| payload_list(&r)));
+    assert!(!paged.iter().any(|r| payload_list(&r)));
+    assert!(
+        paged
+            .iter()
+            .any(|r| r.path.contains("/secrets/sh.helm.release.v1."))
+    );
+    // -v counts the waves: more of them when every page waits for the one before.
+    let waves = |stderr: &str| -> u32 {
+        let words: Vec<&str> = stderr.split_whitespace().collect();
+        let i = words.iter().position(|w| *w == "waves,").expect(stderr);
+        words[i - 1].parse().unwrap()
+    };
+    assert!(
+        waves(&consistent.stderr) > waves(&cached.stderr),
+        "{} / {}",
+        consistent.stderr,
+        cached.stderr
     );
 }

@@ -1,6 +1,8 @@
-//! Issue 7's request budget, counted (not timed) on small synthetic clusters: a fixed number of
-//! lists per kind plus pages, one log request per failing container instance, one payload request
-//! per revision a rule needs; never a request per healthy pod or per historic revision.
+//! The request budget, counted (not timed) on small synthetic clusters: one list per kind (plus
+//! pages when reads are consistent), one log request per failing container instance, payloads of
+//! the revisions a rule needs only (by name when reads are consistent, else in a few
+//! label-selected lists carrying the same bytes); never a request per healthy pod or per historic
+//! revision.
 
 #[path = "../benches/support/synthetic.rs"]
 #[allow(dead_code)]
@@ -16,13 +18,22 @@ use synthetic::Shape;
 use common::BIN;
 
 struct Counted {
-    lists: Vec<String>,
-    payloads: Vec<String>,
+    lists: Vec<RecordedRequest>,
+    payloads: Vec<RecordedRequest>,
     logs: Vec<String>,
     other: Vec<String>,
+    /// The doctor's `-v` line.
+    summary: String,
 }
 
-fn check(shape: Shape) -> (synthetic::Cluster, Counted) {
+impl Counted {
+    fn payload_bytes(&self) -> u64 {
+        self.payloads.iter().map(|r| r.response_bytes).sum()
+    }
+}
+
+/// A synthetic cluster served by the fake API server, and the generator's bookkeeping of it.
+fn serve(shape: Shape) -> (synthetic::Cluster, fake_apiserver::FakeApiServer) {
     let cluster = synthetic::generate(shape);
     // The server takes the objects; keep the bookkeeping.
     let bookkeeping = synthetic::Cluster {
@@ -34,22 +45,26 @@ fn check(shape: Shape) -> (synthetic::Cluster, Counted) {
         payload_gzip_bytes: cluster.payload_gzip_bytes.clone(),
         owners_of_failing_pods: cluster.owners_of_failing_pods.clone(),
     };
-    let server = cluster.into_server().start();
+    (bookkeeping, cluster.into_server().start())
+}
+
+/// `check -A -v` with `extra` flags; the requests it made, sorted by what they were for.
+fn check(server: &fake_apiserver::FakeApiServer, extra: &[&str]) -> Counted {
+    server.clear_requests();
     let tmp = tempfile::tempdir().unwrap();
     let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
     let out = Command::new(BIN)
-        .args(["check", "-A", "-o", "json", "--kubeconfig"])
+        .args(["check", "-A", "-o", "json", "-v"])
+        .args(extra)
+        .arg("--kubeconfig")
         .arg(&kubeconfig)
         .env_remove("KUBECONFIG")
         .env_remove("HELM_PLUGIN_NAME")
         .env("LANG", "C")
         .output()
         .unwrap();
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
     let requests: Vec<RecordedRequest> = server.requests();
     assert!(requests.iter().all(|r| r.method == "GET"));
     let mut c = Counted {
@@ -57,20 +72,30 @@ fn check(shape: Shape) -> (synthetic::Cluster, Counted) {
         payloads: Vec::new(),
         logs: Vec::new(),
         other: Vec::new(),
+        summary: stderr,
     };
     for r in requests {
         let what = format!("{}?{}", r.path, r.query);
+        let storage = r.path.contains("/secrets") || r.path.contains("/configmaps");
+        let metadata_only = r
+            .accept
+            .as_deref()
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+        let named = r.path.contains("/secrets/") || r.path.contains("/configmaps/");
+        let helm = r
+            .param("labelSelector")
+            .is_some_and(|s| s.starts_with("owner=helm,"));
         if r.path.ends_with("/log") {
             c.logs.push(what);
-        } else if r.params.contains_key("limit") {
-            c.lists.push(what);
-        } else if r.path.contains("/secrets/") || r.path.contains("/configmaps/") {
-            c.payloads.push(r.path);
+        } else if storage && !metadata_only && (named || helm) {
+            c.payloads.push(r);
+        } else if r.params.contains_key("limit") || r.params.contains_key("resourceVersion") {
+            c.lists.push(r);
         } else {
             c.other.push(what);
         }
     }
-    (bookkeeping, c)
+    c
 }
 
 #[test]
@@ -99,7 +124,7 @@ fn requests_grow_with_needed_revisions_and_failing_pods_only() {
         pods: 100,
         nodes: 5,
     };
-    let (cluster, c) = check(small);
+    let (cluster, server) = serve(small);
     let needed: Vec<String> = cluster
         .needed()
         .into_iter()
@@ -107,7 +132,9 @@ fn requests_grow_with_needed_revisions_and_failing_pods_only() {
             format!("/api/v1/namespaces/{ns}/secrets/sh.helm.release.v1.{name}.v{rev}")
         })
         .collect();
-    let mut fetched = c.payloads.clone();
+    // Consistent reads fetch each payload by name: exactly the needed revisions.
+    let consistent = check(&server, &["--consistent-read"]);
+    let mut fetched: Vec<String> = consistent.payloads.iter().map(|r| r.path.clone()).collect();
     fetched.sort();
     let mut expected = needed.clone();
     expected.sort();
@@ -137,21 +164,162 @@ fn requests_grow_with_needed_revisions_and_failing_pods_only() {
         needed.len()
     );
 
-    let failing = cluster.failing_pods.len();
-    assert!(failing > 0, "the generator makes some pods fail");
-    assert!(c.logs.len() <= 2 * failing, "{:?}", c.logs);
-    for log in &c.logs {
-        assert!(
-            cluster
-                .failing_pods
-                .iter()
-                .any(|(ns, pod)| log.starts_with(&format!("/api/v1/namespaces/{ns}/pods/{pod}/"))),
-            "log of a healthy pod: {log}"
-        );
+    // From the watch cache the same payloads come in a few label-selected lists, with no more
+    // bytes than the GETs by name (list items carry no kind and apiVersion: a few bytes less).
+    let cached = check(&server, &[]);
+    assert!(
+        cached.payloads.len() <= 3 && cached.payloads.len() < needed.len(),
+        "{} payload requests for {} payloads: {:?}",
+        cached.payloads.len(),
+        needed.len(),
+        cached.payloads.iter().map(|r| &r.query).collect::<Vec<_>>()
+    );
+    for r in &cached.payloads {
+        assert_eq!(r.param("resourceVersion"), Some("0"), "{}", r.query);
     }
+    let (by_name, by_list) = (consistent.payload_bytes(), cached.payload_bytes());
+    assert!(
+        by_list <= by_name + by_name / 10 && by_list >= by_name - by_name / 10,
+        "payload bytes: {by_list} in lists, {by_name} by name"
+    );
+
+    for c in [&consistent, &cached] {
+        let failing = cluster.failing_pods.len();
+        assert!(failing > 0, "the generator makes some pods fail");
+        assert!(c.logs.len() <= 2 * failing, "{:?}", c.logs);
+        for log in &c.logs {
+            assert!(
+                cluster.failing_pods.iter().any(|(ns, pod)| {
+                    log.starts_with(&format!("/api/v1/namespaces/{ns}/pods/{pod}/"))
+                }),
+                "log of a healthy pod: {log}"
+            );
+        }
+    }
+    // Waves: the version probe, the lists, then payloads and logs side by side.
+    assert!(
+        cached.summary.contains(" in 3 waves,"),
+        "{}",
+        cached.summary
+    );
 
     // Four times the pods, still within one page each: the same lists, the same other requests.
-    let (_, bigger) = check(Shape { pods: 400, ..small });
-    assert_eq!(c.lists.len(), bigger.lists.len(), "{:?}", bigger.lists);
-    assert_eq!(c.other.len(), bigger.other.len(), "{:?}", bigger.other);
+    let (_, bigger_server) = serve(Shape { pods: 400, ..small });
+    let bigger = check(&bigger_server, &["--consistent-read"]);
+    assert_eq!(
+        consistent.lists.len(),
+        bigger.lists.len(),
+        "{:?}",
+        bigger.lists.iter().map(|r| &r.query).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        consistent.other.len(),
+        bigger.other.len(),
+        "{:?}",
+        bigger.other
+    );
+}
+
+#[test]
+fn lists_come_from_the_watch_cache_unless_reads_are_consistent() {
+    let shape = Shape {
+        releases: 4,
+        revisions: 3,
+        pods: 1200,
+        nodes: 3,
+    };
+    let (_, server) = serve(shape);
+    let cached = check(&server, &[]);
+    let pods = |c: &Counted| {
+        c.lists
+            .iter()
+            .filter(|r| r.path == "/api/v1/pods")
+            .map(|r| {
+                (
+                    r.param("resourceVersion").map(str::to_string),
+                    r.param("continue").is_some(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // 1,200 pods, more than a page of 500: the watch cache answers them whole.
+    assert_eq!(pods(&cached), [(Some("0".to_string()), false)]);
+    for r in &cached.lists {
+        assert_eq!(
+            r.param("resourceVersion"),
+            Some("0"),
+            "{}?{}",
+            r.path,
+            r.query
+        );
+    }
+    // Consistent: from etcd, without resourceVersion, in pages of 500.
+    let consistent = check(&server, &["--consistent-read"]);
+    assert_eq!(
+        pods(&consistent),
+        [(None, false), (None, true), (None, true)]
+    );
+    assert!(
+        consistent
+            .lists
+            .iter()
+            .all(|r| r.param("resourceVersion").is_none())
+    );
+}
+
+#[test]
+fn generated_objects_are_ones_a_real_api_server_accepts() {
+    use k8s_openapi::api::{apps::v1::Deployment, core::v1::Node};
+    let cluster = synthetic::generate(Shape {
+        releases: 260,
+        revisions: 1,
+        pods: 10,
+        nodes: 3,
+    });
+    let of = |kind: &'static str| cluster.objects.iter().filter(move |o| o["kind"] == kind);
+    for lease in of("Lease") {
+        // metav1.MicroTime: a real server rejects more than six fractional digits.
+        let t = lease["spec"]["renewTime"].as_str().unwrap();
+        let fraction = t.split_once('.').unwrap().1;
+        assert_eq!(fraction.len(), 7, "{t}");
+        assert!(
+            fraction.ends_with('Z') && t.parse::<jiff::Timestamp>().is_ok(),
+            "{t}"
+        );
+    }
+    for node in of("Node") {
+        // Every field of NodeSystemInfo is required: the typed parse fails on a missing one.
+        let node: Node = serde_json::from_value(node.clone()).unwrap();
+        let info = node.status.unwrap().node_info.unwrap();
+        assert!(!info.machine_id.is_empty() && !info.boot_id.is_empty());
+    }
+    for d in of("Deployment") {
+        let d: Deployment = serde_json::from_value(d.clone()).unwrap();
+        let spec = d.spec.unwrap();
+        let template = spec.template.metadata.unwrap().labels.unwrap();
+        for (k, v) in spec.selector.match_labels.unwrap() {
+            assert_eq!(
+                template.get(&k),
+                Some(&v),
+                "the selector selects the template"
+            );
+        }
+    }
+    let mut ips: Vec<[u8; 4]> = of("Service")
+        .map(|s| {
+            let ip = s["spec"]["clusterIP"].as_str().unwrap();
+            assert_eq!(s["spec"]["clusterIPs"][0], ip);
+            let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+            ip.octets()
+        })
+        .collect();
+    let count = ips.len();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), count, "cluster IPs are unique");
+    // Inside 10.96.0.0/12, past the addresses the cluster's own services hold.
+    assert!(
+        ips.iter()
+            .all(|o| o[0] == 10 && o[1] & 0xf0 == 96 && o[2] > 0)
+    );
 }

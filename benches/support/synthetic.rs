@@ -35,7 +35,7 @@ pub struct History {
 }
 
 impl History {
-    /// The revisions a doctor has to look inside (issues 4 and 7): none of a release whose newest
+    /// The revisions a doctor has to look inside: none of a release whose newest
     /// revision is deployed, unless `wanted` (a pod of it is failing); otherwise the newest and the
     /// newest deployed or superseded one (what a rollback goes back to).
     pub fn needed(&self, wanted: bool) -> Vec<u32> {
@@ -239,22 +239,49 @@ fn storage_secret(h: &History, revision: u32, stored: &str) -> Value {
             "labels": {"name": h.name, "owner": "helm", "status": h.statuses[revision as usize - 1],
                        "version": revision.to_string(),
                        "modifiedAt": modified.as_second().to_string()},
-            "creationTimestamp": modified.to_string(),
+            "creationTimestamp": time(modified),
             "uid": format!("{:08x}-0000-4000-8000-{:012x}", revision, h.name.len()),
         },
         "data": {"release": STANDARD.encode(stored)},
     })
 }
 
+/// A `metav1.MicroTime` as the API server writes it and accepts it: six fractional digits (a real
+/// server rejects nine, which is what a `Timestamp` prints).
+fn micro_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// A `metav1.Time`: whole seconds.
+fn time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The service range of the synthetic cluster (kube-apiserver's `--service-cluster-ip-range`,
+/// kubeadm's default); 10.96.0.1 is `kubernetes` and 10.96.0.10 the DNS service.
+pub const SERVICE_CIDR: &str = "10.96.0.0/12";
+
+/// A cluster IP for the `r`th release's Service, from 10.96.1.1 up, inside [`SERVICE_CIDR`].
+fn cluster_ip(r: usize) -> String {
+    let n = 256 + r;
+    format!(
+        "10.{}.{}.{}",
+        96 + n / 65_024 % 16,
+        n / 254 % 256,
+        n % 254 + 1
+    )
+}
+
 fn node(i: usize, now: Timestamp) -> [Value; 2] {
     let name = format!("bk-node-{i:03}");
-    let renew = now - 3.seconds();
+    let renewed = now - 3.seconds() + (i as i64 * 7_919 % 1_000_000).microseconds();
+    let renew = time(renewed);
     [
         json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                                   "node-role.kubernetes.io/worker": ""},
-                         "creationTimestamp": base_time().to_string()},
+                         "creationTimestamp": time(base_time())},
             "spec": {"podCIDR": format!("10.244.{}.0/24", i % 250)},
             "status": {
                 "addresses": [{"type": "InternalIP", "address": format!("10.0.{}.{}", i / 250, i % 250 + 1)},
@@ -263,23 +290,28 @@ fn node(i: usize, now: Timestamp) -> [Value; 2] {
                 "allocatable": {"cpu": "16", "memory": "65740604Ki", "pods": "110", "ephemeral-storage": "474560217730"},
                 "conditions": [
                     {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory",
-                     "lastHeartbeatTime": renew.to_string(), "lastTransitionTime": base_time().to_string()},
+                     "lastHeartbeatTime": renew, "lastTransitionTime": time(base_time())},
                     {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure",
-                     "lastHeartbeatTime": renew.to_string(), "lastTransitionTime": base_time().to_string()},
+                     "lastHeartbeatTime": renew, "lastTransitionTime": time(base_time())},
                     {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID",
-                     "lastHeartbeatTime": renew.to_string(), "lastTransitionTime": base_time().to_string()},
+                     "lastHeartbeatTime": renew, "lastTransitionTime": time(base_time())},
                     {"type": "Ready", "status": "True", "reason": "KubeletReady",
-                     "lastHeartbeatTime": renew.to_string(), "lastTransitionTime": base_time().to_string()},
+                     "lastHeartbeatTime": renew, "lastTransitionTime": time(base_time())},
                 ],
-                "nodeInfo": {"kubeletVersion": "v1.24.15", "containerRuntimeVersion": "containerd://1.6.21",
-                             "osImage": "TencentOS Server 3.1", "kernelVersion": "5.4.119-19.0009.28",
-                             "architecture": "amd64", "operatingSystem": "linux"},
+                "nodeInfo": {"machineID": format!("{:032x}", i * 104_729 + 1),
+                             "systemUUID": format!("{:08X}-0000-4000-8000-{:012X}", i, i * 31),
+                             "bootID": format!("{:08x}-1111-4000-8000-{:012x}", i * 17, i),
+                             "kernelVersion": "5.4.119-19.0009.28", "osImage": "TencentOS Server 3.1",
+                             "containerRuntimeVersion": "containerd://1.6.21",
+                             "kubeletVersion": "v1.24.15", "kubeProxyVersion": "v1.24.15",
+                             "operatingSystem": "linux", "architecture": "amd64"},
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             },
         }),
         json!({
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {"name": name, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": renew.to_string()},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": micro_time(renewed)},
         }),
     ]
 }
@@ -293,13 +325,13 @@ fn pod(i: usize, h: &History, node: usize, failing: bool) -> Value {
                "state": {"waiting": {"reason": "CrashLoopBackOff",
                                      "message": "back-off 5m0s restarting failed container"}},
                "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
-                                            "startedAt": started.to_string(), "finishedAt": started.to_string()}}})
+                                            "startedAt": time(started), "finishedAt": time(started)}}})
     } else {
         json!({"name": "app", "ready": true, "started": true, "restartCount": 0,
                "image": format!("hub.bktencent.com/blueking/{}:v1.0.0", h.name),
                "imageID": "hub.bktencent.com/blueking/app@sha256:5b0d3c2f0f0e6a8c1e0c9b0f3d5b3a3b7e6c6f0a9d8e7f6a5b4c3d2e1f0a9b8c",
                "containerID": format!("containerd://{:064x}", i),
-               "state": {"running": {"startedAt": started.to_string()}}})
+               "state": {"running": {"startedAt": time(started)}}})
     };
     let ready = if failing { "False" } else { "True" };
     let env: Vec<Value> = (0..8)
@@ -315,7 +347,7 @@ fn pod(i: usize, h: &History, node: usize, failing: bool) -> Value {
             "annotations": {"checksum/config": format!("{:064x}", i)},
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{}-7d9f8c6b5", h.name),
                                  "uid": "0", "controller": true, "blockOwnerDeletion": true}],
-            "creationTimestamp": base_time().to_string(),
+            "creationTimestamp": time(base_time()),
         },
         "spec": {
             "nodeName": format!("bk-node-{node:03}"),
@@ -336,15 +368,15 @@ fn pod(i: usize, h: &History, node: usize, failing: bool) -> Value {
         "status": {
             "phase": "Running",
             "conditions": [
-                {"type": "Initialized", "status": "True", "lastTransitionTime": started.to_string()},
-                {"type": "Ready", "status": ready, "lastTransitionTime": started.to_string()},
-                {"type": "ContainersReady", "status": ready, "lastTransitionTime": started.to_string()},
-                {"type": "PodScheduled", "status": "True", "lastTransitionTime": started.to_string()},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": time(started)},
+                {"type": "Ready", "status": ready, "lastTransitionTime": time(started)},
+                {"type": "ContainersReady", "status": ready, "lastTransitionTime": time(started)},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": time(started)},
             ],
             "hostIP": format!("10.0.{}.{}", node / 250, node % 250 + 1),
             "podIP": format!("10.244.{}.{}", node % 250, i % 250 + 2),
             "podIPs": [{"ip": format!("10.244.{}.{}", node % 250, i % 250 + 2)}],
-            "startTime": started.to_string(),
+            "startTime": time(started),
             "qosClass": "Burstable",
             "containerStatuses": [container_status],
         },
@@ -391,13 +423,20 @@ fn release(r: usize, revisions: u32) -> (History, Vec<Value>, Vec<usize>) {
     objects.push(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": h.name, "namespace": h.namespace, "labels": {"app.kubernetes.io/instance": h.name}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/instance": h.name}}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/instance": h.name}},
+                 "template": {
+                     "metadata": {"labels": {"app.kubernetes.io/instance": h.name, "app.kubernetes.io/name": h.name}},
+                     "spec": {"serviceAccountName": h.name, "containers": [{
+                         "name": "app", "image": format!("hub.bktencent.com/blueking/{}:v1.0.0", h.name),
+                         "ports": [{"containerPort": 8080, "name": "http", "protocol": "TCP"}],
+                         "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "256Mi"}}}]}}},
         "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1},
     }));
     objects.push(json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": h.name, "namespace": h.namespace, "labels": {"app.kubernetes.io/instance": h.name}},
-        "spec": {"type": "ClusterIP", "clusterIP": format!("10.96.{}.{}", r / 250 % 250, r % 250 + 1),
+        "spec": {"type": "ClusterIP", "clusterIP": cluster_ip(r), "clusterIPs": [cluster_ip(r)],
+                 "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
                  "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
                  "selector": {"app.kubernetes.io/instance": h.name}},
     }));
@@ -468,7 +507,7 @@ pub fn generate(shape: Shape) -> Cluster {
                 "involvedObject": {"kind": "Pod", "namespace": h.namespace, "name": name},
                 "reason": "BackOff", "type": "Warning", "count": 41,
                 "message": "Back-off restarting failed container app",
-                "firstTimestamp": base_time().to_string(), "lastTimestamp": (now - 30.seconds()).to_string(),
+                "firstTimestamp": time(base_time()), "lastTimestamp": time(now - 30.seconds()),
             }));
             failing_pods.push((h.namespace.clone(), name));
             owners_of_failing_pods.insert((h.namespace.clone(), h.name.clone()));

@@ -302,6 +302,8 @@ fn slim_pod(pod: &mut Pod, read: &PodSpecRead) {
     };
     let volumes = read.volumes.and_then(|r| {
         spec.volumes.take().map(|vs| {
+            // A projected service-account token or an emptyDir names nothing a rule looks up, and
+            // a Volume is a large struct: keep only those naming a source that is read.
             vs.into_iter()
                 .map(|v| Volume {
                     name: v.name,
@@ -311,6 +313,11 @@ fn slim_pod(pod: &mut Pod, read: &PodSpecRead) {
                     secret: v.secret.filter(|_| r.secret),
                     config_map: v.config_map.filter(|_| r.config_map),
                     ..Volume::default()
+                })
+                .filter(|v| {
+                    v.persistent_volume_claim.is_some()
+                        || v.secret.is_some()
+                        || v.config_map.is_some()
                 })
                 .collect()
         })
@@ -523,7 +530,7 @@ mod tests {
             serde_json::json!({"nodeName": "node-1", "hostNetwork": true,
                 "nodeSelector": {"kubernetes.io/os": "linux"},
                 "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
-                "volumes": [{"name": "conf", "configMap": {"name": "paas"}}, {"name": "token"}],
+                "volumes": [{"name": "conf", "configMap": {"name": "paas"}}],
                 "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
                 "containers": [{"name": "app", "image": "bk-paas:1.4.2",
                                 "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}},
@@ -585,10 +592,7 @@ mod tests {
         let slim = ingest(Some(no_config_maps));
         assert!(slim["spec"].get("nodeName").is_none());
         assert_eq!(slim["spec"]["hostNetwork"], true);
-        assert_eq!(
-            slim["spec"]["volumes"],
-            serde_json::json!([{"name": "conf"}, {"name": "token"}])
-        );
+        assert_eq!(slim["spec"]["volumes"], serde_json::json!([]));
 
         // A declaration of nothing keeps the containers' names, which their statuses are found by.
         let slim = ingest(Some(PodSpecRead::default()));

@@ -48,7 +48,7 @@ pub(crate) fn payload_without_data(obj: &serde_json::Value, missing: &str) -> Pa
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Driver {
     Secret,

@@ -393,6 +393,43 @@ pub fn write_release(
     skipped_list(out, &r.skipped, catalog, look)
 }
 
+/// `Deployment/bk-user-api  0/1  workload-create-failed replicaset/bk-user-api-6c7d9f8b5`: what
+/// `helm --wait` waited for, and the finding behind each one that is not ready.
+fn workloads_grid(
+    out: &mut dyn Write,
+    workloads: &[crate::findings::Workload],
+    catalog: &Catalog,
+    look: Look,
+) -> io::Result<()> {
+    let rows = workloads
+        .iter()
+        .map(|w| {
+            let blocked = w
+                .blocked_by
+                .iter()
+                .map(|b| format!("{} {}", b.rule, b.object))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                format!("{}/{}", w.kind, w.name),
+                format!("{}/{}", w.ready, w.desired),
+                if blocked.is_empty() {
+                    "-".into()
+                } else {
+                    blocked
+                },
+            ]
+        })
+        .collect();
+    grid(
+        out,
+        catalog,
+        look,
+        &["col_workload", "col_ready", "col_blocked_by"],
+        rows,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,37 +506,4 @@ mod tests {
         assert_eq!(cut("short", 9), "short");
         assert_eq!(pad("错误", 7).width(), 7);
     }
-}
-
-/// `Deployment/bk-user-api  0/1  workload-create-failed replicaset/bk-user-api-6c7d9f8b5`: what
-/// `helm --wait` waited for, and the finding behind each one that is not ready.
-fn workloads_grid(
-    out: &mut dyn Write,
-    workloads: &[crate::findings::Workload],
-    catalog: &Catalog,
-    look: Look,
-) -> io::Result<()> {
-    let rows = workloads
-        .iter()
-        .map(|w| {
-            let blocked = w
-                .blocked_by
-                .iter()
-                .map(|b| format!("{} {}", b.rule, b.object))
-                .collect::<Vec<_>>()
-                .join(", ");
-            vec![
-                format!("{}/{}", w.kind, w.name),
-                format!("{}/{}", w.ready, w.desired),
-                if blocked.is_empty() { "-".into() } else { blocked },
-            ]
-        })
-        .collect();
-    grid(
-        out,
-        catalog,
-        look,
-        &["col_workload", "col_ready", "col_blocked_by"],
-        rows,
-    )
 }

@@ -45,6 +45,12 @@ pub const DEFAULT_TOKEN: &str = "fake-apiserver-token";
 /// kube-apiserver's message for a compacted continue token (apiserver storage/etcd3).
 pub const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
+/// What a read from etcd costs a real kube-apiserver, in bytes of the objects it scans per second
+/// (about their JSON size): measured on v1.36.2 with etcd 3.4, two metadata-only pages over 3,000
+/// helm Secrets of ~210 KiB of JSON each (~630 MiB) took 3.06 s, since the server decodes every
+/// whole object it scans before it cuts it down to metadata or drops it for not matching.
+pub const MEASURED_ETCD_READ_RATE: u64 = 200 << 20;
+
 /// What a [`Fault`] makes the server do instead of (or before) answering normally.
 #[derive(Clone, Debug)]
 pub enum Respond {
@@ -187,7 +193,12 @@ pub(crate) struct Config {
     pub forbidden: Vec<(String, Option<String>)>,
     pub missing_groups: Vec<String>,
     pub server_time: Option<jiff::Timestamp>,
+    /// A clock set from the loaded objects at start, then running: (time then, when that was).
+    pub clock_from: Option<(jiff::Timestamp, std::time::Instant)>,
     pub latency: Option<Duration>,
+    /// Bytes per second a read from etcd costs (`None`: free), see [`FakeApi::etcd_read_rate`].
+    pub etcd_read_rate: Option<u64>,
+    pub watch_cache: bool,
     pub implicit_namespaces: bool,
     pub handlers: Vec<Handler>,
     pub faults: Vec<(Fault, Arc<AtomicUsize>)>,
@@ -219,7 +230,10 @@ impl FakeApi {
                 forbidden: Vec::new(),
                 missing_groups: Vec::new(),
                 server_time: None,
+                clock_from: None,
                 latency: None,
+                etcd_read_rate: None,
+                watch_cache: true,
                 implicit_namespaces: true,
                 handlers: Vec::new(),
                 faults: Vec::new(),
@@ -325,8 +339,9 @@ impl FakeApi {
         self
     }
 
-    /// The `Date` header of every response. By default the real clock, or a loaded snapshot's
-    /// `serverTime`, or else the median renew time of its node leases.
+    /// The `Date` header of every response, fixed. By default the real clock, or a clock that
+    /// starts at a loaded snapshot's `serverTime`, or else at the median renew time of its node
+    /// leases, and runs from there as a real server's does.
     pub fn server_time(mut self, ts: jiff::Timestamp) -> Self {
         self.config.server_time = Some(ts);
         self
@@ -347,9 +362,28 @@ impl FakeApi {
         self
     }
 
-    /// Every request waits this long before it is answered.
+    /// Every request waits this long before it is answered: the round trip to a remote cluster.
     pub fn latency(mut self, d: Duration) -> Self {
         self.config.latency = Some(d);
+        self
+    }
+
+    /// Reads from etcd cost time, as on a real server: a list or get without `resourceVersion`
+    /// (a consistent read), or any read once [`FakeApi::without_watch_cache`], waits for the bytes
+    /// of every object it scans (those a selector then drops too, and one past a full page) at
+    /// `bytes_per_second` ([`MEASURED_ETCD_READ_RATE`] is a real server's). Reads with
+    /// `resourceVersion=0` come from the watch cache, in memory, and cost nothing extra. Off by
+    /// default, so tests stay fast.
+    pub fn etcd_read_rate(mut self, bytes_per_second: u64) -> Self {
+        self.config.etcd_read_rate = Some(bytes_per_second.max(1));
+        self
+    }
+
+    /// A server run with `--watch-cache=false`: `resourceVersion=0` is read from etcd too, and a
+    /// list's `limit` is honoured. By default `resourceVersion=0` is answered from the watch
+    /// cache, which ignores `limit` and returns the whole list in one answer.
+    pub fn without_watch_cache(mut self) -> Self {
+        self.config.watch_cache = false;
         self
     }
 
@@ -453,8 +487,9 @@ impl FakeApi {
                 .snapshot_server_time
                 .clone()
                 .or_else(|| self.store.lease_time())
+                .and_then(|t| t.parse().ok())
         {
-            self.config.server_time = t.parse().ok();
+            self.config.clock_from = Some((t, std::time::Instant::now()));
         }
         if self.config.implicit_namespaces {
             self.store.add_implicit_namespaces();
@@ -584,6 +619,13 @@ impl FakeApiServer {
             .into_iter()
             .filter(|r| r.method != "GET")
             .collect()
+    }
+
+    /// Changes [`FakeApi::latency`] while serving, e.g. to measure one cluster near and far.
+    pub fn set_latency(&self, d: Duration) {
+        self.state
+            .latency_us
+            .store(d.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn clear_requests(&self) {

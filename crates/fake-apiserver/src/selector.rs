@@ -48,11 +48,22 @@ fn parse_set(rest: &str) -> Result<Vec<String>, String> {
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
         .ok_or_else(|| "found '', expected: '('".to_string())?;
-    Ok(inner
+    let values: Vec<String> = inner
         .split(',')
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .collect())
+        .collect();
+    if values.is_empty() {
+        return Err("for 'in', 'notin' operators, values set can't be empty".into());
+    }
+    Ok(values)
+}
+
+/// `key in (a,b)` or `key in(a,b)`: the lexer ends a key at a space or a parenthesis.
+fn set_operator<'a>(part: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
+    let (key, rest) = part.split_once(char::is_whitespace)?;
+    let rest = rest.trim_start().strip_prefix(op)?;
+    rest.trim_start().starts_with('(').then_some((key, rest))
 }
 
 impl LabelSelector {
@@ -72,10 +83,10 @@ impl LabelSelector {
                 LabelReq::Eq(k.trim().to_string(), v.trim().to_string())
             } else if let Some((k, v)) = part.split_once('=') {
                 LabelReq::Eq(k.trim().to_string(), v.trim().to_string())
-            } else if let Some((k, rest)) = part.split_once(" notin ") {
-                LabelReq::NotIn(k.trim().to_string(), parse_set(rest).map_err(|_| bad())?)
-            } else if let Some((k, rest)) = part.split_once(" in ") {
-                LabelReq::In(k.trim().to_string(), parse_set(rest).map_err(|_| bad())?)
+            } else if let Some((k, rest)) = set_operator(part, "notin") {
+                LabelReq::NotIn(k.trim().to_string(), parse_set(rest)?)
+            } else if let Some((k, rest)) = set_operator(part, "in") {
+                LabelReq::In(k.trim().to_string(), parse_set(rest)?)
             } else {
                 LabelReq::Exists(part.to_string())
             };
@@ -240,6 +251,11 @@ mod tests {
         assert!(m("missing notin (x)"));
         assert!(!m("missing in (x)"));
         assert!(m(""));
+        assert!(m("status in(deployed)"));
+        assert!(m(
+            "owner=helm,name notin (bk-job),status in (failed,deployed)"
+        ));
+        assert!(LabelSelector::parse("status in ()").is_err());
         assert!(LabelSelector::parse("a in x").is_err());
         assert!(LabelSelector::parse("(bad)").is_err());
     }

@@ -74,6 +74,9 @@ pub struct State {
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     audit_ids: AtomicU64,
+    /// Every answer's delay in microseconds: [`Config::latency`] at start, changeable while
+    /// serving.
+    pub latency_us: AtomicU64,
 }
 
 impl State {
@@ -85,11 +88,12 @@ impl State {
         State {
             store: Mutex::new(store),
             client_verifier,
-            config,
             requests: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             audit_ids: AtomicU64::new(1),
+            latency_us: AtomicU64::new(config.latency.map_or(0, |d| d.as_micros() as u64)),
+            config,
         }
     }
 }
@@ -311,8 +315,9 @@ async fn handle(
         requests.len() - 1
     };
 
-    if let Some(d) = state.config.latency {
-        tokio::time::sleep(d).await;
+    match state.latency_us.load(Ordering::Relaxed) {
+        0 => {}
+        us => tokio::time::sleep(std::time::Duration::from_micros(us)).await,
     }
     let mut response = None;
     let mut cut = None;
@@ -348,6 +353,9 @@ async fn handle(
         }
     }
     let mut response = response.unwrap_or_else(|| route(&state, &record));
+    if let Some(ReadCost(d)) = response.extensions_mut().remove::<ReadCost>() {
+        tokio::time::sleep(d).await;
+    }
 
     let headers = response.headers_mut();
     let now = now(&state.config);
@@ -377,9 +385,18 @@ async fn handle(
     }
 }
 
-/// The server's clock: fixed by the test, or the real one.
+/// The server's clock: fixed by the test, started from the loaded objects' time, or the real one.
 fn now(config: &Config) -> jiff::Timestamp {
-    config.server_time.unwrap_or_else(jiff::Timestamp::now)
+    if let Some(t) = config.server_time {
+        return t;
+    }
+    match config.clock_from {
+        Some((t, at)) => jiff::SignedDuration::try_from(at.elapsed())
+            .ok()
+            .and_then(|d| t.checked_add(d).ok())
+            .unwrap_or(t),
+        None => jiff::Timestamp::now(),
+    }
 }
 
 fn raw(code: u16, content_type: &str, body: String) -> Resp {
@@ -799,17 +816,19 @@ fn get(state: &State, store: &Store, req: &RecordedRequest, target: &Target, nam
         .objects
         .get(&(target.t.group.clone(), target.t.resource.clone()))
         .and_then(|b| b.get(&key));
+    let mut scan = Scan::new(state, from_watch_cache(state, req));
     let Some(obj) = obj else {
-        return not_found(target.t, name);
+        return scan.charge(not_found(target.t, name));
     };
-    match shape(req.accept.as_deref()) {
+    scan.read(obj);
+    scan.charge(match shape(req.accept.as_deref()) {
         Shape::Full => json_response(200, obj),
         Shape::Metadata => json_response(200, &metadata_only(obj)),
         Shape::Table => json_response(
             200,
             &table(now(&state.config), target.t, &[obj], req, None, ""),
         ),
-    }
+    })
 }
 
 /// The continue token kube-apiserver's etcd3 store issues: base64url of
@@ -892,10 +911,6 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
             Err(_) => return bad_request(&format!("limit: Invalid value: \"{l}\"")),
         },
     };
-    let limit = match (limit, state.config.page_size) {
-        (Some(l), Some(p)) => Some(l.min(p)),
-        (l, _) => l,
-    };
     let (rv, start) = match req.param("continue").filter(|c| !c.is_empty()) {
         Some(token) => match decode_continue(token) {
             Ok((rv, start)) => (rv, Some(start)),
@@ -903,6 +918,15 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
         },
         None => (store.resource_version, None),
     };
+    // The watch cache answers `resourceVersion=0` from memory, the whole list at once: it has no
+    // continue tokens to hand out, so it ignores `limit`.
+    let cached = from_watch_cache(state, req) && start.is_none();
+    let limit = match (limit, state.config.page_size) {
+        _ if cached => None,
+        (Some(l), Some(p)) => Some(l.min(p)),
+        (l, _) => l,
+    };
+    let mut scan = Scan::new(state, cached);
     // Keys in the token are relative to the list's prefix: `ns/name` cluster-wide, `name` in a
     // namespace, as etcd keys under /registry/<resource>/[<ns>/].
     let prefix = target
@@ -915,16 +939,23 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
         .get(&(t.group.clone(), t.resource.clone()))
         .unwrap_or(&empty);
     let from = format!("{prefix}{}", start.as_deref().unwrap_or(""));
-    let matching = bucket
-        .range(from..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
-        .filter(|(_, o)| labels.matches(o) && fields.matches(o));
     let mut page: Vec<(&String, &Value)> = Vec::new();
     let mut more = 0usize;
     // etcd can only count the rest when no selector filters it; with one, the first match past
     // the page is enough to know there is more (scanning on made every page cost the whole rest).
     let counting = labels.is_empty() && fields.is_empty();
-    for (k, o) in matching {
+    for (k, o) in bucket
+        .range(from..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+    {
+        // What etcd decodes: every object up to the first match past the page, matching or not;
+        // the rest is only counted, from the keys.
+        if more == 0 {
+            scan.read(o);
+        }
+        if !(labels.matches(o) && fields.matches(o)) {
+            continue;
+        }
         if limit.is_some_and(|l| page.len() >= l) {
             more += 1;
             if counting {
@@ -976,7 +1007,64 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
         }),
         Shape::Table => table(now(&state.config), t, &objects, req, Some(rv), &token),
     };
-    json_response(200, &body)
+    scan.charge(json_response(200, &body))
+}
+
+/// Whether a read may come from the watch cache: `resourceVersion=0` ("any version"), on a server
+/// that has one. Without `resourceVersion` a read is consistent and goes to etcd.
+fn from_watch_cache(state: &State, req: &RecordedRequest) -> bool {
+    state.config.watch_cache && req.param("resourceVersion") == Some("0")
+}
+
+/// How long a response waits before it is sent: what etcd took to read the objects scanned.
+#[derive(Clone, Copy)]
+struct ReadCost(std::time::Duration);
+
+/// Counts the bytes a read from etcd decodes, when the server is set to charge for them.
+struct Scan {
+    rate: Option<u64>,
+    bytes: u64,
+}
+
+impl Scan {
+    fn new(state: &State, cached: bool) -> Self {
+        Scan {
+            rate: state.config.etcd_read_rate.filter(|_| !cached),
+            bytes: 0,
+        }
+    }
+
+    fn read(&mut self, object: &Value) {
+        if self.rate.is_some() {
+            self.bytes += json_size(object);
+        }
+    }
+
+    fn charge(&self, mut response: Resp) -> Resp {
+        if let Some(rate) = self.rate {
+            let cost = std::time::Duration::from_secs_f64(self.bytes as f64 / rate as f64);
+            response.extensions_mut().insert(ReadCost(cost));
+        }
+        response
+    }
+}
+
+/// About the size of `v` as JSON (escapes and number digits estimated), without writing it out:
+/// walking the tree is cheap even for a Secret holding a 200 KiB string.
+fn json_size(v: &Value) -> u64 {
+    match v {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        Value::Number(_) => 6,
+        Value::String(s) => s.len() as u64 + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| json_size(x) + 1).sum::<u64>(),
+        Value::Object(m) => {
+            2 + m
+                .iter()
+                .map(|(k, x)| k.len() as u64 + 4 + json_size(x))
+                .sum::<u64>()
+        }
+    }
 }
 
 /// A watch: the current objects as ADDED when the client starts from no resourceVersion or "0"

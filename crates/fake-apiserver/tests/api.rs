@@ -896,3 +896,126 @@ async fn an_expired_serving_certificate_fails_the_handshake() {
     assert!(text.contains("Expired"), "{text}");
     assert!(server.requests().is_empty());
 }
+
+/// Secrets of about `kib` KiB of JSON each, half of them helm storage.
+fn big_secrets(n: usize, kib: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let owner = if i % 2 == 0 { "helm" } else { "someone" };
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                   "metadata": {"name": format!("s-{i:03}"), "namespace": "blueking",
+                                "labels": {"owner": owner}},
+                   "data": {"release": "A".repeat(kib << 10)}})
+        })
+        .collect()
+}
+
+async fn timed(client: &kube::Client, path: &str) -> (Duration, common::Raw) {
+    let started = std::time::Instant::now();
+    let answer = get(client, path, Some(METADATA_ACCEPT)).await;
+    (started.elapsed(), answer)
+}
+
+#[tokio::test]
+async fn consistent_reads_cost_the_bytes_etcd_scans_and_the_watch_cache_is_free() {
+    // 40 Secrets of 100 KiB: 4 MiB. At 20 MiB/s a scan of all of them is 200 ms.
+    let server = FakeApi::new()
+        .objects(big_secrets(40, 100))
+        .etcd_read_rate(20 << 20)
+        .start();
+    let (client, _dir) = client(&server).await;
+    // The selector matches every other one, but etcd decodes every object it passes.
+    let (whole, answer) = timed(&client, "/api/v1/secrets?labelSelector=owner%3Dhelm").await;
+    assert_eq!(answer.json()["items"].as_array().unwrap().len(), 20);
+    assert!(whole >= Duration::from_millis(190), "{whole:?}");
+    // A page of 5 matches scans up to the sixth: 11 objects, about 55 ms.
+    let (page, answer) = timed(
+        &client,
+        "/api/v1/secrets?labelSelector=owner%3Dhelm&limit=5",
+    )
+    .await;
+    assert_eq!(answer.json()["items"].as_array().unwrap().len(), 5);
+    assert!(answer.json()["metadata"]["continue"].is_string());
+    assert!(
+        page >= Duration::from_millis(50) && page < whole,
+        "{page:?} of {whole:?}"
+    );
+    // From the watch cache: `limit` ignored, the whole list in one answer, no etcd cost.
+    let (cached, answer) = timed(
+        &client,
+        "/api/v1/secrets?labelSelector=owner%3Dhelm&limit=5&resourceVersion=0",
+    )
+    .await;
+    let list = answer.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 20);
+    assert!(
+        list["metadata"].get("continue").is_none(),
+        "{}",
+        list["metadata"]
+    );
+    assert!(cached < Duration::from_millis(100), "{cached:?}");
+    // A get from etcd costs its one object: 5 ms.
+    let (one, answer) = timed(&client, "/api/v1/namespaces/blueking/secrets/s-000").await;
+    assert_eq!(answer.status, 200);
+    assert!(one >= Duration::from_millis(4), "{one:?}");
+}
+
+#[tokio::test]
+async fn without_a_watch_cache_resource_version_0_is_paged_from_etcd() {
+    let server = FakeApi::new()
+        .objects(big_secrets(10, 1))
+        .without_watch_cache()
+        .start();
+    let (client, _dir) = client(&server).await;
+    let page = get(
+        &client,
+        "/api/v1/secrets?limit=3&resourceVersion=0",
+        Some(METADATA_ACCEPT),
+    )
+    .await
+    .json();
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    assert!(page["metadata"]["continue"].is_string());
+}
+
+#[tokio::test]
+async fn latency_delays_every_answer_and_the_default_is_cheap() {
+    let objects = || big_secrets(40, 100);
+    let slow = FakeApi::new()
+        .objects(objects())
+        .latency(Duration::from_millis(50))
+        .start();
+    let (slow_client, _dir) = client(&slow).await;
+    let (t, answer) = timed(&slow_client, "/version").await;
+    assert_eq!(answer.status, 200);
+    assert!(t >= Duration::from_millis(50), "{t:?}");
+    // Without a cost model a consistent read of 4 MiB is as quick as memory allows.
+    let fast = FakeApi::new().objects(objects()).start();
+    let (fast_client, _dir2) = client(&fast).await;
+    let (t, _) = timed(&fast_client, "/api/v1/secrets?labelSelector=owner%3Dhelm").await;
+    assert!(t < Duration::from_millis(150), "{t:?}");
+}
+
+#[tokio::test]
+async fn a_clock_taken_from_the_objects_runs() {
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "n1", "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": "n1", "renewTime": "2026-11-20T11:00:00.000000Z"}});
+    let server = FakeApi::new().object(lease).start();
+    let (client, _dir) = client(&server).await;
+    let date = |a: &common::Raw| {
+        let text = a.headers["date"].to_str().unwrap().to_string();
+        jiff::fmt::rfc2822::DateTimeParser::new()
+            .parse_timestamp(&text)
+            .unwrap()
+    };
+    let start: jiff::Timestamp = "2026-11-20T11:00:00Z".parse().unwrap();
+    let first = date(&get(&client, "/version", None).await);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = date(&get(&client, "/version", None).await);
+    assert!(
+        first >= start && first < start + jiff::SignedDuration::from_secs(10),
+        "{first}"
+    );
+    assert!(later > first, "{first} then {later}");
+}

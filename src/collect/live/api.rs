@@ -36,6 +36,9 @@ pub const MAX_PAGES: usize = 2_000;
 /// and every object is held in memory.
 pub const MAX_LIST_ITEMS: usize = crate::collect::ingest::MAX_OBJECTS_PER_FILE;
 
+/// A whole list from the watch cache with more objects than one list may hold.
+struct TooMany;
+
 /// The items of one list, and why it stopped before its end if it did.
 pub struct Listed {
     pub items: Vec<Box<RawValue>>,
@@ -67,6 +70,10 @@ fn null_is_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Box<RawVa
 pub struct Stats {
     pub requests: AtomicU64,
     pub bytes: AtomicU64,
+    /// Sequential waves of requests so far: a request sent after another one's answer came back
+    /// is one wave later than it. Over a remote link each wave costs a round trip, however many
+    /// requests run side by side in it.
+    pub waves: AtomicU64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +88,8 @@ pub enum Failure {
     Timeout(Duration),
     /// No answer: connection refused, TLS failure, DNS, a broken body.
     Transport(String),
+    /// An answer larger than the body limit (in MiB), not read.
+    TooLarge(usize),
 }
 
 impl Failure {
@@ -108,6 +117,7 @@ impl Failure {
             }
             Failure::Timeout(d) => format!("timed out after {}", humantime(*d)),
             Failure::Transport(e) => e.clone(),
+            Failure::TooLarge(mib) => format!("the answer is larger than {mib} MiB; not read"),
         }
     }
 
@@ -158,6 +168,7 @@ pub struct Api {
     client: Client,
     timeout: Option<Duration>,
     max_body: usize,
+    consistent: bool,
     pub stats: Arc<Stats>,
 }
 
@@ -167,8 +178,21 @@ impl Api {
             client,
             timeout,
             max_body: MAX_BODY,
+            consistent: false,
             stats: Arc::default(),
         }
+    }
+
+    /// Lists read from etcd, paged, as of one moment (`--consistent-read`), instead of from the
+    /// API server's watch cache in one answer.
+    pub fn consistent_reads(mut self, yes: bool) -> Api {
+        self.consistent = yes;
+        self
+    }
+
+    /// Whether reads may come from the watch cache: not with `--consistent-read`.
+    pub fn reads_from_cache(&self) -> bool {
+        !self.consistent
     }
 
     /// Another limit than [`MAX_BODY`], so that tests need not send half a gigabyte.
@@ -252,14 +276,20 @@ impl Api {
         cap: Option<usize>,
     ) -> Result<Raw, Failure> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let wave = self.stats.waves.load(Ordering::Relaxed) + 1;
+        let answer = self.exchange_counted(req, cap).await;
+        self.stats.waves.fetch_max(wave, Ordering::Relaxed);
+        answer
+    }
+
+    async fn exchange_counted(
+        &self,
+        req: http::Request<Vec<u8>>,
+        cap: Option<usize>,
+    ) -> Result<Raw, Failure> {
         let client = self.client.clone();
         let max_body = self.max_body;
-        let too_large = move || {
-            Failure::Transport(format!(
-                "the answer is larger than {} MiB; not read",
-                max_body >> 20
-            ))
-        };
+        let too_large = move || Failure::TooLarge(max_body >> 20);
         let exchange = async move {
             let res = client
                 .send(req.map(Body::from))
@@ -372,6 +402,12 @@ impl Api {
     /// Hands each page to `on_page` as it arrives, so that a big list never sits in memory as JSON
     /// all at once; `None` means start over (the list was restarted, see below). Returns why the
     /// list was cut short, if it was.
+    ///
+    /// Unless reads are consistent, the list is first asked of the watch cache
+    /// (`resourceVersion=0`, no `limit`), which answers from memory, the whole list at once (a
+    /// server without one reads it from etcd, unpaged). A cache answer past the bounds (larger than
+    /// the body limit, more than [`MAX_LIST_ITEMS`] objects) or refused is read again the
+    /// consistent way: paged, from etcd.
     pub async fn list_pages(
         &self,
         path: &str,
@@ -380,21 +416,72 @@ impl Api {
         metadata_only: bool,
         mut on_page: impl FnMut(Option<Page>),
     ) -> Result<Option<String>, Failure> {
+        if !self.consistent {
+            let listed = self
+                .list_paged(
+                    path,
+                    label_selector,
+                    field_selector,
+                    metadata_only,
+                    true,
+                    &mut on_page,
+                )
+                .await;
+            match listed {
+                Err(Failure::TooLarge(_)) => {}
+                Err(Failure::Api { code, .. }) if !matches!(code, 401 | 403 | 404) => {}
+                Ok(Err(TooMany)) => {}
+                Ok(Ok(cut)) => return Ok(cut),
+                Err(f) => return Err(f),
+            }
+            // Whatever pages a server paging anyway gave before failing.
+            on_page(None);
+        }
+        let cut = self
+            .list_paged(
+                path,
+                label_selector,
+                field_selector,
+                metadata_only,
+                false,
+                &mut on_page,
+            )
+            .await?;
+        // Only an answer from the cache is judged whole; a paged read stops at the bound itself.
+        Ok(cut.unwrap_or_else(|TooMany| Some(format!("more than {MAX_LIST_ITEMS} objects"))))
+    }
+
+    /// Pages of one list; `from_cache`: the first request asks the watch cache, and its answer,
+    /// when it is the whole list, must be within [`MAX_LIST_ITEMS`] (else `Err(TooMany)`, with
+    /// nothing handed on). A failure of that first request is returned before `on_page` is called.
+    async fn list_paged(
+        &self,
+        path: &str,
+        label_selector: Option<&str>,
+        field_selector: Option<&str>,
+        metadata_only: bool,
+        from_cache: bool,
+        on_page: &mut impl FnMut(Option<Page>),
+    ) -> Result<Result<Option<String>, TooMany>, Failure> {
         let request = Request::new(path);
         let mut token: Option<String> = None;
         let mut restarted = false;
         let mut items = 0;
         let mut pages = 0;
         for _ in 0..MAX_PAGES {
+            // The watch cache ignores `limit` (kube would then leave `resourceVersion=0` out);
+            // its answer is the whole list, whose bounds are checked below.
+            let cached = from_cache && pages == 0 && token.is_none();
             let lp = ListParams {
                 label_selector: label_selector.map(str::to_string),
                 field_selector: field_selector.map(str::to_string),
-                limit: Some(if metadata_only {
+                limit: (!cached).then_some(if metadata_only {
                     METADATA_PAGE_SIZE
                 } else {
                     PAGE_SIZE
                 }),
                 continue_token: token.clone(),
+                resource_version: cached.then(|| "0".to_string()),
                 ..ListParams::default()
             };
             let req = if metadata_only {
@@ -417,28 +504,45 @@ impl Api {
                 page => page?,
             };
             let next = page.metadata.next.take().filter(|t| !t.is_empty());
+            if cached && next.is_none() && page.items.len() > MAX_LIST_ITEMS {
+                return Ok(Err(TooMany));
+            }
             items += page.items.len();
             pages += 1;
             on_page(Some(page));
             match next {
-                None => return Ok(None),
+                None => return Ok(Ok(None)),
                 Some(t) if token.as_deref() == Some(t.as_str()) => {
-                    return Ok(Some(
+                    return Ok(Ok(Some(
                         "the server gave the same continue token twice; the rest was not read"
                             .into(),
-                    ));
+                    )));
                 }
                 Some(_) if items >= MAX_LIST_ITEMS => {
-                    return Ok(Some(format!(
+                    return Ok(Ok(Some(format!(
                         "stopped after {items} objects in {pages} pages; the rest was not read"
-                    )));
+                    ))));
                 }
                 Some(t) => token = Some(t),
             }
         }
-        Ok(Some(format!(
+        Ok(Ok(Some(format!(
             "stopped after {MAX_PAGES} pages; the rest was not read"
-        )))
+        ))))
+    }
+
+    /// A label-selected list read whole from the watch cache (`resourceVersion=0`, no `limit`):
+    /// helm payloads the plan needs, found by their labels in the server's memory.
+    pub async fn list_cached(&self, path: &str, label_selector: &str) -> Result<Page, Failure> {
+        let lp = ListParams {
+            label_selector: Some(label_selector.to_string()),
+            resource_version: Some("0".to_string()),
+            ..ListParams::default()
+        };
+        let req = Request::new(path)
+            .list(&lp)
+            .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
+        self.get_parsed(req).await
     }
 
     /// One object by name, e.g. a helm storage Secret.

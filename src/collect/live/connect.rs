@@ -100,6 +100,9 @@ pub struct ClusterOptions {
     pub context: Option<String>,
     /// Per request; `None` waits as long as it takes.
     pub request_timeout: Option<Duration>,
+    /// Lists paged from etcd instead of read whole from the watch cache
+    /// ([`Api::consistent_reads`]).
+    pub consistent_read: bool,
 }
 
 /// Connection defaults that are not in the kubeconfig.
@@ -189,7 +192,9 @@ pub fn unusable(cluster: &Cluster, failure: &Failure) -> String {
             failure.describe()
         ),
         Failure::Transport(e) => format!("cannot reach the API server of {name}: {e}"),
-        Failure::Api { .. } => format!("the API server of {name} answered {}", failure.describe()),
+        Failure::Api { .. } | Failure::TooLarge(_) => {
+            format!("the API server of {name} answered {}", failure.describe())
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Pod logs: which containers of the troubled pods are worth a log request, reading each bounded
-//! tail a few at a time, and recording the logs that could not be read. It reads only the pods the
-//! lists already gave, and no other object.
+//! tail, as many at once as fit the count within a polite bound, and recording the logs that could
+//! not be read. It reads only the pods the lists already gave, and no other object.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -18,18 +19,37 @@ use crate::snapshot::{
 /// Lines asked for again when the last [`LOG_TAIL_LINES`] do not fit in [`LOG_TAIL_BYTES`].
 const LOG_RETRY_LINES: usize = 20;
 
+/// Log reads in flight at once, when there are that many: over a remote link every wave of them
+/// is a round trip, and 300 logs 8 at a time were 38 waves. The API server passes log reads on
+/// to the kubelets as long-running requests, outside the concurrency it shares out by priority
+/// and fairness; a few tens at once is what a kubectl user with a shell loop asks of it.
+pub const LOG_CONCURRENCY: usize = 32;
+
+/// Log reads in flight at once on one node: its kubelet reads them from the container runtime's
+/// files, and a doctor run must not become the load that tips a struggling node over.
+pub const LOG_CONCURRENCY_PER_NODE: usize = 4;
+
 type LogJob = (LogKey, bool);
 type LogResult = (LogJob, Result<Option<bytes::Bytes>, Failure>);
 
+/// Reads the logs of `jobs` (each with the node its pod runs on): all at once when they are few,
+/// else [`LOG_CONCURRENCY`] at a time and [`LOG_CONCURRENCY_PER_NODE`] per node.
 pub(super) async fn fetch_logs(
     api: &Api,
-    sem: &Arc<Semaphore>,
-    jobs: Vec<LogJob>,
+    jobs: Vec<(LogJob, String)>,
 ) -> Result<Vec<LogResult>, String> {
+    let sem = Arc::new(Semaphore::new(jobs.len().clamp(1, LOG_CONCURRENCY)));
+    let mut nodes: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut set = JoinSet::new();
-    for job in jobs {
+    for (job, node) in jobs {
+        let node = nodes
+            .entry(node)
+            .or_insert_with(|| Arc::new(Semaphore::new(LOG_CONCURRENCY_PER_NODE)))
+            .clone();
         let (api, sem) = (api.clone(), sem.clone());
         set.spawn(async move {
+            // The node's turn first, so that a busy node does not hold slots others could use.
+            let _node = node.acquire_owned().await;
             let _permit = sem.acquire_owned().await;
             let (key, previous) = &job;
             let read = |lines: usize| {
@@ -102,10 +122,11 @@ impl Collector {
 const LOG_WORDS: &[&str] = &["logs"];
 
 /// (container, previous?) pairs worth a log request: every container of a pod that is not ready or
-/// has restarted, and the previous instance of those that restarted.
-pub(super) fn log_jobs_for(snap: &Snapshot) -> Vec<LogJob> {
+/// has restarted, and the previous instance of those that restarted; each with its pod's node.
+pub(super) fn log_jobs_for(snap: &Snapshot) -> Vec<(LogJob, String)> {
     let mut jobs = Vec::new();
     for p in snap.pods.iter().filter(|p| pod::is_troubled(p)) {
+        let node = pod::node(p).unwrap_or_default();
         for c in pod::container_statuses(p) {
             let key = LogKey {
                 namespace: pod::namespace(p).to_string(),
@@ -117,9 +138,9 @@ pub(super) fn log_jobs_for(snap: &Snapshot) -> Vec<LogJob> {
                 .as_ref()
                 .is_some_and(|s| s.terminated.is_some());
             if c.restart_count > 0 || terminated_before {
-                jobs.push((key.clone(), true));
+                jobs.push(((key.clone(), true), node.to_string()));
             }
-            jobs.push((key, false));
+            jobs.push(((key, false), node.to_string()));
         }
     }
     jobs

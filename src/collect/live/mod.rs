@@ -22,12 +22,10 @@ pub mod progress;
 pub mod write;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use self::api::api_failure;
@@ -41,8 +39,7 @@ use crate::findings::Skipped;
 use crate::helm::ReleaseRecord;
 use crate::snapshot::{PodSpecRead, Snapshot, pod};
 
-/// Requests in flight at once for single objects and logs. Logs go through the kubelets, and a
-/// doctor run must not become the load that tips a struggling node over.
+/// Payload requests in flight at once: each holds its answer whole until it is decoded.
 pub const CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone, Default)]
@@ -127,7 +124,6 @@ pub async fn collect(
     }
 
     // Payloads need the storage labels, logs the pod list; the two then run side by side.
-    let sem = Arc::new(Semaphore::new(CONCURRENCY));
     let want = helm_plan::Want {
         full_history: scope.full_history_of.as_deref(),
         every_release: scope.every_release,
@@ -145,12 +141,12 @@ pub async fn collect(
     let (payloads, logs) = tokio::join!(
         fetch_payloads(
             &cluster.api,
-            &sem,
             &c.snap.helm_records,
             plan,
-            scope.for_snapshot
+            scope.for_snapshot,
+            scope.namespace.is_none(),
         ),
-        fetch_logs(&cluster.api, &sem, jobs)
+        fetch_logs(&cluster.api, jobs)
     );
     c.add_payloads(payloads?);
     c.add_logs(logs?);

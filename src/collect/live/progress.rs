@@ -62,8 +62,9 @@ impl Progress {
 pub fn summary(stats: &Stats, elapsed: Duration) -> String {
     let bytes = stats.bytes.load(Ordering::Relaxed);
     format!(
-        "{} requests, {} received, {:.2}s",
+        "{} requests in {} waves, {} received, {:.2}s",
         stats.requests.load(Ordering::Relaxed),
+        stats.waves.load(Ordering::Relaxed),
         human_bytes(bytes),
         elapsed.as_secs_f64()
     )
