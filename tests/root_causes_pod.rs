@@ -205,6 +205,100 @@ fn image_pull_near_miss_recovered_pod_and_an_old_event() {
 }
 
 #[test]
+fn image_pull_failed_knows_blueking_probe_pod_overseas_hub_and_dead_mirrors() {
+    let r = both_languages("bk-image-pull");
+    assert_eq!(of_rule(&r, "image-pull-failed").len(), 3, "{r:#}");
+
+    // The one-click script's probe pod, deleted by `kubectl run --rm`: found from its events, the
+    // script re-run with the domain the Ingresses serve.
+    let probe = one(&r, "image-pull-failed", "pod/nsenter-q8w3zt");
+    assert_eq!(probe["namespace"], "blueking");
+    let ev = lines(probe, "evidence");
+    assert!(has(&ev, "is gone (kubectl run --rm deletes it)"), "{ev:?}");
+    assert!(
+        has(&ev, "probe pod of BlueKing's one-click script"),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "cannot reach hub.bktencent.com"), "{ev:?}");
+    assert_eq!(
+        commands(probe),
+        [
+            "ssh 10.0.0.12 curl -sS -m 10 -o /dev/null https://hub.bktencent.com/v2/",
+            "ssh 10.0.0.12 crictl pull hub.bktencent.com/library/busybox:1.34.0",
+            "scripts/setup_bkce7.sh -i base --domain bkce7.bktencent.com",
+        ]
+    );
+    let fix = lines(probe, "remediation");
+    assert!(has(&fix, "export REGISTRY=IP:PORT"), "{fix:?}");
+    assert!(!has(&fix, "kubectl delete pod"), "{fix:?}");
+
+    let job = one(
+        &r,
+        "image-pull-failed",
+        "pod/bk-job-gateway-5d7c8b9f6-k4j8n",
+    );
+    assert!(has(&lines(job, "evidence"), "overseas (Singapore) node"));
+    let fix = lines(job, "remediation");
+    let hosts = fix
+        .iter()
+        .position(|l| l.starts_with('#') && l.contains("\"49.234.165.79 hub.bktencent.com\""))
+        .expect("the hosts workaround");
+    assert!(fix[hosts].contains("node-2 (10.0.0.13)"), "{fix:?}");
+    assert!(has(&fix, "ask BlueKing support"), "{fix:?}");
+    let pull = fix
+        .iter()
+        .position(|l| {
+            l == "ssh 10.0.0.13 docker pull hub.bktencent.com/blueking/bk-job-gateway:3.9.9"
+        })
+        .expect("pull by hand");
+    assert!(
+        hosts < pull,
+        "the workaround comes before the check: {fix:?}"
+    );
+
+    let demo = one(&r, "image-pull-failed", "pod/nginx-demo-7f9d8c6b5-w2x4z");
+    assert!(has(
+        &lines(demo, "evidence"),
+        "fell back to Docker Hub (registry-1.docker.io)"
+    ));
+    let fix = lines(demo, "remediation");
+    assert!(
+        has(&fix, "REPO_MIRRORS=https://hub.bktencent.com"),
+        "{fix:?}"
+    );
+    assert_eq!(
+        commands(demo),
+        [
+            "ssh 10.0.0.13 curl -sS -m 10 -o /dev/null https://registry-1.docker.io/v2/",
+            "ssh 10.0.0.13 docker pull nginx:1.25",
+            "kubectl delete pod -n default nginx-demo-7f9d8c6b5-w2x4z",
+        ]
+    );
+    // None of these BlueKing lines where the registry said something else.
+    let plain = both_languages("image-pull");
+    let user = one(
+        &plain,
+        "image-pull-failed",
+        "pod/bk-user-api-6c8d9f7b4-m9zqp",
+    );
+    let fix = lines(user, "remediation");
+    assert!(
+        !has(&fix, "49.234.165.79") && !has(&fix, "REPO_MIRRORS") && !has(&fix, "setup_bkce7.sh")
+    );
+    // A probe pod with no Ingress to tell the domain: the re-run is a step to fill in.
+    let nsenter = one(&plain, "image-pull-failed", "pod/nsenter-x7k2pq");
+    assert!(has(
+        &lines(nsenter, "remediation"),
+        "# scripts/setup_bkce7.sh -i base --domain BK_DOMAIN"
+    ));
+}
+
+#[test]
+fn bk_image_pull_near_miss_old_probe_events_other_namespace_and_a_recovered_pull() {
+    quiet("bk-image-pull-near-miss");
+}
+
+#[test]
 fn pod_unschedulable_reads_the_schedulers_reasons_back_into_the_cluster() {
     let r = both_languages("unschedulable");
     assert_eq!(of_rule(&r, "pod-unschedulable").len(), 3, "{r:#}");
@@ -545,6 +639,8 @@ fn table_in_chinese_names_the_rules() {
 const FIXTURES: &[&str] = &[
     "image-pull",
     "image-pull-near-miss",
+    "bk-image-pull",
+    "bk-image-pull-near-miss",
     "unschedulable",
     "unschedulable-near-miss",
     "no-scheduler",

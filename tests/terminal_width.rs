@@ -703,6 +703,13 @@ fn release_shows_its_pods_under_its_history_and_json_is_unchanged() {
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["findings", "name", "namespace", "revisions", "skipped", "workloads"]
+        [
+            "findings",
+            "name",
+            "namespace",
+            "revisions",
+            "skipped",
+            "workloads"
+        ]
     );
 }

@@ -491,7 +491,11 @@ fn workloads_grid(
             vec![
                 format!("{}/{}", w.kind, w.name),
                 format!("{}/{}", w.ready, w.desired),
-                if blocked.is_empty() { "-".into() } else { blocked },
+                if blocked.is_empty() {
+                    "-".into()
+                } else {
+                    blocked
+                },
             ]
         })
         .collect();
