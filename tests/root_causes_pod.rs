@@ -420,7 +420,20 @@ fn container_oom_killed_error_when_it_keeps_dying_warning_for_one_kill() {
         &fix,
         "raise resources.limits.memory of container api (now 512Mi) in the values of bk-log-search"
     ));
-    assert!(has(&fix, "helmfile -f FILE -l name=bk-log-search sync"));
+    assert!(has(&fix, "# helmfile -f FILE -l name=bk-log-search sync"));
+    // BlueKing's guide: the release's helmfile file, its custom-values file, the limits on the pod.
+    assert!(
+        commands(search).contains(&"grep -lw bk-log-search *.yaml.gotmpl".to_string()),
+        "{fix:?}"
+    );
+    assert!(has(&fix, "custom-values.yaml.gotmpl"), "{fix:?}");
+    assert!(
+        has(
+            &fix,
+            "jq '.spec.containers[] | select(.name==\"api\") | .resources.limits'"
+        ),
+        "{fix:?}"
+    );
 
     let transfer = one(
         &r,
@@ -482,6 +495,16 @@ fn probe_failing_quotes_the_probe_even_an_exec_probes_empty_answer() {
 
     let iam = one(&r, "probe-failing", "pod/bk-iam-saas-web-5d6c7b8f9-h2j4k");
     assert_eq!(iam["severity"], "warning");
+    // Restarted more than 3 times: the guide's resource-limit advice; bk-paas, never restarted, not.
+    assert!(
+        commands(iam).contains(&"grep -lw bk-iam *.yaml.gotmpl".to_string()),
+        "{iam:#}"
+    );
+    assert!(has(
+        &lines(iam, "remediation"),
+        "# helmfile -f FILE -l name=bk-iam sync"
+    ));
+    assert!(!has(&lines(paas, "remediation"), "yaml.gotmpl"), "{paas:#}");
     let ev = lines(iam, "evidence");
     assert!(has(&ev, "liveness probe failed 12 time(s)"), "{ev:?}");
     assert!(has(&ev, "HTTP probe failed with statuscode: 500"), "{ev:?}");
