@@ -299,6 +299,45 @@ fn bk_image_pull_near_miss_old_probe_events_other_namespace_and_a_recovered_pull
 }
 
 #[test]
+fn pod_unschedulable_compares_the_nodes_with_blueking_sizing() {
+    // 16 GB nodes: smaller than BlueKing asks for.
+    let r = both_languages("unschedulable");
+    let mysql = one(&r, "pod-unschedulable", "pod/bk-mysql-mysql-0");
+    assert!(
+        has(
+            &lines(mysql, "evidence"),
+            "3 of 3 node(s) are smaller: master-1 (cpu 8, memory 15.5Gi), node-1 (cpu 8, memory 15.5Gi), node-2 (cpu 8, memory 15.5Gi)"
+        ),
+        "{mysql:#}"
+    );
+    assert!(has(&lines(mysql, "remediation"), "# BlueKing: add nodes"));
+    // A taint or selector is no matter of size.
+    let nginx = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-ingress-nginx-controller-6f7d8c9b5-w2x4z",
+    );
+    assert!(!has(&lines(nginx, "evidence"), "8 cores and 32 GB"));
+
+    // Nodes of 8 cores and 32 GB: a pod too big for them says nothing about sizing.
+    let r = both_languages("bk-unschedulable-near-miss");
+    let big = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-log-search-api-5f6d7c8b9-z8x7c",
+    );
+    assert!(
+        has(&lines(big, "evidence"), "the pod requests cpu 12000m"),
+        "{big:#}"
+    );
+    assert!(
+        !has(&lines(big, "evidence"), "8 cores and 32 GB"),
+        "{big:#}"
+    );
+    assert!(!has(&lines(big, "remediation"), "32 GB"), "{big:#}");
+}
+
+#[test]
 fn pod_unschedulable_reads_the_schedulers_reasons_back_into_the_cluster() {
     let r = both_languages("unschedulable");
     assert_eq!(of_rule(&r, "pod-unschedulable").len(), 3, "{r:#}");
@@ -665,6 +704,7 @@ const FIXTURES: &[&str] = &[
     "bk-image-pull",
     "bk-image-pull-near-miss",
     "unschedulable",
+    "bk-unschedulable-near-miss",
     "unschedulable-near-miss",
     "no-scheduler",
     "oom",
