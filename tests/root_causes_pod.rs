@@ -338,6 +338,44 @@ fn pod_unschedulable_compares_the_nodes_with_blueking_sizing() {
 }
 
 #[test]
+fn local_volumes_used_up_name_the_size_and_blueking_mount_points() {
+    let r = both_languages("bk-localpv");
+    let pod = one(&r, "pod-unschedulable", "pod/bk-mysql-mysql-0");
+    assert!(has(
+        &lines(pod, "evidence"),
+        "local volumes (class local-storage) are used up"
+    ));
+    assert!(commands(pod).contains(&"kubectl get pvc -A | grep -vw Bound".to_string()));
+    let claim = one(
+        &r,
+        "pvc-unbound",
+        "persistentvolumeclaim/data-bk-mysql-mysql-0",
+    );
+    assert!(has(
+        &lines(claim, "evidence"),
+        "needs 50Gi; no free volume of class local-storage is large enough: the largest is local-pv-6c1b2a9e (20Gi)"
+    ));
+    let fix = lines(claim, "remediation");
+    assert!(
+        has(&fix, "localpv.hostDir (default /mnt/blueking/)"),
+        "{fix:?}"
+    );
+    assert!(
+        has(&fix, "helmfile -f 00-localpv.yaml.gotmpl sync"),
+        "{fix:?}"
+    );
+    // An immediate claim that is unbound is another cause: no word of local volumes.
+    let r = both_languages("unschedulable");
+    let es = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-elastic-elasticsearch-master-0",
+    );
+    assert!(!has(&lines(es, "evidence"), "local volumes"), "{es:#}");
+    assert!(!commands(es).iter().any(|c| c.contains("grep -vw Bound")));
+}
+
+#[test]
 fn pod_unschedulable_reads_the_schedulers_reasons_back_into_the_cluster() {
     let r = both_languages("unschedulable");
     assert_eq!(of_rule(&r, "pod-unschedulable").len(), 3, "{r:#}");
@@ -705,6 +743,7 @@ const FIXTURES: &[&str] = &[
     "bk-image-pull-near-miss",
     "unschedulable",
     "bk-unschedulable-near-miss",
+    "bk-localpv",
     "unschedulable-near-miss",
     "no-scheduler",
     "oom",

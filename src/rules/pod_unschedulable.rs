@@ -133,6 +133,11 @@ fn finding(ctx: &Ctx, p: &Pod, seen: Seen) -> Finding {
         || causes.contains("persistentvolumeclaim")
         || causes.contains("volume node affinity")
     {
+        if causes.contains("didn't find available persistent volumes to bind") {
+            f.evidence.push(ctx.text(ID, "no_free_pv", &[]));
+            f.remediation
+                .push("kubectl get pvc -A | grep -vw Bound".to_string());
+        }
         claims(ctx, &mut f, p);
     }
     f.remediation
