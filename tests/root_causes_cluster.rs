@@ -237,6 +237,17 @@ fn unbound_claims_get_the_fix_their_cause_needs() {
     );
     let ev = evidence(repo);
     assert!(ev.contains("needs 90Gi; no free volume of class local-storage is large enough: the largest is local-pv-6c1b2a9e (20Gi)"), "{ev}");
+    // BlueKing's local volumes: mount points under localpv.hostDir, then the localpv release again.
+    let fix = lines(repo, "remediation").join("\n");
+    assert!(
+        fix.contains("localpv.hostDir (default /mnt/blueking/)"),
+        "{fix}"
+    );
+    assert!(fix.contains("./system/mount_localpv"), "{fix}");
+    assert!(
+        fix.contains("helmfile -f 00-localpv.yaml.gotmpl sync"),
+        "{fix}"
+    );
 
     let bcs = one(
         &v,

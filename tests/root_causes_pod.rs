@@ -205,6 +205,177 @@ fn image_pull_near_miss_recovered_pod_and_an_old_event() {
 }
 
 #[test]
+fn image_pull_failed_knows_blueking_probe_pod_overseas_hub_and_dead_mirrors() {
+    let r = both_languages("bk-image-pull");
+    assert_eq!(of_rule(&r, "image-pull-failed").len(), 3, "{r:#}");
+
+    // The one-click script's probe pod, deleted by `kubectl run --rm`: found from its events, the
+    // script re-run with the domain the Ingresses serve.
+    let probe = one(&r, "image-pull-failed", "pod/nsenter-q8w3zt");
+    assert_eq!(probe["namespace"], "blueking");
+    let ev = lines(probe, "evidence");
+    assert!(has(&ev, "is gone (kubectl run --rm deletes it)"), "{ev:?}");
+    assert!(
+        has(&ev, "probe pod of BlueKing's one-click script"),
+        "{ev:?}"
+    );
+    assert!(has(&ev, "cannot reach hub.bktencent.com"), "{ev:?}");
+    assert_eq!(
+        commands(probe),
+        [
+            "ssh 10.0.0.12 curl -sS -m 10 -o /dev/null https://hub.bktencent.com/v2/",
+            "ssh 10.0.0.12 crictl pull hub.bktencent.com/library/busybox:1.34.0",
+            "scripts/setup_bkce7.sh -i base --domain bkce7.bktencent.com",
+        ]
+    );
+    let fix = lines(probe, "remediation");
+    assert!(has(&fix, "export REGISTRY=IP:PORT"), "{fix:?}");
+    assert!(!has(&fix, "kubectl delete pod"), "{fix:?}");
+
+    let job = one(
+        &r,
+        "image-pull-failed",
+        "pod/bk-job-gateway-5d7c8b9f6-k4j8n",
+    );
+    assert!(has(&lines(job, "evidence"), "overseas (Singapore) node"));
+    let fix = lines(job, "remediation");
+    let hosts = fix
+        .iter()
+        .position(|l| l.starts_with('#') && l.contains("\"49.234.165.79 hub.bktencent.com\""))
+        .expect("the hosts workaround");
+    assert!(fix[hosts].contains("node-2 (10.0.0.13)"), "{fix:?}");
+    assert!(has(&fix, "ask BlueKing support"), "{fix:?}");
+    let pull = fix
+        .iter()
+        .position(|l| {
+            l == "ssh 10.0.0.13 docker pull hub.bktencent.com/blueking/bk-job-gateway:3.9.9"
+        })
+        .expect("pull by hand");
+    assert!(
+        hosts < pull,
+        "the workaround comes before the check: {fix:?}"
+    );
+
+    let demo = one(&r, "image-pull-failed", "pod/nginx-demo-7f9d8c6b5-w2x4z");
+    assert!(has(
+        &lines(demo, "evidence"),
+        "fell back to Docker Hub (registry-1.docker.io)"
+    ));
+    let fix = lines(demo, "remediation");
+    assert!(
+        has(&fix, "REPO_MIRRORS=https://hub.bktencent.com"),
+        "{fix:?}"
+    );
+    assert_eq!(
+        commands(demo),
+        [
+            "ssh 10.0.0.13 curl -sS -m 10 -o /dev/null https://registry-1.docker.io/v2/",
+            "ssh 10.0.0.13 docker pull nginx:1.25",
+            "kubectl delete pod -n default nginx-demo-7f9d8c6b5-w2x4z",
+        ]
+    );
+    // None of these BlueKing lines where the registry said something else.
+    let plain = both_languages("image-pull");
+    let user = one(
+        &plain,
+        "image-pull-failed",
+        "pod/bk-user-api-6c8d9f7b4-m9zqp",
+    );
+    let fix = lines(user, "remediation");
+    assert!(
+        !has(&fix, "49.234.165.79") && !has(&fix, "REPO_MIRRORS") && !has(&fix, "setup_bkce7.sh")
+    );
+    // A probe pod with no Ingress to tell the domain: the re-run is a step to fill in.
+    let nsenter = one(&plain, "image-pull-failed", "pod/nsenter-x7k2pq");
+    assert!(has(
+        &lines(nsenter, "remediation"),
+        "# scripts/setup_bkce7.sh -i base --domain BK_DOMAIN"
+    ));
+}
+
+#[test]
+fn bk_image_pull_near_miss_old_probe_events_other_namespace_and_a_recovered_pull() {
+    quiet("bk-image-pull-near-miss");
+}
+
+#[test]
+fn pod_unschedulable_compares_the_nodes_with_blueking_sizing() {
+    // 16 GB nodes: smaller than BlueKing asks for.
+    let r = both_languages("unschedulable");
+    let mysql = one(&r, "pod-unschedulable", "pod/bk-mysql-mysql-0");
+    assert!(
+        has(
+            &lines(mysql, "evidence"),
+            "3 of 3 node(s) are smaller: master-1 (cpu 8, memory 15.5Gi), node-1 (cpu 8, memory 15.5Gi), node-2 (cpu 8, memory 15.5Gi)"
+        ),
+        "{mysql:#}"
+    );
+    assert!(has(&lines(mysql, "remediation"), "# BlueKing: add nodes"));
+    // A taint or selector is no matter of size.
+    let nginx = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-ingress-nginx-controller-6f7d8c9b5-w2x4z",
+    );
+    assert!(!has(&lines(nginx, "evidence"), "8 cores and 32 GB"));
+
+    // Nodes of 8 cores and 32 GB: a pod too big for them says nothing about sizing.
+    let r = both_languages("bk-unschedulable-near-miss");
+    let big = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-log-search-api-5f6d7c8b9-z8x7c",
+    );
+    assert!(
+        has(&lines(big, "evidence"), "the pod requests cpu 12000m"),
+        "{big:#}"
+    );
+    assert!(
+        !has(&lines(big, "evidence"), "8 cores and 32 GB"),
+        "{big:#}"
+    );
+    assert!(!has(&lines(big, "remediation"), "32 GB"), "{big:#}");
+}
+
+#[test]
+fn local_volumes_used_up_name_the_size_and_blueking_mount_points() {
+    let r = both_languages("bk-localpv");
+    let pod = one(&r, "pod-unschedulable", "pod/bk-mysql-mysql-0");
+    assert!(has(
+        &lines(pod, "evidence"),
+        "local volumes (class local-storage) are used up"
+    ));
+    assert!(commands(pod).contains(&"kubectl get pvc -A | grep -vw Bound".to_string()));
+    let claim = one(
+        &r,
+        "pvc-unbound",
+        "persistentvolumeclaim/data-bk-mysql-mysql-0",
+    );
+    assert!(has(
+        &lines(claim, "evidence"),
+        "needs 50Gi; no free volume of class local-storage is large enough: the largest is local-pv-6c1b2a9e (20Gi)"
+    ));
+    let fix = lines(claim, "remediation");
+    assert!(
+        has(&fix, "localpv.hostDir (default /mnt/blueking/)"),
+        "{fix:?}"
+    );
+    assert!(
+        has(&fix, "helmfile -f 00-localpv.yaml.gotmpl sync"),
+        "{fix:?}"
+    );
+    // An immediate claim that is unbound is another cause: no word of local volumes.
+    let r = both_languages("unschedulable");
+    let es = one(
+        &r,
+        "pod-unschedulable",
+        "pod/bk-elastic-elasticsearch-master-0",
+    );
+    assert!(!has(&lines(es, "evidence"), "local volumes"), "{es:#}");
+    assert!(!commands(es).iter().any(|c| c.contains("grep -vw Bound")));
+}
+
+#[test]
 fn pod_unschedulable_reads_the_schedulers_reasons_back_into_the_cluster() {
     let r = both_languages("unschedulable");
     assert_eq!(of_rule(&r, "pod-unschedulable").len(), 3, "{r:#}");
@@ -326,7 +497,20 @@ fn container_oom_killed_error_when_it_keeps_dying_warning_for_one_kill() {
         &fix,
         "raise resources.limits.memory of container api (now 512Mi) in the values of bk-log-search"
     ));
-    assert!(has(&fix, "helmfile -f FILE -l name=bk-log-search sync"));
+    assert!(has(&fix, "# helmfile -f FILE -l name=bk-log-search sync"));
+    // BlueKing's guide: the release's helmfile file, its custom-values file, the limits on the pod.
+    assert!(
+        commands(search).contains(&"grep -lw bk-log-search *.yaml.gotmpl".to_string()),
+        "{fix:?}"
+    );
+    assert!(has(&fix, "custom-values.yaml.gotmpl"), "{fix:?}");
+    assert!(
+        has(
+            &fix,
+            "jq '.spec.containers[] | select(.name==\"api\") | .resources.limits'"
+        ),
+        "{fix:?}"
+    );
 
     let transfer = one(
         &r,
@@ -388,6 +572,16 @@ fn probe_failing_quotes_the_probe_even_an_exec_probes_empty_answer() {
 
     let iam = one(&r, "probe-failing", "pod/bk-iam-saas-web-5d6c7b8f9-h2j4k");
     assert_eq!(iam["severity"], "warning");
+    // Restarted more than 3 times: the guide's resource-limit advice; bk-paas, never restarted, not.
+    assert!(
+        commands(iam).contains(&"grep -lw bk-iam *.yaml.gotmpl".to_string()),
+        "{iam:#}"
+    );
+    assert!(has(
+        &lines(iam, "remediation"),
+        "# helmfile -f FILE -l name=bk-iam sync"
+    ));
+    assert!(!has(&lines(paas, "remediation"), "yaml.gotmpl"), "{paas:#}");
     let ev = lines(iam, "evidence");
     assert!(has(&ev, "liveness probe failed 12 time(s)"), "{ev:?}");
     assert!(has(&ev, "HTTP probe failed with statuscode: 500"), "{ev:?}");
@@ -545,7 +739,11 @@ fn table_in_chinese_names_the_rules() {
 const FIXTURES: &[&str] = &[
     "image-pull",
     "image-pull-near-miss",
+    "bk-image-pull",
+    "bk-image-pull-near-miss",
     "unschedulable",
+    "bk-unschedulable-near-miss",
+    "bk-localpv",
     "unschedulable-near-miss",
     "no-scheduler",
     "oom",

@@ -39,7 +39,6 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 }
 
 fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
-    let (ns, name) = (pod::namespace(p), pod::name(p));
     let container = c.name.as_str();
     let mut f = containers::pod_finding(ctx, ID, p, container);
     // One kill may be a spike; a container killed again and again will never start.
@@ -94,14 +93,7 @@ fn finding(ctx: &Ctx, p: &Pod, c: &ContainerStatus) -> Finding {
         ("release", release),
     ];
     f.remediation.push(ctx.text(ID, "raise", &vars));
-    f.remediation.push(ctx.text(ID, "sync", &vars));
-    let field = if containers::is_init(p, container) {
-        "initContainers"
-    } else {
-        "containers"
-    };
-    f.remediation.push(format!(
-        "kubectl get pod -n {ns} {name} -o jsonpath='{{.spec.{field}[?(@.name==\"{container}\")].resources}}'"
-    ));
+    f.remediation
+        .extend(containers::limits_advice(ctx, p, container));
     f
 }

@@ -3,7 +3,8 @@
 
 use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus, Node, Pod};
 
-use super::{Ctx, logs};
+use super::{Ctx, logs, site};
+use crate::catalog::fill;
 use crate::findings::Finding;
 use crate::format::when;
 use crate::snapshot::{Snapshot, pod};
@@ -182,6 +183,55 @@ pub fn release_blocked(ctx: &Ctx, p: &Pod) -> bool {
             }
         })
     })
+}
+
+/// BlueKing's advice for a container its resource limits hold back (its charts' limits were tuned
+/// on fast CPUs): find the helmfile file that holds the release, override the limits in its
+/// custom-values file, sync only that release, and see the limits on the pod. Which file grep
+/// prints is not in the data, so the sync is a step to fill in.
+pub fn limits_advice(ctx: &Ctx, p: &Pod, container: &str) -> Vec<String> {
+    let (ns, name) = (pod::namespace(p), pod::name(p));
+    let text = |key: &str, vars: &[(&str, &str)]| fill(ctx.catalog.ui(key, ctx.lang), vars);
+    let Some(release) = pod::release(p) else {
+        return vec![text("limits_no_release", &[("container", container)])];
+    };
+    let chart = site::release(&ctx.releases, release)
+        .filter(|r| r.namespace == ns)
+        .and_then(|r| r.latest().chart.as_deref())
+        .unwrap_or("CHART");
+    let field = if is_init(p, container) {
+        "initContainers"
+    } else {
+        "containers"
+    };
+    let show = format!(
+        "kubectl get pod -n {ns} {name} -o json | jq '.spec.{field}[] | select(.name==\"{container}\") | .resources.limits'"
+    );
+    let vars = [
+        ("release", release),
+        ("container", container),
+        ("chart", chart),
+    ];
+    let mut out = vec![
+        text("limits_find", &vars),
+        format!("grep -lw {release} *.yaml.gotmpl"),
+        text("limits_override", &vars),
+        format!("# helmfile -f FILE -l name={release} sync"),
+    ];
+    // A StatefulSet's pod comes back under its name; any other is replaced by one with a new name.
+    let kept = p
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && o.kind == "StatefulSet");
+    if kept {
+        out.push(text("limits_verify", &[]));
+        out.push(show);
+    } else {
+        out.push(text("limits_verify_new", &[("command", &show)]));
+    }
+    out
 }
 
 /// A finding about one container of a pod, on `pod/NAME`, covering the pod.

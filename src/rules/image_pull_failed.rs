@@ -3,12 +3,24 @@
 //! that cannot resolve or reach the registry, a certificate the node does not trust, a rate limit.
 //! Pulling by hand on that node shows the registry's answer; the tool is the node's runtime's own
 //! (`crictl` for containerd, `docker` for dockerd).
+//!
+//! BlueKing adds three cases of its own: the one-click script's `nsenter-XXXXXX` probe pod, which
+//! `kubectl run --rm` deletes, so often only its events are left; `manifest unknown` from
+//! hub.bktencent.com, whose overseas node lacks some images; and dockerd falling back to Docker
+//! Hub because every configured mirror is dead.
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use std::sync::LazyLock;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateWaiting, ContainerStatus, Event, Pod, PodSpec,
+    PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use regex::Regex;
 
 use super::containers::{self, node_label, on_node};
 use super::events::{self, Recent};
-use super::{Ctx, logs};
+use super::{Ctx, logs, site};
 use crate::findings::Finding;
 use crate::snapshot::pod;
 
@@ -92,10 +104,111 @@ pub fn registry(image: &str) -> &str {
     }
 }
 
+/// BlueKing's public registry, and the address its docs give for the mainland node when the name
+/// resolves to the overseas one.
+const BK_HUB: &str = "hub.bktencent.com";
+const BK_HUB_MAINLAND: &str = "49.234.165.79";
+/// Where dockerd goes when no configured mirror answers.
+const DOCKER_HUB: &str = "registry-1.docker.io";
+
+/// The probe pod `setup_bkce7.sh` starts to find Docker's root directory.
+pub fn is_nsenter_probe(name: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^nsenter-[a-z0-9]{6}$").unwrap());
+    RE.is_match(name)
+}
+
+/// A namespace BlueKing is installed in: the default one, or one whose Ingresses serve a BlueKing
+/// host.
+fn is_blueking_ns(ctx: &Ctx, ns: &str) -> bool {
+    ns == "blueking"
+        || ctx.snap.ingresses.iter().any(|i| {
+            site::ingress_ns(i) == ns
+                && site::ingress_hosts(i).any(|h| site::domain_of_host(h).is_some())
+        })
+}
+
+/// The image a `Failed to pull image "IMAGE": ...` event names.
+fn event_image(e: &Event) -> Option<&str> {
+    let rest = events::message(e).strip_prefix("Failed to pull image \"")?;
+    rest.split_once('"').map(|(image, _)| image)
+}
+
+/// The probe pods that are gone but whose recent pull failures remain, rebuilt from those events
+/// as the pod was: its container waiting on the pull, on the node that reported it.
+fn vanished_probes(ctx: &Ctx) -> Vec<Pod> {
+    let mut out: Vec<Pod> = Vec::new();
+    let mut failed: Vec<&Event> = ctx
+        .snap
+        .events
+        .iter()
+        .filter(|e| {
+            let o = &e.involved_object;
+            o.kind.as_deref() == Some("Pod")
+                && o.name.as_deref().is_some_and(is_nsenter_probe)
+                && events::reason(e) == "Failed"
+                && event_image(e).is_some()
+                && events::is_recent(ctx, e)
+        })
+        .collect();
+    failed.sort_by_key(|e| std::cmp::Reverse(events::last_seen(e)));
+    for e in failed {
+        let o = &e.involved_object;
+        let (Some(ns), Some(name)) = (
+            o.namespace.as_deref().or(e.metadata.namespace.as_deref()),
+            o.name.as_deref(),
+        ) else {
+            continue;
+        };
+        let exists = |p: &Pod| pod::namespace(p) == ns && pod::name(p) == name;
+        if !is_blueking_ns(ctx, ns) || ctx.snap.pods.iter().any(exists) || out.iter().any(exists) {
+            continue;
+        }
+        let image = event_image(e).unwrap_or_default().to_string();
+        let container = events::container(e).unwrap_or("nsenter").to_string();
+        let node = e.source.as_ref().and_then(|s| s.host.clone());
+        out.push(Pod {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                node_name: node,
+                containers: vec![Container {
+                    name: container.clone(),
+                    image: Some(image.clone()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some("Pending".into()),
+                container_statuses: Some(vec![ContainerStatus {
+                    name: container,
+                    image,
+                    state: Some(ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some("ErrImagePull".into()),
+                            message: Some(events::message(e).into()),
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+        });
+    }
+    out
+}
+
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let recent = Recent::new(ctx.snap, ctx.now, events::RECENT);
     let mut out = Vec::new();
-    for p in ctx.snap.pods.iter().filter(|p| !pod::is_ready(p)) {
+    let vanished = vanished_probes(ctx);
+    let pods = ctx.snap.pods.iter().map(|p| (p, false));
+    let pods = pods.chain(vanished.iter().map(|p| (p, true)));
+    for (p, gone) in pods.filter(|(p, _)| !pod::is_ready(p)) {
         let (ns, name) = (pod::namespace(p), pod::name(p));
         let pull_events: Vec<_> = recent
             .with_reason("Pod", ns, name, &["Failed"])
@@ -121,7 +234,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             })
             .collect();
         if !failing.is_empty() {
-            out.push(finding(ctx, p, &failing, &pull_events));
+            out.push(finding(ctx, p, gone, &failing, &pull_events));
         }
     }
     out
@@ -130,8 +243,9 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 fn finding(
     ctx: &Ctx,
     p: &Pod,
+    gone: bool,
     failing: &[(&ContainerStatus, String)],
-    pull_events: &[&k8s_openapi::api::core::v1::Event],
+    pull_events: &[&Event],
 ) -> Finding {
     let (ns, name) = (pod::namespace(p), pod::name(p));
     let node = pod::node(p);
@@ -153,6 +267,11 @@ fn finding(
         .map(containers::runtime)
         .unwrap_or("");
     let docker = runtime.starts_with("docker://");
+    let probe = is_nsenter_probe(name) && is_blueking_ns(ctx, ns);
+    if gone {
+        f.evidence
+            .push(ctx.text(ID, "probe_gone", &[("pod", name)]));
+    }
     for (c, message) in failing {
         let image = image_of(c);
         let reg = registry(&image);
@@ -196,10 +315,33 @@ fn finding(
             f.evidence
                 .push(ctx.text(ID, "runtime", &[("runtime", runtime)]));
         }
-        push_fix(ctx, &mut f.remediation, cause, docker, p, &vars);
+        let lower = message.to_ascii_lowercase();
+        let hub_missing = cause == Cause::NotFound && reg == BK_HUB;
+        let mirrors_dead = cause == Cause::Unreachable && lower.contains(DOCKER_HUB);
+        if hub_missing {
+            f.evidence.push(ctx.text(ID, "hub_overseas", &vars));
+        }
+        if mirrors_dead {
+            f.evidence.push(ctx.text(ID, "mirrors_dead", &vars));
+        }
+        let mut also = Vec::new();
+        if hub_missing {
+            let hosts = format!("{BK_HUB_MAINLAND} {BK_HUB}");
+            also.push(ctx.text(ID, "fix_hub_hosts", &[("hosts", &hosts), ("node", &node_s)]));
+        }
+        if mirrors_dead {
+            also.push(ctx.text(ID, "fix_mirrors", &vars));
+        }
+        push_fix(ctx, &mut f.remediation, cause, docker, p, &vars, also);
     }
-    for line in containers::retry_now(ctx, ID, p) {
-        push_new(&mut f.remediation, line);
+    if !gone {
+        for line in containers::retry_now(ctx, ID, p) {
+            push_new(&mut f.remediation, line);
+        }
+    }
+    if probe {
+        f.evidence.push(ctx.text(ID, "probe", &[("pod", name)]));
+        push_rerun(ctx, &mut f.remediation);
     }
     f.covers.push((ns.to_string(), name.to_string()));
     f
@@ -212,14 +354,10 @@ fn push_fix(
     docker: bool,
     p: &Pod,
     vars: &[(&str, &str)],
+    also: Vec<String>,
 ) {
-    let image = vars[0].1;
     let reg = vars[1].1;
-    // Not scheduled yet, it has no node to run anything on.
-    let on = |cmd: String| match pod::node(p) {
-        Some(_) => on_node(ctx.snap, p, &cmd),
-        None => format!("# {cmd}"),
-    };
+    let on = |cmd: String| on_its_node(ctx, p, cmd);
     match cause {
         Cause::InvalidName => {
             push_new(out, ctx.text(ID, "fix_invalid", vars));
@@ -230,19 +368,46 @@ fn push_fix(
             push_new(out, on(format!("nslookup {reg}")));
         }
         Cause::Unreachable => {
+            for line in also {
+                push_new(out, line);
+            }
             push_new(out, ctx.text(ID, "fix_unreachable", vars));
+            // Docker Hub's images are served from another name than the one in the reference.
+            let host = if reg == "docker.io" { DOCKER_HUB } else { reg };
             push_new(
                 out,
-                on(format!("curl -sS -m 10 -o /dev/null https://{reg}/v2/")),
+                on(format!("curl -sS -m 10 -o /dev/null https://{host}/v2/")),
             );
+            push_pull(ctx, out, docker, p, vars);
+            return;
         }
         Cause::Certificate if docker => push_new(out, ctx.text(ID, "fix_x509_docker", vars)),
         Cause::Certificate => push_new(out, ctx.text(ID, "fix_x509_containerd", vars)),
         Cause::Credentials => push_new(out, ctx.text(ID, "fix_credentials", vars)),
-        Cause::NotFound => push_new(out, ctx.text(ID, "fix_not_found", vars)),
+        Cause::NotFound => {
+            push_new(out, ctx.text(ID, "fix_not_found", vars));
+            for line in also {
+                push_new(out, line);
+            }
+        }
         Cause::RateLimit => push_new(out, ctx.text(ID, "fix_rate_limit", vars)),
         Cause::Unknown => {}
     }
+    push_pull(ctx, out, docker, p, vars);
+}
+
+/// A command on the pod's node; not scheduled yet, it has no node to run anything on.
+fn on_its_node(ctx: &Ctx, p: &Pod, cmd: String) -> String {
+    match pod::node(p) {
+        Some(_) => on_node(ctx.snap, p, &cmd),
+        None => format!("# {cmd}"),
+    }
+}
+
+/// Pulling by hand on the pod's node: the check that the fix worked.
+fn push_pull(ctx: &Ctx, out: &mut Vec<String>, docker: bool, p: &Pod, vars: &[(&str, &str)]) {
+    let image = vars[0].1;
+    let on = |cmd: String| on_its_node(ctx, p, cmd);
     push_new(out, ctx.text(ID, "pull_by_hand", vars));
     let pull = if docker {
         format!("docker pull {image}")
@@ -250,6 +415,21 @@ fn push_fix(
         format!("crictl pull {image}")
     };
     push_new(out, on(pull));
+}
+
+/// The one-click script stopped at the probe: once the node can pull, it is run again, with the
+/// domain it was first given where the Ingresses tell it.
+fn push_rerun(ctx: &Ctx, out: &mut Vec<String>) {
+    push_new(out, ctx.text(ID, "probe_rerun", &[]));
+    let rerun = "scripts/setup_bkce7.sh -i base --domain";
+    match site::ingress_domains(ctx.snap).first() {
+        Some((domain, _)) => push_new(out, format!("{rerun} {domain}")),
+        None => push_new(
+            out,
+            ctx.text(ID, "probe_rerun_domain", &[("command", rerun)]),
+        ),
+    }
+    push_new(out, ctx.text(ID, "probe_registry", &[]));
 }
 
 fn push_new(list: &mut Vec<String>, s: String) {
@@ -301,6 +481,19 @@ mod tests {
             Cause::of("InvalidImageName", "Failed to apply default image tag"),
             Cause::InvalidName
         );
+    }
+
+    #[test]
+    fn the_one_click_scripts_probe_pod_by_name() {
+        assert!(is_nsenter_probe("nsenter-x7k2pq"));
+        for name in [
+            "nsenter-x7k2p",
+            "nsenter-x7k2pqz",
+            "nsenter-X7K2PQ",
+            "my-nsenter-x7k2pq",
+        ] {
+            assert!(!is_nsenter_probe(name), "{name}");
+        }
     }
 
     #[test]

@@ -133,6 +133,11 @@ fn finding(ctx: &Ctx, p: &Pod, seen: Seen) -> Finding {
         || causes.contains("persistentvolumeclaim")
         || causes.contains("volume node affinity")
     {
+        if causes.contains("didn't find available persistent volumes to bind") {
+            f.evidence.push(ctx.text(ID, "no_free_pv", &[]));
+            f.remediation
+                .push("kubectl get pvc -A | grep -vw Bound".to_string());
+        }
         claims(ctx, &mut f, p);
     }
     f.remediation
@@ -140,7 +145,7 @@ fn finding(ctx: &Ctx, p: &Pod, seen: Seen) -> Finding {
     f
 }
 
-/// `cpu` in millicores, memory and the rest in their base unit, from a Kubernetes quantity
+/// `cpu` in cores, memory and the rest in their base unit, from a Kubernetes quantity
 /// (`500m`, `2`, `16Mi`, `16163236Ki`, `1G`, `1e9`).
 pub fn quantity(q: &str) -> Option<f64> {
     let q = q.trim();
@@ -231,6 +236,9 @@ fn insufficient(ctx: &Ctx, f: &mut Finding, p: &Pod, causes: &str, release: &str
             used.entry(n).or_default().push(q);
         }
     }
+    if resources.iter().any(|r| matches!(*r, "cpu" | "memory")) {
+        sizing(ctx, f);
+    }
     for resource in resources {
         let want = pod_request(p, resource);
         f.evidence.push(ctx.text(
@@ -269,6 +277,51 @@ fn insufficient(ctx: &Ctx, f: &mut Finding, p: &Pod, causes: &str, release: &str
             &[("resource", resource), ("release", release)],
         ));
     }
+}
+
+/// BlueKing 7.x's node size: 8 cores and 32 GB each, 3.5 to 4 such nodes for the base suite. A
+/// 32 GB machine reports a little less than 32 GiB of capacity, so 30 GiB is the line.
+const BK_CORES: f64 = 8.0;
+const BK_MEMORY: f64 = 30.0 * 1024.0 * 1024.0 * 1024.0;
+
+/// Nodes smaller than BlueKing asks for: a cluster of them runs out before the suite is in.
+fn sizing(ctx: &Ctx, f: &mut Finding) {
+    let size = |n: &Node, r: &str| {
+        let status = n.status.as_ref()?;
+        let q = status.capacity.as_ref().and_then(|c| c.get(r));
+        let q = q.or_else(|| status.allocatable.as_ref()?.get(r))?;
+        quantity(&q.0)
+    };
+    let small: Vec<String> = ctx
+        .snap
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let (cpu, mem) = (size(n, "cpu")?, size(n, "memory")?);
+            (cpu < BK_CORES || mem < BK_MEMORY).then(|| {
+                format!(
+                    "{} (cpu {}, memory {})",
+                    n.metadata.name.as_deref().unwrap_or("-"),
+                    cpu,
+                    show("memory", mem)
+                )
+            })
+        })
+        .collect();
+    if small.is_empty() {
+        return;
+    }
+    let (count, total) = (small.len().to_string(), ctx.snap.nodes.len().to_string());
+    f.evidence.push(ctx.text(
+        ID,
+        "bk_sizing",
+        &[
+            ("count", &count),
+            ("total", &total),
+            ("nodes", &small.join(", ")),
+        ],
+    ));
+    f.remediation.push(ctx.text(ID, "fix_bk_sizing", &[]));
 }
 
 fn tolerates(tolerations: &[Toleration], t: &Taint) -> bool {

@@ -18,6 +18,10 @@ pub const ID: &str = "probe-failing";
 /// Probes run every few seconds: what failed more than ten minutes ago says nothing about now.
 const WINDOW: SignedDuration = SignedDuration::from_mins(10);
 
+/// BlueKing's guide: running, not ready and restarted more than 3 times, while the events and logs
+/// look normal, is a container its resource limits keep from starting in time.
+const GUIDE_RESTARTS: i32 = 3;
+
 const KINDS: &[(&str, &str)] = &[
     ("Readiness", "readiness"),
     ("Liveness", "liveness"),
@@ -36,6 +40,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             continue;
         }
         let mut f: Option<Finding> = None;
+        let mut restarting: Vec<&str> = Vec::new();
         for c in pod::container_statuses(p) {
             let running = c.state.as_ref().is_some_and(|s| s.running.is_some());
             if c.ready || !(running || c.restart_count > 0) {
@@ -58,6 +63,9 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                 )
             });
             add_container(ctx, f, p, c, &mine);
+            if c.restart_count > GUIDE_RESTARTS {
+                restarting.push(&c.name);
+            }
         }
         if let Some(mut f) = f {
             if containers::release_blocked(ctx, p) {
@@ -67,6 +75,9 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             f.remediation
                 .push(format!("kubectl describe pod -n {ns} {name}"));
             f.remediation.push(ctx.text(ID, "slow_start", &[]));
+            for c in restarting {
+                f.remediation.extend(containers::limits_advice(ctx, p, c));
+            }
             f.covers.push((ns.to_string(), name.to_string()));
             out.push(f);
         }
