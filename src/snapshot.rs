@@ -243,6 +243,24 @@ pub struct PodSpecRead {
     pub volumes: Option<VolumeRead>,
     /// Of each container and init container; its name is always kept, as its status is found by it.
     pub containers: ContainerRead,
+    /// What is kept instead of a pod that is ready and never restarted (`None`: the same). Most
+    /// rules look into the pods in trouble only; on a cluster of thousands of healthy pods, their
+    /// probes, tolerations and volumes would cost tens of MiB nobody reads.
+    pub of_healthy: Option<&'static PodSpecRead>,
+}
+
+impl PodSpecRead {
+    /// Nothing but container names: the start of a declaration that names what it keeps.
+    pub const NONE: PodSpecRead = PodSpecRead {
+        node_name: false,
+        host_network: false,
+        node_selector: false,
+        node_affinity: false,
+        tolerations: false,
+        volumes: None,
+        containers: ContainerRead::NONE,
+        of_healthy: None,
+    };
 }
 
 /// The sources kept of a pod's volume beside its name.
@@ -264,6 +282,16 @@ pub struct ContainerRead {
     /// Environment variables kept by name, without their value or source (values can be secrets):
     /// a rule may ask whether a container has one, never what it holds.
     pub env_names: &'static [&'static str],
+}
+
+impl ContainerRead {
+    pub const NONE: ContainerRead = ContainerRead {
+        image: false,
+        resources: false,
+        probes: false,
+        restart_policy: false,
+        env_names: &[],
+    };
 }
 
 /// Node facts the rules share.

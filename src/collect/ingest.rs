@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::findings::Skipped;
 use crate::helm;
-use crate::snapshot::{ContainerRead, LogFailure, PodSpecRead, Snapshot, event};
+use crate::snapshot::{ContainerRead, LogFailure, PodSpecRead, Snapshot, event, pod};
 
 /// The tool's own marker object in a snapshot directory it wrote: when and from where.
 pub const INFO_KIND: &str = "SnapshotInfo";
@@ -292,6 +292,10 @@ impl Source<'_> {
 /// Keeps of a pod's spec what `read` names; the rest of the pod stays as it is. Applied to the
 /// typed pod as it is parsed, so no pod is held whole for longer than its own parse.
 fn slim_pod(pod: &mut Pod, read: &PodSpecRead) {
+    let read = match read.of_healthy {
+        Some(healthy) if !pod::is_troubled(pod) => healthy,
+        _ => read,
+    };
     let Some(spec) = pod.spec.as_mut() else {
         return;
     };
@@ -467,6 +471,7 @@ mod tests {
             restart_policy: true,
             env_names: &["BK_REPO_EXT_IP"],
         },
+        of_healthy: None,
     };
 
     /// The pod as a file gives it and as a live list item gives it: both must come out the same.
@@ -520,6 +525,39 @@ mod tests {
         assert_eq!(snap.skipped[0].what, "pods: Pod x/p0");
         assert!(snap.skipped[0].reason.starts_with("does not parse"));
         assert!(!snap.skipped[0].reason.contains("do-not-print"));
+    }
+
+    #[test]
+    fn a_healthy_pod_keeps_only_what_is_read_of_healthy_pods() {
+        const HEALTHY: PodSpecRead = PodSpecRead {
+            node_name: true,
+            containers: ContainerRead {
+                image: true,
+                resources: true,
+                ..ContainerRead::NONE
+            },
+            ..PodSpecRead::NONE
+        };
+        let read = PodSpecRead {
+            of_healthy: Some(&HEALTHY),
+            ..READ
+        };
+        let mut healthy = pod();
+        healthy["status"] = serde_json::json!({"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0,
+                                   "image": "bk-paas:1.4.2", "imageID": ""}]});
+        let mut snap = Snapshot::default();
+        Ingest::new(Some(read)).add(&mut snap, healthy, "pods", None);
+        assert_eq!(
+            serde_json::to_value(&snap.pods[0]).unwrap()["spec"],
+            serde_json::json!({"nodeName": "node-1",
+                "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
+                "containers": [{"name": "app", "image": "bk-paas:1.4.2",
+                                "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}}}]})
+        );
+        // The same pod restarted is in trouble: the whole declaration applies.
+        assert_eq!(ingest(Some(read))["spec"], ingest(Some(READ))["spec"]);
     }
 
     #[test]

@@ -184,6 +184,27 @@ pub const POD_SPEC_READ: PodSpecRead = PodSpecRead {
         // ipv6-disabled: which bk-repo gateway reads `gateway.extIp`.
         env_names: &[ipv6_disabled::EXT_IP_ENV],
     },
+    of_healthy: Some(&HEALTHY_POD_SPEC_READ),
+};
+
+/// What the rules read of a pod that is ready and never restarted: where it runs and, for
+/// pod-unschedulable's count of what each node has left, what its containers request. Every other
+/// field above is read only of pods in trouble (not ready, or restarted).
+const HEALTHY_POD_SPEC_READ: PodSpecRead = PodSpecRead {
+    node_name: true,
+    host_network: true,
+    node_selector: false,
+    node_affinity: false,
+    tolerations: false,
+    volumes: None,
+    containers: ContainerRead {
+        image: true,
+        resources: true,
+        probes: false,
+        restart_policy: false,
+        env_names: &[],
+    },
+    of_healthy: None,
 };
 
 /// Runs every rule and returns the findings, most severe first.
