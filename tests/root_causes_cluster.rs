@@ -7,7 +7,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::{fixture, run};
+use common::{fixture, lines, of_rule, one, run};
 
 const LANGS: [&str; 2] = ["zh", "en"];
 
@@ -31,33 +31,6 @@ fn check(name: &str, lang: &str, extra: &[&str]) -> (i32, Value) {
         v["skipped"]
     );
     (r.code, v)
-}
-
-fn of_rule<'a>(v: &'a Value, rule: &str) -> Vec<&'a Value> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["rule"] == rule)
-        .collect()
-}
-
-fn one<'a>(v: &'a Value, rule: &str, object: &str) -> &'a Value {
-    let found: Vec<_> = of_rule(v, rule)
-        .into_iter()
-        .filter(|f| f["object"] == object)
-        .collect();
-    assert_eq!(found.len(), 1, "{rule} {object} in {v:#}");
-    found[0]
-}
-
-fn lines(f: &Value, field: &str) -> Vec<String> {
-    f[field]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
 }
 
 fn evidence(f: &Value) -> String {

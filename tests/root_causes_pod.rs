@@ -6,7 +6,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::{fixture, run};
+use common::{fixture, lines, of_rule, one, run};
 
 const ROOT_CAUSES: &[&str] = &[
     "image-pull-failed",
@@ -30,33 +30,6 @@ fn check(name: &str, lang: &str) -> (i32, Value) {
     ]);
     assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
     (r.code, r.json())
-}
-
-fn of_rule<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["rule"] == rule)
-        .collect()
-}
-
-fn one<'a>(report: &'a Value, rule: &str, object: &str) -> &'a Value {
-    let found: Vec<&Value> = of_rule(report, rule)
-        .into_iter()
-        .filter(|f| f["object"] == object)
-        .collect();
-    assert_eq!(found.len(), 1, "{rule} on {object}: {report:#}");
-    found[0]
-}
-
-fn lines(f: &Value, field: &str) -> Vec<String> {
-    f[field]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect()
 }
 
 fn commands(f: &Value) -> Vec<String> {

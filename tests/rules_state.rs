@@ -7,7 +7,7 @@ mod common;
 use assert_cmd::Command;
 use serde_json::Value;
 
-use common::fixture;
+use common::{fixture, lines, of_rule, one};
 
 const LANGS: [&str; 2] = ["zh", "en"];
 
@@ -28,33 +28,6 @@ fn check(name: &str, lang: &str) -> (i32, Value) {
         report["skipped"]
     );
     (out.status.code().unwrap(), report)
-}
-
-fn of_rule<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["rule"] == rule)
-        .collect()
-}
-
-fn one<'a>(report: &'a Value, rule: &str, object: &str) -> &'a Value {
-    let found: Vec<_> = of_rule(report, rule)
-        .into_iter()
-        .filter(|f| f["object"] == object)
-        .collect();
-    assert_eq!(found.len(), 1, "{rule} {object} in {report:#}");
-    found[0]
-}
-
-fn lines(f: &Value, field: &str) -> Vec<String> {
-    f[field]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
 }
 
 fn evidence_has(f: &Value, needle: &str) -> bool {

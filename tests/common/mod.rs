@@ -165,3 +165,33 @@ pub fn finding_keys(report: &Value) -> Vec<(String, String)> {
     keys.sort();
     keys
 }
+
+/// The findings of one rule in a `-o json` report.
+pub fn of_rule<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .collect()
+}
+
+/// The one finding of `rule` on `object`; fails the test unless there is exactly one.
+pub fn one<'a>(report: &'a Value, rule: &str, object: &str) -> &'a Value {
+    let found: Vec<&Value> = of_rule(report, rule)
+        .into_iter()
+        .filter(|f| f["object"] == object)
+        .collect();
+    assert_eq!(found.len(), 1, "{rule} on {object}: {report:#}");
+    found[0]
+}
+
+/// A finding's `evidence` or `remediation` as strings.
+pub fn lines(f: &Value, field: &str) -> Vec<String> {
+    f[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
