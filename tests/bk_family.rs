@@ -4,6 +4,7 @@
 //! recorded kubelet-unreachable 500 served for a pod's log.
 
 mod common;
+use common::check_fixture as check;
 
 use fake_apiserver::{FakeApi, Fault, Respond};
 use serde_json::Value;
@@ -11,22 +12,6 @@ use serde_json::Value;
 use common::{fixture, run, serve};
 
 const LANGS: [&str; 2] = ["zh", "en"];
-
-/// `check -o json --lang LANG --snapshot DIR`: the exit code and the report.
-fn check(scenario: &str, lang: &str) -> (i32, Value) {
-    let dir = fixture(scenario);
-    let r = run(&[
-        "check",
-        "--snapshot",
-        dir.to_str().unwrap(),
-        "-o",
-        "json",
-        "--lang",
-        lang,
-    ]);
-    assert!(!r.stderr.contains("panicked"), "{scenario}: {}", r.stderr);
-    (r.code, r.json())
-}
 
 fn findings(v: &Value) -> &Vec<Value> {
     v["findings"].as_array().unwrap()

@@ -3,6 +3,7 @@
 //! real kubelet shows it between restarts.
 
 mod common;
+use common::check_fixture as check;
 
 use serde_json::Value;
 
@@ -16,21 +17,6 @@ const ROOT_CAUSES: &[&str] = &[
     "init-container-failing",
     "volume-mount-failed",
 ];
-
-fn check(name: &str, lang: &str) -> (i32, Value) {
-    let dir = fixture(name);
-    let r = run(&[
-        "check",
-        "--snapshot",
-        dir.to_str().unwrap(),
-        "-o",
-        "json",
-        "--lang",
-        lang,
-    ]);
-    assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
-    (r.code, r.json())
-}
 
 fn commands(f: &Value) -> Vec<String> {
     lines(f, "remediation")

@@ -195,3 +195,19 @@ pub fn lines(f: &Value, field: &str) -> Vec<String> {
         .map(|l| l.as_str().unwrap().to_string())
         .collect()
 }
+
+/// `check -o json --lang LANG --snapshot` on a fixture: the exit code and the report.
+pub fn check_fixture(name: &str, lang: &str) -> (i32, Value) {
+    let dir = fixture(name);
+    let r = run(&[
+        "check",
+        "--snapshot",
+        dir.to_str().unwrap(),
+        "-o",
+        "json",
+        "--lang",
+        lang,
+    ]);
+    assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
+    (r.code, r.json())
+}
