@@ -356,6 +356,39 @@ pub mod pod {
         container_statuses(p).map(|c| c.restart_count).sum()
     }
 
+    /// Whether a log read without `previous` is served from the container's last terminated
+    /// instance, the one `previous` reads: the kubelet (`validateContainerLogStatus`) does so for a
+    /// container that neither runs nor has ended with an id of its own, such as one waiting out a
+    /// CrashLoopBackOff. Both reads then give the same log.
+    pub fn log_is_last_instance(c: &ContainerStatus) -> bool {
+        let id = |t: Option<&k8s_openapi::api::core::v1::ContainerStateTerminated>| {
+            t.and_then(|t| t.container_id.as_deref())
+                .is_some_and(|id| !id.is_empty())
+        };
+        let Some(state) = &c.state else {
+            return false;
+        };
+        let own = state.running.is_some() || id(state.terminated.as_ref());
+        let waits = state.waiting.is_some() || state.terminated.is_some();
+        let last = id(c.last_state.as_ref().and_then(|s| s.terminated.as_ref()));
+        !own && waits && last
+    }
+
+    /// Whether a current log read has nothing to give: the container waits for its image, its
+    /// volumes or its init containers, and has never ended (the kubelet refuses the read).
+    pub fn has_no_log_yet(c: &ContainerStatus) -> bool {
+        let Some(state) = &c.state else {
+            return false;
+        };
+        state.running.is_none()
+            && state.terminated.is_none()
+            && state.waiting.is_some()
+            && c.last_state
+                .as_ref()
+                .and_then(|s| s.terminated.as_ref())
+                .is_none()
+    }
+
     /// A pod that finished its work (a Job's) is healthy though not ready.
     pub fn is_ready(p: &Pod) -> bool {
         if phase(p) == "Succeeded" {

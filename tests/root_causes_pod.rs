@@ -587,8 +587,8 @@ fn init_container_failing_names_what_it_waits_for() {
     assert_eq!(
         commands(saas),
         [
-            // The previous log is the kubelet's "no log": the current one is the one to read.
-            "kubectl logs -n blueking bk-iam-saas-web-5d6c7b8f9-h2j4k -c check-mysql",
+            // Waiting out its back-off, the container's log is its last instance's: `-p` reads it.
+            "kubectl logs -n blueking bk-iam-saas-web-5d6c7b8f9-h2j4k -c check-mysql -p",
             "kubectl get pods -n blueking -l app.kubernetes.io/instance=bk-mysql",
             "kubectl describe pod -n blueking bk-iam-saas-web-5d6c7b8f9-h2j4k",
         ]

@@ -325,7 +325,8 @@ fn pod(i: usize, h: &History, node: usize, failing: bool) -> Value {
                "state": {"waiting": {"reason": "CrashLoopBackOff",
                                      "message": "back-off 5m0s restarting failed container"}},
                "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
-                                            "startedAt": time(started), "finishedAt": time(started)}}})
+                                            "startedAt": time(started), "finishedAt": time(started),
+                                            "containerID": format!("containerd://{:064x}", i + (1 << 32))}}})
     } else {
         json!({"name": "app", "ready": true, "started": true, "restartCount": 0,
                "image": format!("hub.bktencent.com/blueking/{}:v1.0.0", h.name),
@@ -492,15 +493,15 @@ pub fn generate(shape: Shape) -> Cluster {
         let p = pod(i, h, i % shape.nodes.max(1), failing);
         if failing {
             let name = p["metadata"]["name"].as_str().unwrap().to_string();
-            for previous in [true, false] {
-                logs.push((
-                    h.namespace.clone(),
-                    name.clone(),
-                    "app".to_string(),
-                    previous,
-                    crash_log(&name, previous),
-                ));
-            }
+            // Waiting out its back-off, the container has no instance of its own: the kubelet
+            // serves both reads from the one that last ended.
+            logs.push((
+                h.namespace.clone(),
+                name.clone(),
+                "app".to_string(),
+                true,
+                crash_log(&name, true),
+            ));
             objects.push(json!({
                 "apiVersion": "v1", "kind": "Event",
                 "metadata": {"name": format!("{name}.187a1b2c3d4e5f60"), "namespace": h.namespace},

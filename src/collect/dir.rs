@@ -118,6 +118,22 @@ pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
                 .push(Skipped::new(rel(root, path), format!("cannot read: {e}"))),
         }
     }
+    // A current log saved while its container waited (`kubectl logs`, a cluster-info dump) is the
+    // log of its last terminated instance, which a live collection reads as the previous one.
+    for p in &snap.pods {
+        for c in pod::container_statuses(p).filter(|c| pod::log_is_last_instance(c)) {
+            let key = LogKey {
+                namespace: pod::namespace(p).to_string(),
+                pod: pod::name(p).to_string(),
+                container: c.name.clone(),
+            };
+            if let Some(entry) = logs.get_mut(&key)
+                && let Some(current) = entry.current.take()
+            {
+                entry.previous.get_or_insert(current);
+            }
+        }
+    }
     snap.logs = logs;
     Ok(snap)
 }

@@ -640,12 +640,12 @@ impl FakeApiServer {
 
     /// Files of a loaded directory that could not be parsed.
     pub fn load_warnings(&self) -> Vec<String> {
-        self.state.store.lock().unwrap().load_warnings.clone()
+        self.state.store.read().unwrap().load_warnings.clone()
     }
 
     /// Reads or changes the served objects and logs while the server runs.
     pub fn with_objects<R>(&self, f: impl FnOnce(&mut Objects<'_>) -> R) -> R {
-        let mut store = self.state.store.lock().unwrap();
+        let mut store = self.state.store.write().unwrap();
         f(&mut Objects { store: &mut store })
     }
 

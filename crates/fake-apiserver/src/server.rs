@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -67,7 +67,9 @@ impl RecordedRequest {
 }
 
 pub struct State {
-    pub store: Mutex<Store>,
+    /// Read-locked by every GET, so that reads run side by side as on a real server; written by
+    /// handlers and by tests changing objects.
+    pub store: RwLock<Store>,
     pub client_verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
     pub config: Config,
     pub requests: Mutex<Vec<RecordedRequest>>,
@@ -86,7 +88,7 @@ impl State {
         client_verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
     ) -> Self {
         State {
-            store: Mutex::new(store),
+            store: RwLock::new(store),
             client_verifier,
             requests: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
@@ -482,14 +484,16 @@ fn route(state: &State, req: &RecordedRequest) -> Resp {
             return status(401, "Unauthorized", "Unauthorized", None);
         }
     }
-    let mut store = state.store.lock().unwrap();
-    for handler in &config.handlers {
-        let mut objects = crate::Objects { store: &mut store };
-        if let Some((code, body)) = handler(req, &mut objects) {
-            return json_response(code, &body);
+    if !config.handlers.is_empty() {
+        let mut store = state.store.write().unwrap();
+        for handler in &config.handlers {
+            let mut objects = crate::Objects { store: &mut store };
+            if let Some((code, body)) = handler(req, &mut objects) {
+                return json_response(code, &body);
+            }
         }
     }
-    let store = store;
+    let store = state.store.read().unwrap();
     if req.method != "GET" {
         // The doctor is read-only; tests assert on the record that no write was ever tried.
         return status(
@@ -802,14 +806,6 @@ fn forbidden(state: &State, req: &RecordedRequest, target: &Target) -> Option<Re
     ))
 }
 
-fn metadata_only(obj: &Value) -> Value {
-    json!({
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj["metadata"],
-    })
-}
-
 fn get(state: &State, store: &Store, req: &RecordedRequest, target: &Target, name: &str) -> Resp {
     let key = crate::store::key(target.namespace, name);
     let obj = store
@@ -823,7 +819,11 @@ fn get(state: &State, store: &Store, req: &RecordedRequest, target: &Target, nam
     scan.read(obj);
     scan.charge(match shape(req.accept.as_deref()) {
         Shape::Full => json_response(200, obj),
-        Shape::Metadata => json_response(200, &metadata_only(obj)),
+        Shape::Metadata => raw(
+            200,
+            "application/json",
+            serde_json::to_string(&MetadataOnly(obj)).unwrap_or_default(),
+        ),
         Shape::Table => json_response(
             200,
             &table(now(&state.config), target.t, &[obj], req, None, ""),
@@ -978,36 +978,92 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
         }
     }
     let objects: Vec<&Value> = page.iter().map(|(_, o)| *o).collect();
+    let kind = format!("{}List", t.kind);
+    let api_version = t.api_version();
+    // Written straight from the stored objects, as the watch cache serves its cached encodings:
+    // cloning every object of a 5,000-pod list first took the fake more CPU than the client it
+    // measures.
     let body = match shape(req.accept.as_deref()) {
-        Shape::Full => {
-            let items: Vec<Value> = objects
-                .iter()
-                .map(|o| {
-                    // Typed lists carry kind and apiVersion once, not per item.
-                    let mut o = (*o).clone();
-                    if let Some(m) = o.as_object_mut() {
-                        m.remove("kind");
-                        m.remove("apiVersion");
-                    }
-                    o
-                })
-                .collect();
-            json!({
-                "kind": format!("{}List", t.kind),
-                "apiVersion": t.api_version(),
-                "metadata": metadata,
-                "items": items,
-            })
-        }
-        Shape::Metadata => json!({
-            "kind": "PartialObjectMetadataList",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": metadata,
-            "items": objects.iter().map(|o| metadata_only(o)).collect::<Vec<_>>(),
+        Shape::Full => serde_json::to_vec(&ListBody {
+            kind: &kind,
+            api_version: &api_version,
+            metadata: &metadata,
+            items: objects.iter().map(|o| ListItem(o)).collect(),
         }),
-        Shape::Table => table(now(&state.config), t, &objects, req, Some(rv), &token),
+        Shape::Metadata => serde_json::to_vec(&ListBody {
+            kind: "PartialObjectMetadataList",
+            api_version: "meta.k8s.io/v1",
+            metadata: &metadata,
+            items: objects.iter().map(|o| MetadataOnly(o)).collect(),
+        }),
+        Shape::Table => serde_json::to_vec(&table(
+            now(&state.config),
+            t,
+            &objects,
+            req,
+            Some(rv),
+            &token,
+        )),
     };
-    scan.charge(json_response(200, &body))
+    let mut response = Response::new(Bytes::from(body.unwrap_or_default()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    scan.charge(response)
+}
+
+/// A list's body, its fields in the order kube-apiserver writes them.
+struct ListBody<'a, I> {
+    kind: &'a str,
+    api_version: &'a str,
+    metadata: &'a Map<String, Value>,
+    items: Vec<I>,
+}
+
+impl<I: serde::Serialize> serde::Serialize for ListBody<'_, I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("kind", self.kind)?;
+        map.serialize_entry("apiVersion", self.api_version)?;
+        map.serialize_entry("metadata", self.metadata)?;
+        map.serialize_entry("items", &self.items)?;
+        map.end()
+    }
+}
+
+/// An object as a typed list carries it: without the kind and apiVersion the list gives once.
+struct ListItem<'a>(&'a Value);
+
+impl serde::Serialize for ListItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(fields) = self.0.as_object() else {
+            return self.0.serialize(s);
+        };
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in fields {
+            if k != "kind" && k != "apiVersion" {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// An object as a metadata-only list or GET returns it.
+struct MetadataOnly<'a>(&'a Value);
+
+impl serde::Serialize for MetadataOnly<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("kind", "PartialObjectMetadata")?;
+        map.serialize_entry("apiVersion", "meta.k8s.io/v1")?;
+        map.serialize_entry("metadata", &self.0["metadata"])?;
+        map.end()
+    }
 }
 
 /// Whether a read may come from the watch cache: `resourceVersion=0` ("any version"), on a server
@@ -1239,7 +1295,11 @@ fn table(
             let object = match req.param("includeObject") {
                 Some("None") => Value::Null,
                 Some("Object") => (*o).clone(),
-                _ => metadata_only(o),
+                _ => json!({
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": o["metadata"],
+                }),
             };
             json!({"cells": cells, "object": object})
         })
@@ -1321,12 +1381,37 @@ fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) ->
             "container {container} is not valid for pod {name}"
         ));
     }
-    let previous = matches!(req.param("previous"), Some("true" | "1"));
+    let status = pod.and_then(|p| {
+        ["containerStatuses", "initContainerStatuses"]
+            .iter()
+            .filter_map(|k| p["status"][k].as_array())
+            .flatten()
+            .find(|s| s["name"] == container.as_str())
+    });
+    // The kubelet serves the current read of a container that neither runs nor has ended from
+    // its last terminated instance: the same log as `previous=true`, whichever file holds it (a
+    // snapshot made by `kubectl logs` or a cluster-info dump holds it as the current one).
+    let state = status.map(|s| &s["state"]);
+    let own_instance = state.is_none_or(|st| {
+        st["running"].is_object()
+            || st["terminated"]["containerID"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+            || !(st["waiting"].is_object() || st["terminated"].is_object())
+    });
+    let last_instance =
+        !own_instance && previous_container_id(pod.unwrap_or(&Value::Null), &container).is_some();
+    let previous = matches!(req.param("previous"), Some("true" | "1")) || last_instance;
     let log = store
         .logs
         .get(&(namespace.to_string(), name.to_string(), container.clone()));
     let text = if previous {
-        match log.and_then(|l| l.previous.as_ref()) {
+        let saved = log.and_then(|l| {
+            l.previous
+                .as_ref()
+                .or(l.current.as_ref().filter(|_| last_instance))
+        });
+        match saved {
             Some(t) => t.clone(),
             // The container restarted, but the kubelet keeps no log of the instance before: a
             // real node answers 200 with this sentence (recorded between restarts of a crash loop).
@@ -1341,16 +1426,11 @@ fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) ->
         }
     } else {
         match log.and_then(|l| l.current.as_ref()) {
-            Some(t) => t.clone(),
-            None => {
-                let waiting = pod.and_then(|p| {
-                    p["status"]["containerStatuses"]
-                        .as_array()?
-                        .iter()
-                        .find(|s| s["name"] == container.as_str())?["state"]["waiting"]["reason"]
-                        .as_str()
-                        .map(str::to_string)
-                });
+            Some(t) if own_instance || state.is_some_and(|st| !st["waiting"].is_object()) => {
+                t.clone()
+            }
+            _ => {
+                let waiting = state.and_then(|st| st["waiting"]["reason"].as_str());
                 if let Some(reason) = waiting {
                     return bad_request(&format!(
                         "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"

@@ -123,6 +123,12 @@ const LOG_WORDS: &[&str] = &["logs"];
 
 /// (container, previous?) pairs worth a log request: every container of a pod that is not ready or
 /// has restarted, and the previous instance of those that restarted; each with its pod's node.
+///
+/// The kubelet picks the instance a log read means from the container's status
+/// (`validateContainerLogStatus`): the current read of a container that is neither running nor
+/// terminated is served from its last terminated instance, the very log `previous` reads, and is
+/// refused when there is none. So a crash-looping container waiting out its back-off costs one read,
+/// not two, and one waiting for its image or its volumes none.
 pub(super) fn log_jobs_for(snap: &Snapshot) -> Vec<(LogJob, String)> {
     let mut jobs = Vec::new();
     for p in snap.pods.iter().filter(|p| pod::is_troubled(p)) {
@@ -140,7 +146,9 @@ pub(super) fn log_jobs_for(snap: &Snapshot) -> Vec<(LogJob, String)> {
             if c.restart_count > 0 || terminated_before {
                 jobs.push(((key.clone(), true), node.to_string()));
             }
-            jobs.push(((key, false), node.to_string()));
+            if !pod::log_is_last_instance(c) && !pod::has_no_log_yet(c) {
+                jobs.push(((key, false), node.to_string()));
+            }
         }
     }
     jobs

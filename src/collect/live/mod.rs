@@ -92,9 +92,11 @@ pub async fn collect(
     catalog: &Catalog,
 ) -> Result<Collected, String> {
     let started = Instant::now();
-    let server_time = probe(cluster).await?;
+    // The lists go out beside the probe, not a round trip after it; when the probe says the
+    // cluster cannot be used, its one line is the answer and the lists are dropped.
+    let (server_time, lists) = tokio::try_join!(probe(cluster), list_all(&cluster.api, scope))?;
     let mut c = Collector::default();
-    c.add_lists(cluster, scope, list_all(&cluster.api, scope).await?)?;
+    c.add_lists(cluster, scope, lists)?;
     let missing = |name: &str| !c.snap.helm_records.iter().any(|r| r.name == name);
     let release_elsewhere = match &scope.full_history_of {
         Some(name) if missing(name) => {
