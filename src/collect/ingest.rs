@@ -168,13 +168,7 @@ impl Ingest {
     }
 
     /// The items of one page of a live list of `kind`.
-    pub fn add_page(
-        &mut self,
-        snap: &mut Snapshot,
-        kind: &str,
-        items: &[Box<RawValue>],
-        origin: &str,
-    ) {
+    pub fn add_page(&mut self, snap: &mut Snapshot, kind: &str, items: &[&RawValue], origin: &str) {
         too_many(snap, items.len(), origin);
         for item in items.iter().take(MAX_OBJECTS_PER_FILE) {
             self.add_raw(snap, kind, item, origin);

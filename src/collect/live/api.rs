@@ -45,15 +45,24 @@ pub struct Listed {
     pub cut: Option<String>,
 }
 
-/// One page of a list with its items still as JSON text: each is parsed straight into its type by
-/// whoever takes the page. Going through `serde_json::Value` first allocated every field of every
-/// object twice, and malloc was then a quarter of a big cluster's `check` (BENCHMARKS.md).
+/// One page of a list with its items still as JSON text, borrowed from the answer's body: each is
+/// parsed straight into its type by whoever takes the page. Going through `serde_json::Value`
+/// first allocated every field of every object twice, and malloc was then a quarter of a big
+/// cluster's `check` (BENCHMARKS.md); owning the items copied every byte of the body once more.
 #[derive(Deserialize)]
-pub struct Page {
-    #[serde(default, deserialize_with = "null_is_empty")]
-    pub items: Vec<Box<RawValue>>,
+pub struct Page<'a> {
+    #[serde(borrow, default, deserialize_with = "null_is_empty")]
+    pub items: Vec<&'a RawValue>,
     #[serde(default)]
     metadata: PageMeta,
+}
+
+impl<'a> Page<'a> {
+    /// The page a list's body holds.
+    pub fn parse(body: &'a [u8]) -> Result<Page<'a>, Failure> {
+        serde_json::from_slice(body)
+            .map_err(|e| Failure::Transport(format!("the server's answer is not JSON: {e}")))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -62,8 +71,10 @@ struct PageMeta {
     next: Option<String>,
 }
 
-fn null_is_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Box<RawValue>>, D::Error> {
-    Ok(Option::deserialize(d)?.unwrap_or_default())
+fn null_is_empty<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<&'a RawValue>, D::Error> {
+    Ok(Option::<Vec<&'a RawValue>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Default)]
@@ -391,7 +402,7 @@ impl Api {
                 None,
                 metadata_only,
                 |page| match page {
-                    Some(p) => items.extend(p.items),
+                    Some(p) => items.extend(p.items.into_iter().map(RawValue::to_owned)),
                     None => items.clear(),
                 },
             )
@@ -414,7 +425,7 @@ impl Api {
         label_selector: Option<&str>,
         field_selector: Option<&str>,
         metadata_only: bool,
-        mut on_page: impl FnMut(Option<Page>),
+        mut on_page: impl FnMut(Option<Page<'_>>),
     ) -> Result<Option<String>, Failure> {
         if !self.consistent {
             let listed = self
@@ -461,7 +472,7 @@ impl Api {
         field_selector: Option<&str>,
         metadata_only: bool,
         from_cache: bool,
-        on_page: &mut impl FnMut(Option<Page>),
+        on_page: &mut impl FnMut(Option<Page<'_>>),
     ) -> Result<Result<Option<String>, TooMany>, Failure> {
         let request = Request::new(path);
         let mut token: Option<String> = None;
@@ -490,7 +501,7 @@ impl Api {
                 request.list(&lp)
             }
             .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-            let mut page: Page = match self.get_parsed(req).await {
+            let body = match self.get(req).await {
                 // A continue token expires with its etcd compaction (about 5 minutes): on a big,
                 // busy cluster a slow list can outlive it. Start over once, as kubectl does.
                 Err(Failure::Api { code: 410, .. }) if token.is_some() && !restarted => {
@@ -501,8 +512,9 @@ impl Api {
                     on_page(None);
                     continue;
                 }
-                page => page?,
+                body => body?,
             };
+            let mut page = Page::parse(&body)?;
             let next = page.metadata.next.take().filter(|t| !t.is_empty());
             if cached && next.is_none() && page.items.len() > MAX_LIST_ITEMS {
                 return Ok(Err(TooMany));
@@ -533,7 +545,12 @@ impl Api {
 
     /// A label-selected list read whole from the watch cache (`resourceVersion=0`, no `limit`):
     /// helm payloads the plan needs, found by their labels in the server's memory.
-    pub async fn list_cached(&self, path: &str, label_selector: &str) -> Result<Page, Failure> {
+    /// The body: [`Page::parse`] gives its items.
+    pub async fn list_cached(
+        &self,
+        path: &str,
+        label_selector: &str,
+    ) -> Result<bytes::Bytes, Failure> {
         let lp = ListParams {
             label_selector: Some(label_selector.to_string()),
             resource_version: Some("0".to_string()),
@@ -542,7 +559,7 @@ impl Api {
         let req = Request::new(path)
             .list(&lp)
             .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-        self.get_parsed(req).await
+        self.get(req).await
     }
 
     /// One object by name, e.g. a helm storage Secret.

@@ -3,6 +3,7 @@
 //! becoming a record whose payload is not loaded. Lists only: it fetches no single object and no
 //! log, and decides nothing about what else to read ([`super::helm_plan`] does).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -256,7 +257,7 @@ pub(super) async fn records_named(api: &Api, name: &str) -> Vec<ReleaseRecord> {
     let mut snap = Snapshot::default();
     for (driver, listed) in [(Driver::Secret, secrets), (Driver::ConfigMap, configmaps)] {
         if let Ok(listed) = listed {
-            add_storage_metadata(&mut snap, None, driver, listed.items);
+            add_storage_metadata(&mut snap, None, driver, &listed.items);
         }
     }
     let mut records = snap.helm_records;
@@ -308,7 +309,7 @@ pub(super) async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>
                                 &mut listed.snap,
                                 keep_objects.then_some(&mut listed.helm_objects),
                                 driver,
-                                page.items,
+                                &page.items,
                             ),
                             (Some(page), None) => {
                                 ingest.add_page(&mut listed.snap, r.kind, &page.items, &what)
@@ -346,10 +347,11 @@ fn add_storage_metadata(
     snap: &mut Snapshot,
     objects: Option<&mut BTreeMap<StorageKey, Value>>,
     driver: Driver,
-    items: Vec<Box<RawValue>>,
+    items: &[impl Borrow<RawValue>],
 ) {
     let mut objects = objects;
     for item in items {
+        let item: &RawValue = item.borrow();
         let Ok(MetaOnly { metadata: meta }) = serde_json::from_str(item.get()) else {
             continue;
         };
@@ -403,7 +405,7 @@ mod tests {
         .unwrap();
         let mut snap = Snapshot::default();
         let mut objects = BTreeMap::new();
-        add_storage_metadata(&mut snap, Some(&mut objects), Driver::Secret, page.items);
+        add_storage_metadata(&mut snap, Some(&mut objects), Driver::Secret, &page.items);
         assert_eq!(snap.helm_records.len(), 2);
         let r = &snap.helm_records[0];
         assert_eq!((r.name.as_str(), r.revision), ("bk-cmdb", 1));

@@ -20,10 +20,11 @@ use crate::snapshot::{
 const LOG_RETRY_LINES: usize = 20;
 
 /// Log reads in flight at once, when there are that many: over a remote link every wave of them
-/// is a round trip, and 300 logs 8 at a time were 38 waves. The API server passes log reads on
-/// to the kubelets as long-running requests, outside the concurrency it shares out by priority
-/// and fairness; a few tens at once is what a kubectl user with a shell loop asks of it.
-pub const LOG_CONCURRENCY: usize = 32;
+/// is a round trip, and 300 logs 8 at a time were 38 waves. kube-apiserver serves `pods/log` as a
+/// long-running request (its `LongRunningFunc` names the `log` subresource), which neither the
+/// max-in-flight limit nor priority and fairness count: the load lands on the kubelets, and
+/// [`LOG_CONCURRENCY_PER_NODE`] bounds that.
+pub const LOG_CONCURRENCY: usize = 64;
 
 /// Log reads in flight at once on one node: its kubelet reads them from the container runtime's
 /// files, and a doctor run must not become the load that tips a struggling node over.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::api::{Api, Failure};
+use super::api::{Api, Failure, Page};
 use super::helm_plan::{self, Fetch};
 use super::{CONCURRENCY, Collector, drain, storage_key};
 use crate::findings::Skipped;
@@ -128,7 +128,12 @@ fn request(
                     .collect();
                 let mut results = Vec::new();
                 // A list refused or too large is not an answer about the records: ask by name.
-                if let Ok(page) = api.list_cached(&path, &selector).await {
+                let body = api.list_cached(&path, &selector).await;
+                if let Ok(page) = body
+                    .as_deref()
+                    .map_err(Failure::clone)
+                    .and_then(Page::parse)
+                {
                     for item in page.items {
                         let Ok(obj) = serde_json::from_str::<Value>(item.get()) else {
                             continue;
