@@ -6,6 +6,7 @@
 //!     cargo bench --bench scale -- --releases 1000 --runs 5 --latency 50ms
 //!     cargo bench --bench scale -- --releases 1000 --consistent-read   # also the paged reads
 //!     cargo bench --bench scale -- --releases 1000 --free-reads        # etcd reads cost nothing
+//!     cargo bench --bench scale -- --releases 1000 --connection-setup  # + TCP and TLS handshakes
 //!     cargo bench --bench scale -- --releases 1000 --serve   # serve it; run anything against it
 //!
 //! The server charges reads as a real one does (a read from etcd waits for the bytes it scans,
@@ -37,6 +38,8 @@ struct Options {
     latencies: Vec<Duration>,
     /// Reads from etcd free, as before the fake server modelled their cost.
     free_reads: bool,
+    /// A new connection costs two more round trips (TCP and TLS 1.3 handshakes).
+    connection_setup: bool,
     /// Also run the doctor with `--consistent-read` (the paged etcd reads it falls back to).
     consistent_too: bool,
     /// Serve the first size and wait, printing the kubeconfig: for profiling the doctor by hand.
@@ -64,6 +67,7 @@ fn options() -> Options {
         runs: 3,
         latencies: vec![Duration::ZERO, Duration::from_millis(50)],
         free_reads: false,
+        connection_setup: false,
         consistent_too: false,
         serve: false,
     };
@@ -88,6 +92,7 @@ fn options() -> Options {
             "--runs" => o.runs = value().parse().expect("--runs N"),
             "--latency" => o.latencies = value().split(',').map(duration).collect(),
             "--free-reads" => o.free_reads = true,
+            "--connection-setup" => o.connection_setup = true,
             "--consistent-read" => o.consistent_too = true,
             "--serve" => o.serve = true,
             // cargo bench passes --bench to harness=false targets.
@@ -338,6 +343,9 @@ fn main() {
         if !o.free_reads {
             api = api.etcd_read_rate(fake_apiserver::MEASURED_ETCD_READ_RATE);
         }
+        if o.connection_setup {
+            api = api.connection_setup();
+        }
         let server = api.start();
         let tmp = tempfile::tempdir().unwrap();
         let kubeconfig = server.kubeconfig_with_token(tmp.path().join("config"));
@@ -422,7 +430,7 @@ fn main() {
         drop(server);
     }
     println!(
-        "\nH={} revisions, P={} pods, N={} nodes; median of {} runs of check -A; etcd reads {}\n",
+        "\nH={} revisions, P={} pods, N={} nodes; median of {} runs of check -A; etcd reads {}{}\n",
         o.revisions,
         o.pods,
         o.nodes,
@@ -431,6 +439,11 @@ fn main() {
             "free".to_string()
         } else {
             format!("at {} MiB/s", fake_apiserver::MEASURED_ETCD_READ_RATE >> 20)
+        },
+        if o.connection_setup {
+            "; a new connection costs 2 more round trips"
+        } else {
+            ""
         }
     );
     println!(

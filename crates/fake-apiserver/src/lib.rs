@@ -196,6 +196,9 @@ pub(crate) struct Config {
     /// A clock set from the loaded objects at start, then running: (time then, when that was).
     pub clock_from: Option<(jiff::Timestamp, std::time::Instant)>,
     pub latency: Option<Duration>,
+    /// Round trips a new connection costs before its first request, see
+    /// [`FakeApi::connection_setup`].
+    pub setup_round_trips: u32,
     /// Bytes per second a read from etcd costs (`None`: free), see [`FakeApi::etcd_read_rate`].
     pub etcd_read_rate: Option<u64>,
     pub watch_cache: bool,
@@ -232,6 +235,7 @@ impl FakeApi {
                 server_time: None,
                 clock_from: None,
                 latency: None,
+                setup_round_trips: 0,
                 etcd_read_rate: None,
                 watch_cache: true,
                 implicit_namespaces: true,
@@ -365,6 +369,14 @@ impl FakeApi {
     /// Every request waits this long before it is answered: the round trip to a remote cluster.
     pub fn latency(mut self, d: Duration) -> Self {
         self.config.latency = Some(d);
+        self
+    }
+
+    /// A new connection waits two round trips of the latency before its TLS handshake ends, as
+    /// over a real link: TCP's handshake, then TLS 1.3's. Off by default: the latency is then a
+    /// cost per request only, whatever the number of connections a client opens.
+    pub fn connection_setup(mut self) -> Self {
+        self.config.setup_round_trips = 2;
         self
     }
 

@@ -119,6 +119,14 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let state = state.clone();
         tokio::spawn(async move {
+            let setup = state.config.setup_round_trips;
+            match state.latency_us.load(Ordering::Relaxed) {
+                us if us > 0 && setup > 0 => {
+                    tokio::time::sleep(std::time::Duration::from_micros(us * u64::from(setup)))
+                        .await
+                }
+                _ => {}
+            }
             // A failed handshake (wrong CA on the client side) is the client's error to report.
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;

@@ -997,6 +997,24 @@ async fn latency_delays_every_answer_and_the_default_is_cheap() {
 }
 
 #[tokio::test]
+async fn a_new_connection_costs_two_more_round_trips_when_asked() {
+    let server = FakeApi::new()
+        .latency(Duration::from_millis(100))
+        .connection_setup()
+        .start();
+    let (client, _dir) = client(&server).await;
+    // The first request opens the connection: TCP and TLS handshakes, then its own round trip.
+    let (first, _) = timed(&client, "/version").await;
+    assert!(first >= Duration::from_millis(300), "{first:?}");
+    // The pooled connection is reused: one round trip.
+    let (again, _) = timed(&client, "/version").await;
+    assert!(
+        again >= Duration::from_millis(100) && again < Duration::from_millis(250),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_clock_taken_from_the_objects_runs() {
     let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": "n1", "namespace": "kube-node-lease"},
