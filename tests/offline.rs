@@ -426,6 +426,23 @@ fn release_command_decodes_the_history() {
     assert!(t.stdout.contains("Release blueking/bk-paas"));
     assert!(t.stdout.contains("pending-upgrade"));
     assert!(t.stdout.contains("helm rollback -n blueking bk-paas 2"));
+    // In Chinese, the heading and the pod states too.
+    let zh = run(&["release", "bk-paas", "--snapshot", &dir, "--lang", "zh"]);
+    assert!(
+        zh.stdout.contains("release blueking/bk-paas 的版本历史"),
+        "{}",
+        zh.stdout
+    );
+    assert!(!zh.stdout.contains("Release blueking"), "{}", zh.stdout);
+}
+
+#[test]
+fn a_failed_release_names_its_pods_in_the_report_language() {
+    let (_, v) = check_json("release-failed", &["--lang", "zh"]);
+    let f = findings(&v, "helm-release-failed");
+    let ev = strings(&f[0]["evidence"]).join("\n");
+    assert!(ev.contains("CrashLoopBackOff，已重启 7 次"), "{ev}");
+    assert!(!ev.contains("restarts"), "{ev}");
 }
 
 #[test]

@@ -63,6 +63,12 @@ fn on_terminal(args: &[String], cols: usize) -> String {
 }
 
 fn on_terminal_env(args: &[String], cols: usize, env: &[(&str, &str)]) -> String {
+    on_pty(args, cols, env, true)
+}
+
+/// `stdout_on_pty`: the report goes to the pseudo-terminal; else it goes to a pipe and stderr to
+/// the pseudo-terminal, as in `kubectl bkdoctor check | less`.
+fn on_pty(args: &[String], cols: usize, env: &[(&str, &str)], stdout_on_pty: bool) -> String {
     let (master, child) = {
         let _one_at_a_time = SPAWN.lock().unwrap();
         let (mut master, mut slave) = (0, 0);
@@ -90,16 +96,26 @@ fn on_terminal_env(args: &[String], cols: usize, env: &[(&str, &str)]) -> String
         // SAFETY: openpty handed over both fds; each is owned exactly once.
         let (master, slave) =
             unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let child = command(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(slave))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run kubectl-bkdoctor on a pty");
+        let mut cmd = command(args);
+        cmd.envs(env.iter().copied()).stdin(Stdio::null());
+        if stdout_on_pty {
+            cmd.stdout(Stdio::from(slave)).stderr(Stdio::null());
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::from(slave));
+        }
+        let child = cmd.spawn().expect("run kubectl-bkdoctor on a pty");
         // The Command (and with it the parent's slave end) is gone here: EOF comes when the child exits.
         (std::fs::File::from(master), child)
     };
+    let mut child = child;
+    if let Some(mut piped) = child.stdout.take() {
+        let mut out = String::new();
+        piped.read_to_string(&mut out).unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.code().is_some_and(|c| c < 2), "{args:?}: {status:?}");
+        drop(master);
+        return out;
+    }
     let mut master = master;
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
@@ -113,7 +129,6 @@ fn on_terminal_env(args: &[String], cols: usize, env: &[(&str, &str)]) -> String
             Err(e) => panic!("reading the pty: {e}"),
         }
     }
-    let mut child = child;
     let status = child.wait().unwrap();
     assert!(status.code().is_some_and(|c| c < 2), "{args:?}: {status:?}");
     // The terminal turns each \n into \r\n.
@@ -289,7 +304,7 @@ fn every_report_fits_80_120_and_200_columns_on_a_terminal_and_in_a_pipe() {
 }
 
 #[test]
-fn a_pipe_without_columns_is_100_wide_and_columns_wins_on_a_terminal() {
+fn a_pipe_without_columns_is_100_wide_unless_a_person_reads_it_and_columns_wins() {
     let case = args(&["check", "--snapshot", "examples/snapshot"]);
     let piped = in_pipe(&case, &[]);
     assert_eq!(heading_width(&piped), 100, "{piped}");
@@ -298,6 +313,10 @@ fn a_pipe_without_columns_is_100_wide_and_columns_wins_on_a_terminal() {
     assert_eq!(heading_width(&tty), 80, "{tty}");
     let tty = strip_ansi(&on_terminal(&case, 120));
     assert_eq!(heading_width(&tty), 120, "{tty}");
+    // `kubectl bkdoctor check | less` in an 80-column terminal: read there, so 80 wide, and plain.
+    let paged = on_pty(&case, 80, &[], false);
+    assert_eq!(heading_width(&paged), 80, "{paged}");
+    assert!(!paged.contains('\u{1b}'), "{paged}");
 }
 
 /// A finding's heading rule runs to the edge of the table.

@@ -48,28 +48,33 @@ pub const PIPE_WIDTH: usize = 100;
 const MIN_WIDTH: usize = 40;
 
 /// The width of the table: `COLUMNS` when set (as a person sets it, or a shell exports it), else the
-/// terminal's window size, else [`PIPE_WIDTH`].
+/// terminal's window size, else [`PIPE_WIDTH`]. With stdout a pipe and stderr still the terminal
+/// (`check | less`, `check | head`) the person reads it in that terminal: its width.
 pub fn width(stdout_is_terminal: bool, columns_env: Option<&OsStr>) -> usize {
     let columns = columns_env
         .and_then(OsStr::to_str)
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|w| *w > 0);
     let w = columns
-        .or_else(|| stdout_is_terminal.then(window_width).flatten())
+        .or_else(|| window_width(stdout_is_terminal))
         .unwrap_or(PIPE_WIDTH);
     w.max(MIN_WIDTH)
 }
 
 #[cfg(unix)]
-fn window_width() -> Option<usize> {
-    rustix::termios::tcgetwinsize(std::io::stdout())
-        .ok()
+fn window_width(stdout_is_terminal: bool) -> Option<usize> {
+    let size = if stdout_is_terminal {
+        rustix::termios::tcgetwinsize(std::io::stdout())
+    } else {
+        rustix::termios::tcgetwinsize(std::io::stderr())
+    };
+    size.ok()
         .map(|ws| usize::from(ws.ws_col))
         .filter(|w| *w > 0)
 }
 
 #[cfg(not(unix))]
-fn window_width() -> Option<usize> {
+fn window_width(_stdout_is_terminal: bool) -> Option<usize> {
     None
 }
 

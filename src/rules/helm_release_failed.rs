@@ -47,8 +47,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         not_ready.sort_by_key(|p| pod::name(p));
         for p in &not_ready {
             let pn = pod::name(p);
-            f.evidence
-                .push(ctx.text(ID, "not_ready", &[("pod", pn), ("state", &pod_state(p))]));
+            f.evidence.push(ctx.text(
+                ID,
+                "not_ready",
+                &[("pod", pn), ("state", &pod_state(ctx, p))],
+            ));
             f.remediation
                 .push(format!("kubectl describe pod -n {ns} {pn}"));
         }
@@ -68,13 +71,17 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 }
 
 /// What `kubectl get pods` would show in STATUS and RESTARTS, e.g. `CrashLoopBackOff, 4 restarts`.
-pub fn pod_state(p: &k8s_openapi::api::core::v1::Pod) -> String {
+pub fn pod_state(ctx: &Ctx, p: &k8s_openapi::api::core::v1::Pod) -> String {
     let reason = pod::container_statuses(p)
         .find_map(|c| pod::waiting_reason(c).map(str::to_string))
         .unwrap_or_else(|| pod::phase(p).to_string());
     let restarts = pod::restarts(p);
     if restarts > 0 {
-        format!("{reason}, {restarts} restarts")
+        let restarts = restarts.to_string();
+        crate::catalog::fill(
+            ctx.catalog.ui("pod_restarts", ctx.lang),
+            &[("state", &reason), ("restarts", &restarts)],
+        )
     } else {
         reason
     }

@@ -55,7 +55,7 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             f.evidence.push(ctx.text(
                 ID,
                 "crashing",
-                &[("pod", pod::name(p)), ("state", &pod_state(p))],
+                &[("pod", pod::name(p)), ("state", &pod_state(ctx, p))],
             ));
             f.covers.push((ns.to_string(), pod::name(p).to_string()));
         }
