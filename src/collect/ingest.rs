@@ -176,8 +176,9 @@ impl Ingest {
     pub fn add_page(&mut self, snap: &mut Snapshot, kind: &str, items: &[&RawValue], origin: &str) {
         too_many(snap, items.len(), origin);
         let items = &items[..items.len().min(MAX_OBJECTS_PER_FILE)];
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if items.len() < PARALLEL_PAGE || cores < 2 {
+        // Asked only of a big page: it reads the cgroup's CPU limit from files.
+        let one_core = || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2;
+        if items.len() < PARALLEL_PAGE || one_core() {
             for item in items {
                 self.add_raw(snap, kind, item, origin);
             }

@@ -119,13 +119,10 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let state = state.clone();
         tokio::spawn(async move {
-            let setup = state.config.setup_round_trips;
-            match state.latency_us.load(Ordering::Relaxed) {
-                us if us > 0 && setup > 0 => {
-                    tokio::time::sleep(std::time::Duration::from_micros(us * u64::from(setup)))
-                        .await
-                }
-                _ => {}
+            let setup = u64::from(state.config.setup_round_trips);
+            let us = state.latency_us.load(Ordering::Relaxed) * setup;
+            if us > 0 {
+                tokio::time::sleep(std::time::Duration::from_micros(us)).await;
             }
             // A failed handshake (wrong CA on the client side) is the client's error to report.
             let Ok(tls) = acceptor.accept(tcp).await else {
@@ -992,19 +989,19 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
     // cloning every object of a 5,000-pod list first took the fake more CPU than the client it
     // measures.
     let body = match shape(req.accept.as_deref()) {
-        Shape::Full => serde_json::to_vec(&ListBody {
+        Shape::Full => serde_json::to_string(&ListBody {
             kind: &kind,
             api_version: &api_version,
             metadata: &metadata,
             items: objects.iter().map(|o| ListItem(o)).collect(),
         }),
-        Shape::Metadata => serde_json::to_vec(&ListBody {
+        Shape::Metadata => serde_json::to_string(&ListBody {
             kind: "PartialObjectMetadataList",
             api_version: "meta.k8s.io/v1",
             metadata: &metadata,
             items: objects.iter().map(|o| MetadataOnly(o)).collect(),
         }),
-        Shape::Table => serde_json::to_vec(&table(
+        Shape::Table => serde_json::to_string(&table(
             now(&state.config),
             t,
             &objects,
@@ -1013,12 +1010,7 @@ fn list(state: &State, store: &Store, req: &RecordedRequest, target: &Target) ->
             &token,
         )),
     };
-    let mut response = Response::new(Bytes::from(body.unwrap_or_default()));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    scan.charge(response)
+    scan.charge(raw(200, "application/json", body.unwrap_or_default()))
 }
 
 /// A list's body, its fields in the order kube-apiserver writes them.
@@ -1303,11 +1295,7 @@ fn table(
             let object = match req.param("includeObject") {
                 Some("None") => Value::Null,
                 Some("Object") => (*o).clone(),
-                _ => json!({
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": o["metadata"],
-                }),
+                _ => serde_json::to_value(MetadataOnly(o)).unwrap_or_default(),
             };
             json!({"cells": cells, "object": object})
         })
@@ -1336,14 +1324,13 @@ fn container_names(pod: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The id of a container's last terminated instance, app or init container.
-fn previous_container_id<'a>(pod: &'a Value, container: &str) -> Option<&'a str> {
+/// The status of a container, app or init container.
+fn container_status<'a>(pod: &'a Value, container: &str) -> Option<&'a Value> {
     ["containerStatuses", "initContainerStatuses"]
         .iter()
         .filter_map(|k| pod["status"][k].as_array())
         .flatten()
-        .find(|s| s["name"] == container)?["lastState"]["terminated"]["containerID"]
-        .as_str()
+        .find(|s| s["name"] == container)
 }
 
 /// `GET /api/v1/namespaces/NS/pods/P/log`, with the checks the API server and kubelet make.
@@ -1389,13 +1376,9 @@ fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) ->
             "container {container} is not valid for pod {name}"
         ));
     }
-    let status = pod.and_then(|p| {
-        ["containerStatuses", "initContainerStatuses"]
-            .iter()
-            .filter_map(|k| p["status"][k].as_array())
-            .flatten()
-            .find(|s| s["name"] == container.as_str())
-    });
+    let status = pod.and_then(|p| container_status(p, &container));
+    // The id of its last terminated instance.
+    let previous_id = status.and_then(|s| s["lastState"]["terminated"]["containerID"].as_str());
     // The kubelet serves the current read of a container that neither runs nor has ended from
     // its last terminated instance: the same log as `previous=true`, whichever file holds it (a
     // snapshot made by `kubectl logs` or a cluster-info dump holds it as the current one).
@@ -1407,8 +1390,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) ->
                 .is_some_and(|id| !id.is_empty())
             || !(st["waiting"].is_object() || st["terminated"].is_object())
     });
-    let last_instance =
-        !own_instance && previous_container_id(pod.unwrap_or(&Value::Null), &container).is_some();
+    let last_instance = !own_instance && previous_id.is_some();
     let previous = matches!(req.param("previous"), Some("true" | "1")) || last_instance;
     let log = store
         .logs
@@ -1423,7 +1405,7 @@ fn pod_log(store: &Store, req: &RecordedRequest, target: &Target, name: &str) ->
             Some(t) => t.clone(),
             // The container restarted, but the kubelet keeps no log of the instance before: a
             // real node answers 200 with this sentence (recorded between restarts of a crash loop).
-            None => match pod.and_then(|p| previous_container_id(p, &container)) {
+            None => match previous_id {
                 Some(id) => format!("unable to retrieve container logs for {id}").into_bytes(),
                 None => {
                     return bad_request(&format!(

@@ -128,11 +128,8 @@ fn request(
                     .collect();
                 let mut results = Vec::new();
                 // A list refused or too large is not an answer about the records: ask by name.
-                let body = api.list_cached(&path, &selector).await;
-                if let Ok(page) = body
-                    .as_deref()
-                    .map_err(Failure::clone)
-                    .and_then(Page::parse)
+                if let Ok(body) = api.list_cached(&path, &selector).await
+                    && let Ok(page) = Page::parse(&body)
                 {
                     for item in page.items {
                         let Ok(obj) = serde_json::from_str::<Value>(item.get()) else {
