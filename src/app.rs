@@ -90,7 +90,8 @@ fn list_rules(
 ) -> Result<u8, Fatal> {
     let list = render::rules::RuleList::new(catalog, look.lang);
     match args.output {
-        Format::Table | Format::Markdown => render::rules::write(out, &list, catalog, look)?,
+        Format::Table => render::rules::write(out, &list, catalog, look)?,
+        Format::Markdown => render::rules::write_markdown(out, &list, catalog, look.lang)?,
         Format::Json => render::json::write(out, &list)?,
         Format::Yaml => render::yaml::write(out, &list)?,
     }

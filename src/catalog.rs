@@ -36,6 +36,9 @@ impl Text {
 pub struct RuleEntry {
     pub id: String,
     pub severity: Severity,
+    /// The BlueKing versions the issue is known on, for the rule reference (docs/rules.md).
+    #[serde(default)]
+    pub blueking: Option<Text>,
     /// What cluster data the rule reads, for `rules` and for saying why a rule could not run.
     #[serde(default)]
     pub reads: Vec<String>,

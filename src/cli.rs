@@ -67,7 +67,7 @@ pub enum Command {
     Completion(crate::completion::CompletionArgs),
     /// List the known issues the doctor looks for: id, severity, title, what it reads
     #[command(
-        after_help = "Examples:\n  kubectl bkdoctor rules\n  kubectl bkdoctor rules -o json --rules ./my-signatures.yaml"
+        after_help = "Examples:\n  kubectl bkdoctor rules\n  kubectl bkdoctor rules -o json --rules ./my-signatures.yaml\n  kubectl bkdoctor rules -o markdown --lang zh > rules.zh.md"
     )]
     Rules(RulesArgs),
     /// Collect from the cluster into a snapshot directory that is safe to send to support

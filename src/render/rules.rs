@@ -1,11 +1,14 @@
-//! `kubectl-bkdoctor rules`: the catalog as an operator sees it. JSON field names (`id`,
-//! `severity`, `title`, `reads`, `patterns`) are a contract.
+//! `kubectl-bkdoctor rules`: the catalog as an operator sees it, as a table or as the Markdown rule
+//! reference (docs/rules.md is this output, committed). JSON field names (`id`, `severity`,
+//! `blueking`, `title`, `reads`, `patterns`) are a contract. It prints the catalog and nothing the
+//! build or the clock decides, so that the committed reference can be compared byte for byte.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::Look;
+use super::markdown::{code, escape};
 use super::table::{grid, severity};
 use crate::catalog::{Catalog, fill};
 use crate::findings::Severity;
@@ -20,6 +23,12 @@ pub struct RuleList {
 pub struct RuleInfo {
     pub id: String,
     pub severity: Severity,
+    /// The BlueKing versions the issue is known on, where the catalog says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blueking: Option<String>,
+    /// What the issue is and why it happens.
+    #[serde(skip)]
+    pub explanation: String,
     /// The title template; placeholders such as `{release}` are filled in per finding.
     pub title: String,
     pub reads: Vec<String>,
@@ -39,6 +48,8 @@ impl RuleList {
             .map(|r| RuleInfo {
                 id: r.id.clone(),
                 severity: r.severity,
+                blueking: r.blueking.as_ref().map(|t| t.get(lang).to_string()),
+                explanation: r.explanation.get(lang).to_string(),
                 title: r.title.get(lang).to_string(),
                 // An operator's signature need not say; all it can read is logs.
                 reads: if r.reads.is_empty() && !r.patterns.is_empty() {
@@ -89,6 +100,81 @@ pub fn write(
         &["col_id", "col_severity", "col_title"],
         rows,
     )
+}
+
+/// The rule reference: an index table, then one section per rule headed by its id, so that a link
+/// `rules.md#dns-unresolvable` lands on it.
+pub fn write_markdown(
+    out: &mut dyn Write,
+    list: &RuleList,
+    catalog: &Catalog,
+    lang: Lang,
+) -> io::Result<()> {
+    let ui = |key| catalog.ui(key, lang);
+    let code_lang = match lang {
+        Lang::En => "en",
+        Lang::Zh => "zh",
+    };
+    writeln!(out, "# {}\n", ui("rules_md_title"))?;
+    writeln!(
+        out,
+        "<!-- {} -->\n",
+        fill(ui("rules_md_generated"), &[("lang", code_lang)])
+    )?;
+    writeln!(out, "{}\n", ui("rules_md_intro"))?;
+    writeln!(
+        out,
+        "| {} | {} | {} | {} |",
+        ui("col_id"),
+        ui("col_severity"),
+        ui("col_blueking"),
+        ui("col_title")
+    )?;
+    writeln!(out, "| --- | --- | --- | --- |")?;
+    for r in &list.rules {
+        writeln!(
+            out,
+            "| [{}](#{}) | {} | {} | {} |",
+            code(&r.id),
+            r.id,
+            severity(catalog, lang, r.severity),
+            escape(r.blueking.as_deref().unwrap_or("")),
+            escape(&placeholders_as_names(&r.title)),
+        )?;
+    }
+    for r in &list.rules {
+        writeln!(out, "\n## {}\n", r.id)?;
+        writeln!(out, "**{}**\n", escape(&placeholders_as_names(&r.title)))?;
+        let sev = severity(catalog, lang, r.severity);
+        writeln!(out, "- {}", fill(ui("rules_md_severity"), &[("severity", &sev)]))?;
+        if let Some(v) = &r.blueking {
+            writeln!(
+                out,
+                "- {}",
+                fill(ui("rules_md_blueking"), &[("versions", &escape(v))])
+            )?;
+        }
+        let reads = r.reads.iter().map(|x| escape(x)).collect::<Vec<_>>();
+        writeln!(
+            out,
+            "- {}",
+            fill(ui("reads_line"), &[("reads", &reads.join(", "))])
+        )?;
+        if r.custom {
+            writeln!(out, "- {}", ui("custom_rule"))?;
+        }
+        writeln!(out, "\n{}", escape(&r.explanation))?;
+        for (key, list) in [("rules_md_patterns", &r.patterns), ("rules_md_output", &r.output)] {
+            if list.is_empty() {
+                continue;
+            }
+            writeln!(out, "\n{}\n", ui(key))?;
+            for p in list {
+                writeln!(out, "- {}", code(p))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `{release}` reads as a broken template to a person; `<release>` reads as "a release goes here".
