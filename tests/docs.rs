@@ -327,6 +327,7 @@ fn source_tree() -> BTreeSet<String> {
     for e in std::fs::read_dir(root().join("crates")).unwrap() {
         let src = e.unwrap().path().join("src");
         if src.is_dir() {
+            out.insert(format!("{}/", shown(&src)));
             walk(&src, &mut out);
         }
     }

@@ -1,5 +1,5 @@
-//! The imports follow the flow collect → snapshot → rules → findings → render (README,
-//! "Development"): a module that names a layer above it fails here, so the direction cannot turn
+//! The imports follow the flow collect → snapshot → rules → findings → render (docs/architecture.md,
+//! "The flow"): a module that names a layer above it fails here, so the direction cannot turn
 //! back unnoticed. Every mention counts, doc links included, as `grep` would find them.
 
 use std::path::{Path, PathBuf};
