@@ -31,7 +31,10 @@ fn pages() -> Vec<PathBuf> {
 }
 
 fn shown(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The lines of a Markdown page outside fenced code blocks, with their line numbers.
@@ -190,7 +193,10 @@ fn every_link_and_anchor_resolves() {
             }
         }
     }
-    assert!(checked > 20, "only {checked} links found: is the parser broken?");
+    assert!(
+        checked > 20,
+        "only {checked} links found: is the parser broken?"
+    );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
@@ -302,7 +308,11 @@ fn rule_reference_is_what_the_binary_prints() {
         );
     }
     let en = read(&root().join("docs/rules.md"));
-    for id in ["dns-unresolvable", "helm-operation-in-progress", "pod-crash-loop"] {
+    for id in [
+        "dns-unresolvable",
+        "helm-operation-in-progress",
+        "pod-crash-loop",
+    ] {
         assert!(anchors(&en).contains(id), "docs/rules.md#{id}");
     }
 }

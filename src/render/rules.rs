@@ -146,7 +146,11 @@ pub fn write_markdown(
         writeln!(out, "\n## {}\n", r.id)?;
         writeln!(out, "**{}**\n", escape(&placeholders_as_names(&r.title)))?;
         let sev = severity(catalog, lang, r.severity);
-        writeln!(out, "- {}", fill(ui("rules_md_severity"), &[("severity", &sev)]))?;
+        writeln!(
+            out,
+            "- {}",
+            fill(ui("rules_md_severity"), &[("severity", &sev)])
+        )?;
         if let Some(v) = &r.blueking {
             writeln!(
                 out,
@@ -164,7 +168,10 @@ pub fn write_markdown(
             writeln!(out, "- {}", ui("custom_rule"))?;
         }
         writeln!(out, "\n{}", escape(&r.explanation))?;
-        for (key, list) in [("rules_md_patterns", &r.patterns), ("rules_md_output", &r.output)] {
+        for (key, list) in [
+            ("rules_md_patterns", &r.patterns),
+            ("rules_md_output", &r.output),
+        ] {
             if list.is_empty() {
                 continue;
             }
@@ -203,5 +210,30 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("{release}"));
+    }
+
+    #[test]
+    fn markdown_reference_has_an_entry_per_rule() {
+        let catalog = Catalog::builtin();
+        let list = RuleList::new(&catalog, Lang::En);
+        let mut out = Vec::new();
+        write_markdown(&mut out, &list, &catalog, Lang::En).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for r in &catalog.rules {
+            assert!(text.contains(&format!("\n## {}\n", r.id)), "{}", r.id);
+            assert!(text.contains(&format!("(#{})", r.id)), "{}", r.id);
+        }
+        // A placeholder is shown as a name, and cannot turn into an HTML tag.
+        assert!(text.contains("Helm release \\<release\\> is stuck in \\<status\\>"));
+        assert!(text.contains("- BlueKing: 7.2 (bkmonitor-operator ≥ 3.8.9)"));
+        assert!(text.contains("- `UnknownHostException`"));
+        let zh = RuleList::new(&catalog, Lang::Zh);
+        let mut out = Vec::new();
+        write_markdown(&mut out, &zh, &catalog, Lang::Zh).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("蓝鲸版本：7.2（bkmonitor-operator ≥ 3.8.9）"),
+            "{text}"
+        );
     }
 }
