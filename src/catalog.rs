@@ -39,6 +39,9 @@ pub struct RuleEntry {
     /// The BlueKing versions the issue is known on, for the rule reference (docs/rules.md).
     #[serde(default)]
     pub blueking: Option<Text>,
+    /// What the rule detects and the fix it gives, in Markdown, for the rule reference only.
+    #[serde(default)]
+    pub detects: Option<Text>,
     /// What cluster data the rule reads, for `rules` and for saying why a rule could not run.
     #[serde(default)]
     pub reads: Vec<String>,

@@ -29,6 +29,9 @@ pub struct RuleInfo {
     /// What the issue is and why it happens.
     #[serde(skip)]
     pub explanation: String,
+    /// What the rule detects and the fix it gives (Markdown), for the rule reference.
+    #[serde(skip)]
+    pub detects: Option<String>,
     /// The title template; placeholders such as `{release}` are filled in per finding.
     pub title: String,
     pub reads: Vec<String>,
@@ -50,6 +53,7 @@ impl RuleList {
                 severity: r.severity,
                 blueking: r.blueking.as_ref().map(|t| t.get(lang).to_string()),
                 explanation: r.explanation.get(lang).to_string(),
+                detects: r.detects.as_ref().map(|t| t.get(lang).to_string()),
                 title: r.title.get(lang).to_string(),
                 // An operator's signature need not say; all it can read is logs.
                 reads: if r.reads.is_empty() && !r.patterns.is_empty() {
@@ -168,6 +172,10 @@ pub fn write_markdown(
             writeln!(out, "- {}", ui("custom_rule"))?;
         }
         writeln!(out, "\n{}", escape(&r.explanation))?;
+        if let Some(d) = &r.detects {
+            // Written in Markdown for this page, so not escaped.
+            writeln!(out, "\n{}\n\n{d}", ui("rules_md_detects"))?;
+        }
         for (key, list) in [
             ("rules_md_patterns", &r.patterns),
             ("rules_md_output", &r.output),
@@ -227,6 +235,11 @@ mod tests {
         assert!(text.contains("Helm release \\<release\\> is stuck in \\<status\\>"));
         assert!(text.contains("- BlueKing: 7.2 (bkmonitor-operator ≥ 3.8.9)"));
         assert!(text.contains("- `UnknownHostException`"));
+        assert!(
+            text.contains(
+                "\n\nAn error; a warning while the operation is less than 15 minutes old."
+            )
+        );
         let zh = RuleList::new(&catalog, Lang::Zh);
         let mut out = Vec::new();
         write_markdown(&mut out, &zh, &catalog, Lang::Zh).unwrap();
