@@ -615,6 +615,10 @@ fn rules_lists_the_catalog() {
                 .any(|p| p == "UnknownHostException")
         );
         assert_eq!(get("cmdb-mongodb-unreachable")["custom"], true);
+        // The BlueKing versions an issue is known on, where the catalog says; none for a custom one.
+        let versions = get("monitor-builtin-labels")["blueking"].as_str().unwrap();
+        assert!(versions.starts_with("7.2"), "{versions}");
+        assert!(get("cmdb-mongodb-unreachable").get("blueking").is_none());
         assert_eq!(get("ipv6-disabled")["custom"], false);
 
         let r = run(&["rules", "--lang", lang]);
