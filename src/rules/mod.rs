@@ -19,6 +19,9 @@
 //!    named in [`RELEASES_READ_BY_NAME`]. `app` hands both to the collector, which knows no rule.
 //! 3. Call it from [`run_all`] (before `pod-crash-loop`, which stays last), and add a fixture
 //!    snapshot under `tests/fixtures/` that triggers it and a near miss that must not.
+//! 4. Regenerate the rule reference, `docs/rules.md` and `docs/rules.zh.md`, with
+//!    `rules -o markdown`, and give a new file its row in `docs/architecture.md`'s module map
+//!    (`tests/docs.rs` names the commands when either is stale).
 
 pub mod helm_no_deployed_release;
 pub mod helm_operation_in_progress;
