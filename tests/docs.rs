@@ -200,6 +200,28 @@ fn every_link_and_anchor_resolves() {
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
+/// A page no one links is a page a newcomer never finds: the README links every page of docs/.
+#[test]
+fn readme_links_every_page_of_docs() {
+    let readme = read(&root().join("README.md"));
+    let linked: BTreeSet<String> = links(&readme)
+        .into_iter()
+        .map(|(_, t)| t.split('#').next().unwrap_or("").to_string())
+        .collect();
+    let unlinked: Vec<String> = pages()
+        .iter()
+        .skip(1)
+        .map(|p| shown(p))
+        .filter(|p| !linked.contains(p))
+        .collect();
+    assert!(
+        unlinked.is_empty(),
+        "README.md does not link {}: add each to its \"Read more\" table (or where a newcomer \
+         looks for it)",
+        unlinked.join(", ")
+    );
+}
+
 #[test]
 fn the_link_checker_sees_what_github_sees() {
     assert_eq!(slug("Exit status"), "exit-status");
