@@ -255,7 +255,7 @@ fn readme_is_short_and_starts_with_the_two_commands() {
 }
 
 /// Every sample in README.md and docs/ is real output. A sample is marked with
-/// `<!-- sample at N columns: tests/docs.rs ... -->` before a fenced block whose first line is
+/// a line `<!-- sample at N columns: tests/docs.rs ... -->` before a fenced block whose first line is
 /// `$ kubectl bkdoctor ARGS`; the rest of the block is what the binary prints at N columns.
 /// Regenerate one with `COLUMNS=N cargo run -q -- ARGS`.
 #[test]
@@ -264,8 +264,9 @@ fn every_sample_is_what_the_binary_prints() {
     for page in pages() {
         let text = read(&page);
         let mut rest = text.as_str();
-        while let Some(i) = rest.find("<!-- sample at ") {
-            rest = &rest[i + "<!-- sample at ".len()..];
+        // A marker opens its line; one quoted in prose or code is not a marker.
+        while let Some(i) = rest.find("\n<!-- sample at ") {
+            rest = &rest[i + "\n<!-- sample at ".len()..];
             let columns: String = rest.chars().take_while(char::is_ascii_digit).collect();
             assert!(
                 rest[columns.len()..].starts_with(" columns"),
