@@ -6,6 +6,8 @@
 //! Many of BlueKing's errors never reach the cluster: helm returns render and build errors before
 //! it stores a revision. The output is the only place they show, which is why this reads it.
 
+mod classify;
+mod lines;
 pub mod parse;
 
 use std::collections::HashSet;

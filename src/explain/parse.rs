@@ -1,19 +1,21 @@
-//! Finding the errors in a deployment's output: helm's (`Error: UPGRADE FAILED: ...`), helmfile's
-//! (`in ./FILE: failed processing release NAME: ...` and its `STDERR:` / `COMBINED OUTPUT:` blocks,
-//! which the one-click script passes on), kubectl's (`error: ...`, `Error from server ...`), and the
-//! release each belongs to.
-//!
-//! The input is read one line at a time and never kept: a whole helmfile run can be megabytes. What
-//! is kept is bounded: the error being read (its first lines), the errors found (the newest
-//! [`MAX_ERRORS`]), and a few release names of context.
+//! Gathers the errors of a deployment's output and the release each belongs to: follows helm's
+//! release naming, helmfile's blocks and tables and the one-click script's steps across lines, and
+//! collects each error's first line and the lines that continue it. It never keeps the input (a
+//! helmfile run can be megabytes; what is kept is bounded: the error being read, the newest
+//! [`MAX_ERRORS`] errors, a few release names), and leaves the forms of single lines to
+//! [`super::lines`] and what an error means to [`super::classify`].
 
 use std::io::{self, BufRead};
-use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::RegexSet;
 
 use crate::catalog::Catalog;
-use crate::collect::logs::plain_text;
+
+use super::classify::{NAMED, classify};
+use super::lines::{
+    Block, ERROR_START, INSTALLING, PROCESSING, RELEASE_NAME, SERVER_ERROR, UPGRADED, UPGRADING,
+    WRAPPER, block_header, clean, read_line,
+};
 
 /// A line longer than this is cut: no error message is, and a base64 blob must not cost memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -61,116 +63,6 @@ pub fn scan(input: &mut dyn BufRead, catalog: &Catalog) -> io::Result<Scan> {
         p.line(p.scan.lines, &line);
     }
     Ok(p.finish())
-}
-
-/// Reads one line into `buf` (without its `\n`), keeping at most [`MAX_LINE_BYTES`] of it; the rest
-/// of a longer line is skipped without being stored. `None` at the end of the input; else whether
-/// the line was cut.
-fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
-    buf.clear();
-    let mut cut = false;
-    let mut any = false;
-    loop {
-        let chunk = match input.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok(any.then_some(cut));
-        }
-        any = true;
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i, true),
-            None => (chunk.len(), false),
-        };
-        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
-        if take > room {
-            cut = true;
-        }
-        buf.extend_from_slice(&chunk[..take.min(room)]);
-        input.consume(if done { take + 1 } else { take });
-        if done {
-            return Ok(Some(cut));
-        }
-    }
-}
-
-static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-    // 2026-11-20T08:55:00.123Z, [2026-11-20 08:55:00], 2026/11/20 08:55:00, 08:55:00.
-    Regex::new(
-        r"^\[?(?:\d{4}[-/]\d{2}[-/]\d{2}[T ])?\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?(?:\s+|$)",
-    )
-    .unwrap()
-});
-
-/// A line as the operator saw it on the terminal: what follows the last carriage return (a
-/// progress line rewritten in place, or a CRLF end), colour codes dropped, a leading timestamp
-/// removed. Indentation is kept: it tells which block a line belongs to.
-fn clean(raw: &str) -> String {
-    let shown = raw
-        .trim_end_matches('\r')
-        .rsplit('\r')
-        .next()
-        .unwrap_or_default();
-    let mut out = String::with_capacity(shown.len());
-    plain_text(shown, &mut out);
-    let indent = out.len() - out.trim_start().len();
-    match TIMESTAMP.find(&out[indent..]) {
-        Some(m) => format!("{}{}", &out[..indent], &out[indent + m.end()..]),
-        None => out,
-    }
-}
-
-macro_rules! re {
-    ($name:ident, $re:expr) => {
-        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($re).unwrap());
-    };
-}
-
-// helm: `helm upgrade --install` says this before installing; its errors follow unprefixed.
-re!(
-    INSTALLING,
-    r#"Release "([^"]+)" does not exist\. Installing it now\."#
-);
-re!(
-    UPGRADED,
-    r#"Release "([^"]+)" has been upgraded\. Happy Helming!"#
-);
-// helmfile
-re!(UPGRADING, r"^Upgrading release=([^,\s]+)");
-re!(
-    PROCESSING,
-    r"failed processing release ([A-Za-z0-9][-A-Za-z0-9_.]*):\s*(.*)$"
-);
-re!(
-    WRAPPER,
-    r#"^(?:command "[^"]*" exited with non-zero status:|helm exited with status \d+:?)\s*$"#
-);
-// Where an error names its release itself.
-re!(
-    NAMED,
-    r#"(?:^|\s)(?:Release|Upgrade) "([^"]+)" failed: (.*)$"#
-);
-re!(
-    ATOMIC,
-    r"release ([A-Za-z0-9][-A-Za-z0-9_.]*) failed, and has been (?:uninstalled|rolled back) due to atomic being set: "
-);
-re!(NO_DEPLOYED, r#""([^"]+)" has no deployed releases"#);
-// Where an error starts.
-re!(ERROR_START, r"^(?:Error|error|ERROR): ?(.*)$");
-re!(SERVER_ERROR, r"^Error from server(?: \([A-Za-z]+\))?: ");
-re!(FAILED_PREFIX, r"^(?:(?:UPGRADE|INSTALLATION) FAILED: )+");
-re!(RELEASE_NAME, r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$");
-
-/// helmfile's report of a failed helm command: `PATH:`, `ARGS:` (the whole command line, values
-/// passed with `--set` included), `ERROR:`, `EXIT STATUS`, `STDERR:`, `COMBINED OUTPUT:`, each
-/// followed by lines indented by two spaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Block {
-    /// Never read: the command line can hold passwords, and holds no error.
-    Args,
-    Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,41 +307,21 @@ impl<'c> Parser<'c> {
             // `Error:` and nothing after it.
             return;
         }
-        let text = p
-            .lines
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        let first = strip_error_prefix(&p.lines[0].1);
-        if first.trim() == "" || first.starts_with("exit status ") {
+        let Some(c) = classify(self.catalog, &p.lines) else {
             return;
-        }
+        };
         let release = p
             .release
             .clone()
-            .or_else(|| named_in(&text))
+            .or(c.release)
             .or_else(|| self.context_release());
-        let (rule, at) = match self.catalog.match_output(&text) {
-            Some((entry, start)) => (Some(entry.id.clone()), start),
-            None => (None, 0),
-        };
-        // The line the signature matched on is the one to show.
-        let mut offset = 0;
-        let mut shown = &p.lines[0];
-        for l in &p.lines {
-            if at < offset + l.1.len() + 1 {
-                shown = l;
-                break;
-            }
-            offset += l.1.len() + 1;
-        }
+        let shown = &p.lines[c.shown];
         let found = Found {
             line_number: shown.0,
             line: shown.1.clone(),
             release,
-            rule,
-            key: error_key(&text),
+            rule: c.rule,
+            key: c.key,
         };
         self.add(found);
     }
@@ -529,41 +401,6 @@ impl<'c> Parser<'c> {
         self.scan.errors.sort_by_key(|e| e.line_number);
         self.scan
     }
-}
-
-fn block_header(content: &str) -> Option<Block> {
-    match content {
-        "PATH:" | "ARGS:" | "EXIT STATUS" => Some(Block::Args),
-        "STDERR:" | "COMBINED OUTPUT:" | "ERROR:" => Some(Block::Output),
-        _ => None,
-    }
-}
-
-fn strip_error_prefix(line: &str) -> &str {
-    match ERROR_START.captures(line) {
-        Some(c) => c.get(1).map_or("", |m| m.as_str()),
-        None => line,
-    }
-}
-
-/// A release the error text names itself.
-fn named_in(text: &str) -> Option<String> {
-    [&*ATOMIC, &*NO_DEPLOYED, &*NAMED]
-        .iter()
-        .find_map(|re| re.captures(text).map(|c| c[1].to_string()))
-}
-
-/// The same error whether helm wrapped it (`UPGRADE FAILED: `, the atomic rollback's sentence) or
-/// helm's debug log and helmfile repeated it bare. Its first line is enough: helmfile's two copies
-/// of helm's output may continue it differently (STDERR holds the whole message).
-fn error_key(text: &str) -> String {
-    let first = strip_error_prefix(text.lines().next().unwrap_or_default());
-    let first = NAMED
-        .captures(first)
-        .and_then(|c| c.get(2))
-        .map_or(first, |m| m.as_str());
-    let first = FAILED_PREFIX.replace(first, "");
-    ATOMIC.replace(&first, "").trim().to_string()
 }
 
 #[cfg(test)]
@@ -667,24 +504,6 @@ mod tests {
         assert_eq!(e.rule.as_deref(), Some("ingress-snippet-disabled"));
         assert!(e.line.starts_with("Error: admission webhook"), "{}", e.line);
         assert!(!e.line.contains('\u{1b}') && !e.line.contains('\r'));
-    }
-
-    #[test]
-    fn the_shown_line_is_the_one_the_signature_matched() {
-        let s = run(concat!(
-            "STDERR:\n",
-            "  Error: UPGRADE FAILED: execution error at (bcs-services-stack/charts/bcs-certs/templates/NOTES.txt:6:4): \n",
-            "  PASSWORDS ERROR: You must provide your current passwords when upgrading the release.\n",
-        ));
-        assert_eq!(
-            summary(&s),
-            [(
-                3,
-                "PASSWORDS ERROR: You must provide your current passwords when upgrading the release.",
-                None,
-                Some("bcs-passwords-error")
-            )]
-        );
     }
 
     #[test]
