@@ -27,6 +27,11 @@ re!(
     r"release ([A-Za-z0-9][-A-Za-z0-9_.]*) failed, and has been (?:uninstalled|rolled back) due to atomic being set: "
 );
 re!(NO_DEPLOYED, r#""([^"]+)" has no deployed releases"#);
+// The release an existing object must be handed to is the one being installed.
+re!(
+    OWNER,
+    r#"meta\.helm\.sh/release-name"?:? must (?:be set to|equal) "([a-z0-9][-a-z0-9.]*)""#
+);
 re!(FAILED_PREFIX, r"^(?:(?:UPGRADE|INSTALLATION) FAILED: )+");
 
 /// One error, classified.
@@ -38,6 +43,8 @@ pub(super) struct Classified {
     /// The release the text names itself.
     pub release: Option<String>,
     pub key: String,
+    /// The names the text gives ([`super::names`]).
+    pub names: Vec<(String, String)>,
 }
 
 /// Classifies the lines of one error (numbered, cleaned); `None` when they hold no error after all
@@ -70,12 +77,13 @@ pub(super) fn classify(catalog: &Catalog, lines: &[(usize, String)]) -> Option<C
         shown,
         release: named_in(&text),
         key: error_key(&text),
+        names: super::names::names(&text),
     })
 }
 
 /// A release the error text names itself.
 fn named_in(text: &str) -> Option<String> {
-    [&*ATOMIC, &*NO_DEPLOYED, &*NAMED]
+    [&*ATOMIC, &*NO_DEPLOYED, &*NAMED, &*OWNER]
         .iter()
         .find_map(|re| re.captures(text).map(|c| c[1].to_string()))
 }

@@ -37,6 +37,8 @@ pub struct Found {
     pub rule: Option<String>,
     /// What identical errors are recognised by: the text without helm's wrapping.
     key: String,
+    /// The names the error's text gives, each of a strict shape (see [`super::names`]).
+    pub names: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -322,6 +324,7 @@ impl<'c> Parser<'c> {
             release,
             rule: c.rule,
             key: c.key,
+            names: c.names,
         };
         self.add(found);
     }
@@ -388,6 +391,7 @@ impl<'c> Parser<'c> {
                     release: Some(r.clone()),
                     rule: None,
                     key: format!("FAILED RELEASES {r}"),
+                    names: Vec::new(),
                 });
             }
         }
@@ -569,9 +573,7 @@ mod tests {
 
     #[test]
     fn unknown_errors_are_kept_without_a_rule() {
-        let s = run(
-            "Error: UPGRADE FAILED: cannot patch \"bk-job\" with kind Job: field is immutable\n",
-        );
+        let s = run("Error: UPGRADE FAILED: the frobnicator of \"bk-job\" is out of phase\n");
         assert_eq!(s.errors.len(), 1);
         assert_eq!(s.errors[0].rule, None);
         assert_eq!(s.errors[0].release, None);
