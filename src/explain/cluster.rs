@@ -256,10 +256,11 @@ pub(super) fn asked(
             }
         }
         "helm-hook-failed" | "helm-hook-timed-out" => {
-            let (Some(snap), Some(r)) = (snap, release) else {
+            let named = var(vars, "job");
+            let Some(snap) = snap.filter(|_| release.is_some() || named.is_some()) else {
                 return (notes, more);
             };
-            let named = var(vars, "job");
+            let r = release.unwrap_or_default();
             let hooks: Vec<_> = snap
                 .jobs
                 .iter()
@@ -273,6 +274,7 @@ pub(super) fn asked(
                         .is_some_and(|a| a.contains_key("helm.sh/hook"));
                     named == Some(name)
                         || (is_hook
+                            && release.is_some()
                             && (of_release(j.metadata.labels.as_ref(), r) || name.starts_with(r)))
                 })
                 .collect();
@@ -420,4 +422,46 @@ fn object_meta<'s>(
         "storageclass" => find!(snap.storage_classes),
         _ => None,
     }
+}
+
+/// The state of a release no entry explains: each namespace's newest revision, and helm's
+/// description of it (its own words for what went wrong).
+pub(super) fn release_state(
+    snap: &Snapshot,
+    catalog: &Catalog,
+    lang: Lang,
+    release: &str,
+) -> Vec<String> {
+    let found: Vec<_> = snap
+        .releases()
+        .into_iter()
+        .filter(|r| r.name == release)
+        .collect();
+    if found.is_empty() {
+        return vec![fill(
+            catalog.ui("explain_release_absent", lang),
+            &[("release", release)],
+        )];
+    }
+    found
+        .iter()
+        .map(|r| {
+            let l = r.latest();
+            let description = l
+                .description
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            fill(
+                catalog.ui("explain_release_state", lang),
+                &[
+                    ("release", release),
+                    ("ns", &r.namespace),
+                    ("revision", &l.revision.to_string()),
+                    ("status", &l.status),
+                    ("description", &description),
+                ],
+            )
+        })
+        .collect()
 }

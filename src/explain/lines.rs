@@ -101,6 +101,17 @@ re!(
 // Where an error starts.
 re!(ERROR_START, r"^(?:Error|error|ERROR): ?(.*)$");
 re!(SERVER_ERROR, r"^Error from server(?: \([A-Za-z]+\))?: ");
+// Errors in other words: the API server's own (kubectl, a paste), helm's --debug log repeating the
+// error (`helm.go:84: [debug] ...`; other `*.go:` debug lines are progress), BlueKing's SaaS
+// deployer, a script's `[ERROR]`, helmfile's `in ./FILE: ...` for an error of the file itself.
+re!(
+    OTHER_START,
+    r"^(?:Internal error occurred: |DeployError: |\[(?:ERROR|FATAL)\]\s*\S|helm\.go:\d+: \[debug\] \S|in \.{0,2}/[^\s:]+: \S)"
+);
+// Any of helm's --debug lines; only helm.go's is the error, the others tell progress.
+re!(DEBUG_PREFIX, r"^[a-z_]+\.go:\d+: \[debug\] ");
+// helmfile's `in ./FILE: 2 errors:` heads a numbered list; the errors are the `err N:` lines.
+re!(ERRORS_HEADER, r"^in \S+: \d+ errors?:\s*$");
 re!(RELEASE_NAME, r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$");
 
 /// helmfile's report of a failed helm command: `PATH:`, `ARGS:` (the whole command line, values
@@ -121,7 +132,19 @@ pub(super) fn block_header(content: &str) -> Option<Block> {
     }
 }
 
+/// Whether a line starts an error in a form other than `Error:` / `error:` / `ERROR:`.
+pub(super) fn other_error_start(content: &str) -> bool {
+    SERVER_ERROR.is_match(content)
+        || (OTHER_START.is_match(content) && !ERRORS_HEADER.is_match(content))
+}
+
+/// A line of helm's --debug log other than the error itself.
+pub(super) fn debug_progress(content: &str) -> bool {
+    DEBUG_PREFIX.is_match(content) && !content.starts_with("helm.go:")
+}
+
 pub(super) fn strip_error_prefix(line: &str) -> &str {
+    let line = DEBUG_PREFIX.find(line).map_or(line, |m| &line[m.end()..]);
     match ERROR_START.captures(line) {
         Some(c) => c.get(1).map_or("", |m| m.as_str()),
         None => line,

@@ -203,6 +203,7 @@ fn explain_one<'f>(
             None if release.is_some() => vec![
                 "helm history -n {namespace} {release}",
                 "kubectl get pods -n {namespace} -l app.kubernetes.io/instance={release}",
+                "kubectl get events -n {namespace} --sort-by=.lastTimestamp",
             ],
             None => Vec::new(),
         };
@@ -242,11 +243,18 @@ fn explain_one<'f>(
             .collect(),
         _ => Vec::new(),
     };
-    let looked_at: Vec<String> = looked_at
-        .into_iter()
-        .chain(notes)
-        .map(|l| unknown_names(&l).0)
-        .collect();
+    let mut notes = notes;
+    if let (None, Some(c), Some(r)) = (entry, cluster, release) {
+        notes.extend(cluster::release_state(c.snap, catalog, lang, r));
+    }
+    let mut looked_at = looked_at;
+    if !notes.is_empty() {
+        if looked_at.is_empty() {
+            looked_at.push(catalog.ui("explain_cluster_says", lang).to_string());
+        }
+        looked_at.extend(notes);
+    }
+    let looked_at: Vec<String> = looked_at.iter().map(|l| unknown_names(l).0).collect();
     let title = unknown_names(&title).0;
     let means = unknown_names(&means).0;
     let explanation = if looked_at.is_empty() {
