@@ -463,3 +463,28 @@ fn chinese_and_english_give_the_same_commands() {
         assert_ne!(en["errors"][0]["title"], zh["errors"][0]["title"], "{log}");
     }
 }
+
+/// docs/explain.md lists every class with an example line: each example is answered by its class.
+#[test]
+fn the_documented_examples_are_answered_by_their_class() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/explain.md"),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for row in doc.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let id = cells[0].trim_start_matches("| ").trim_matches('`');
+        // The first code span of the example cell; `` ` `` spans hold a backquote.
+        let cell = cells[1];
+        let example = match cell.strip_prefix("``") {
+            Some(rest) => rest.split("``").next().unwrap().trim(),
+            None => cell.split('`').nth(1).unwrap(),
+        };
+        let r = run(&["explain", "--error", example, "--no-cluster", "-o", "json"]);
+        let v = r.json();
+        assert_eq!(v["errors"][0]["rule"], id, "{example}");
+        checked += 1;
+    }
+    assert!(checked >= 32, "{checked}");
+}

@@ -343,24 +343,24 @@ fn name_vars(
     let mut out: Vec<(String, String)> = names.to_vec();
     let has = |out: &[(String, String)], k: &str| out.iter().any(|(x, _)| x == k);
     let cluster_scoped = has(&out, "in_objns");
-    if !cluster_scoped && !has(&out, "objns") {
-        if let Some(ns) = namespace {
-            out.push(("objns".into(), ns.into()));
-        }
+    if !cluster_scoped
+        && !has(&out, "objns")
+        && let Some(ns) = namespace
+    {
+        out.push(("objns".into(), ns.into()));
     }
-    if !cluster_scoped {
-        if let Some(ns) = out
+    if !cluster_scoped
+        && let Some(ns) = out
             .iter()
             .find(|(k, _)| k == "objns")
             .map(|(_, v)| v.clone())
-        {
-            out.push(("in_objns".into(), format!(" -n {ns}")));
-        }
+    {
+        out.push(("in_objns".into(), format!(" -n {ns}")));
     }
-    if !has(&out, "owner") {
-        if let Some(r) = release {
-            out.push(("owner".into(), r.into()));
-        }
+    if !has(&out, "owner")
+        && let Some(r) = release
+    {
+        out.push(("owner".into(), r.into()));
     }
     if !has(&out, "owner_ns") {
         let ns = namespace.map(str::to_string).or_else(|| {
