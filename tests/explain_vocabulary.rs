@@ -137,7 +137,7 @@ const CLASSES: &[(&str, &str, Option<&str>, &str, &str)] = &[
         "name-in-use.log",
         "helm-name-in-use",
         Some("bk-iam"),
-        "helm history -n blueking bk-iam",
+        "helm uninstall -n blueking bk-iam",
         "release bk-iam in namespace blueking: revision 1 is failed",
     ),
     (

@@ -24,7 +24,7 @@ re!(
 );
 re!(
     ATOMIC,
-    r"release ([A-Za-z0-9][-A-Za-z0-9_.]*) failed, and has been (?:uninstalled|rolled back) due to atomic being set: "
+    r"release ([A-Za-z0-9][-A-Za-z0-9_.]*) failed, and has been (?:uninstalled|rolled back) due to (?:atomic|rollback-on-failure) being set: "
 );
 re!(NO_DEPLOYED, r#""([^"]+)" has no deployed releases"#);
 // The release an existing object must be handed to is the one being installed.
@@ -132,7 +132,7 @@ mod tests {
         let key = |l: &str| classify(&catalog, &lines(&[l])).unwrap().key;
         assert_eq!(
             key(
-                "Error: UPGRADE FAILED: release bk-repo failed, and has been rolled back due to atomic being set: timed out waiting for the condition"
+                "Error: UPGRADE FAILED: release bk-repo failed, and has been rolled back due to (?:atomic|rollback-on-failure) being set: timed out waiting for the condition"
             ),
             key("timed out waiting for the condition"),
         );

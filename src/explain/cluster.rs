@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::catalog::{Catalog, RuleEntry, fill};
+use crate::helm::Status;
 use crate::i18n::Lang;
 use crate::snapshot::{Snapshot, pod};
 
@@ -181,14 +182,17 @@ const PROVIDERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// What the cluster (when read) and the names of the error say beyond the entry's explanation, and
-/// names the cluster adds for the fix (the hook Job found).
+/// What the cluster said: sentences, names it adds for the fix (the hook Job found), and the fix's
+/// templates when the cluster's state decides which commands are right.
+pub(super) type Asked = (Vec<String>, Vec<(String, String)>, Option<Vec<String>>);
+
+/// What the cluster (when read) and the names of the error say beyond the entry's explanation.
 pub(super) fn asked(
     snap: Option<&Snapshot>,
     entry: &RuleEntry,
     lang: Lang,
     vars: &[(&str, &str)],
-) -> (Vec<String>, Vec<(String, String)>) {
+) -> Asked {
     let say = |key: &str, extra: &[(&str, &str)]| {
         let mut v: Vec<(&str, &str)> = extra.to_vec();
         v.extend_from_slice(vars);
@@ -200,12 +204,13 @@ pub(super) fn asked(
     };
     let mut notes = Vec::new();
     let mut more = Vec::new();
+    let mut fix: Option<Vec<String>> = None;
     let release = var(vars, "release").filter(|r| *r != "RELEASE");
     let namespace = var(vars, "namespace").filter(|n| *n != "NAMESPACE");
     match entry.id.as_str() {
         "crd-kind-missing" => {
             let Some(kind) = var(vars, "crdkind") else {
-                return (notes, more);
+                return (notes, more, fix);
             };
             if let Some(snap) = snap {
                 let crd = snap.crds.iter().find(|c| c.spec.names.kind == kind);
@@ -233,7 +238,7 @@ pub(super) fn asked(
         }
         "helm-name-in-use" => {
             let (Some(snap), Some(r)) = (snap, release) else {
-                return (notes, more);
+                return (notes, more, fix);
             };
             let found: Vec<_> = snap
                 .releases()
@@ -254,11 +259,36 @@ pub(super) fn asked(
             if found.is_empty() {
                 notes.push(say("none", &[]));
             }
+            // One record: its state says which fix is right.
+            if let [rel] = found.as_slice() {
+                let status = rel.latest().status();
+                let good = rel.last_good();
+                fix = Some(match (status, good) {
+                    (Status::Deployed, _) => vec![
+                        "helm list -A -a --filter '^{release}$'".into(),
+                        "{text.if_deployed}".into(),
+                        "kubectl config current-context".into(),
+                    ],
+                    (Status::PendingUpgrade | Status::PendingRollback, _) => {
+                        return (notes, more, None);
+                    }
+                    (_, Some(g)) => vec![
+                        "helm history -n {namespace} {release}".into(),
+                        format!("helm rollback -n {{namespace}} {{release}} {}", g.revision),
+                        "{text.then_sync}".into(),
+                    ],
+                    (_, None) => vec![
+                        "helm history -n {namespace} {release}".into(),
+                        "helm uninstall -n {namespace} {release}".into(),
+                        "{text.then_sync}".into(),
+                    ],
+                });
+            }
         }
         "helm-hook-failed" | "helm-hook-timed-out" => {
             let named = var(vars, "job");
             let Some(snap) = snap.filter(|_| release.is_some() || named.is_some()) else {
-                return (notes, more);
+                return (notes, more, fix);
             };
             let r = release.unwrap_or_default();
             let hooks: Vec<_> = snap
@@ -306,7 +336,7 @@ pub(super) fn asked(
             let (Some(snap), Some(kind), Some(object)) =
                 (snap, var(vars, "kind"), var(vars, "object"))
             else {
-                return (notes, more);
+                return (notes, more, fix);
             };
             let ns = var(vars, "objns");
             match object_meta(snap, kind, object, ns) {
@@ -344,7 +374,7 @@ pub(super) fn asked(
             let (Some(snap), Some(svc), Some(ns)) =
                 (snap, var(vars, "service"), var(vars, "svcns"))
             else {
-                return (notes, more);
+                return (notes, more, fix);
             };
             let found = snap.services.iter().find(|s| {
                 s.metadata.name.as_deref() == Some(svc)
@@ -382,7 +412,7 @@ pub(super) fn asked(
         }
         _ => {}
     }
-    (notes, more)
+    (notes, more, fix)
 }
 
 fn of_release(labels: Option<&BTreeMap<String, String>>, release: &str) -> bool {

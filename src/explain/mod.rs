@@ -152,9 +152,9 @@ fn explain_one<'f>(
         ),
     ];
     vars.extend(name_vars(&found.names, release, namespace.as_deref()));
-    let (notes, more) = match entry {
+    let (notes, more, cluster_fix) = match entry {
         Some(e) => cluster::asked(cluster.map(|c| c.snap), e, lang, &borrow(&vars)),
-        None => (Vec::new(), Vec::new()),
+        None => (Vec::new(), Vec::new(), None),
     };
     for (k, v) in more {
         if !vars.iter().any(|(x, _)| *x == k) {
@@ -196,6 +196,9 @@ fn explain_one<'f>(
         vec![causes_line]
     } else {
         let templates: Vec<&str> = match entry {
+            Some(_) if cluster_fix.is_some() => {
+                cluster_fix.iter().flatten().map(String::as_str).collect()
+            }
             Some(e) if !e.output_remediation.is_empty() => {
                 e.output_remediation.iter().map(String::as_str).collect()
             }
