@@ -132,7 +132,7 @@ mod tests {
         let key = |l: &str| classify(&catalog, &lines(&[l])).unwrap().key;
         assert_eq!(
             key(
-                "Error: UPGRADE FAILED: release bk-repo failed, and has been rolled back due to (?:atomic|rollback-on-failure) being set: timed out waiting for the condition"
+                "Error: UPGRADE FAILED: release bk-repo failed, and has been rolled back due to atomic being set: timed out waiting for the condition"
             ),
             key("timed out waiting for the condition"),
         );
