@@ -189,3 +189,51 @@ fn long_lines_are_cut_and_many_errors_keep_the_newest() {
             .ends_with(&format!("{}", MAX_ERRORS + 4))
     );
 }
+
+#[test]
+fn helm_debug_repeats_the_error_once_and_its_progress_lines_are_not_errors() {
+    let s = run(concat!(
+        "upgrade.go:150: [debug] preparing upgrade for bk-cmdb\n",
+        "install.go:442: [debug] failed pre-install: job bk-cmdb-migrate-db failed: BackoffLimitExceeded\n",
+        "Error: INSTALLATION FAILED: failed pre-install: job bk-cmdb-migrate-db failed: BackoffLimitExceeded\n",
+        "helm.go:86: [debug] failed pre-install: job bk-cmdb-migrate-db failed: BackoffLimitExceeded\n",
+        "main.newInstallCmd.func2\n",
+        "\thelm.sh/helm/v3/cmd/helm/install.go:158\n",
+    ));
+    assert_eq!(
+        summary(&s),
+        [(
+            3,
+            "Error: INSTALLATION FAILED: failed pre-install: job bk-cmdb-migrate-db failed: BackoffLimitExceeded",
+            None,
+            Some("helm-hook-failed")
+        )]
+    );
+}
+
+#[test]
+fn the_deployer_and_helmfile_name_errors_in_their_own_words() {
+    let s = run(concat!(
+        "[2026-11-20 10:43:12] DeployError: 部署失败, Pre-Release-Hook failed, please check logs for more details❌\n",
+        "\n",
+        "in ./base-blueking.yaml.gotmpl: 2 errors:\n",
+        "in ./environments/default/custom.yaml: yaml: line 3: mapping values are not allowed in this context\n",
+    ));
+    assert_eq!(
+        summary(&s),
+        [
+            (
+                1,
+                "DeployError: 部署失败, Pre-Release-Hook failed, please check logs for more details❌",
+                None,
+                Some("saas-pre-release-hook-failed")
+            ),
+            (
+                4,
+                "in ./environments/default/custom.yaml: yaml: line 3: mapping values are not allowed in this context",
+                None,
+                None
+            ),
+        ]
+    );
+}
