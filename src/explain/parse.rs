@@ -204,6 +204,9 @@ impl<'c> Parser<'c> {
             // Helm's own words follow in the blocks below; anything else is helmfile's error.
             if !rest.is_empty() && !WRAPPER.is_match(rest) {
                 self.start(n, indent, content, Some(release), false);
+            } else {
+                // A failed release even when helm's words are cut off below.
+                self.failed_releases.push((n, release));
             }
             return;
         }
@@ -359,7 +362,9 @@ impl<'c> Parser<'c> {
 
     fn finish(mut self) -> Scan {
         self.finish_pending();
-        let failed = std::mem::take(&mut self.failed_releases);
+        let mut failed = std::mem::take(&mut self.failed_releases);
+        let mut seen = std::collections::HashSet::new();
+        failed.retain(|(_, r)| seen.insert(r.clone()));
         // helmfile's table names the releases that failed: an error it printed without a name
         // belongs to the one failed release that has none yet.
         let unexplained: Vec<&(usize, String)> = failed

@@ -237,3 +237,14 @@ fn the_deployer_and_helmfile_name_errors_in_their_own_words() {
         ]
     );
 }
+
+#[test]
+fn a_failed_release_whose_helm_output_is_cut_off_is_still_an_error() {
+    let s = run(concat!(
+        "in ./base-blueking.yaml.gotmpl: failed processing release bk-ssm: command \"/usr/local/bin/helm\" exited with non-zero status:\n",
+        "\n",
+        "ERROR:\n",
+        "  exit status 1\n",
+    ));
+    assert_eq!(summary(&s), [(1, "bk-ssm", Some("bk-ssm"), None)]);
+}
