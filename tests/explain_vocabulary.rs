@@ -127,6 +127,27 @@ const CLASSES: &[(&str, &str, Option<&str>, &str, &str)] = &[
         "x509",
     ),
     (
+        "webhook-refused.log",
+        "admission-webhook-unreachable",
+        Some("bk-ingress-nginx"),
+        "kubectl get endpoints -n blueking bk-ingress-nginx-controller-admission",
+        "Service blueking/bk-ingress-nginx-controller-admission is not in the cluster data",
+    ),
+    (
+        "parse-error.log",
+        "chart-render-failed",
+        None,
+        "# read bk-monitor/templates/_helpers.tpl around line 42 in the chart",
+        "bk-monitor/templates/_helpers.tpl line 42",
+    ),
+    (
+        "download.log",
+        "chart-not-found",
+        None,
+        "helm search repo blueking/bk-paas --versions",
+        "helm repo update",
+    ),
+    (
         "webhook-denied.log",
         "admission-webhook-denied",
         None,
