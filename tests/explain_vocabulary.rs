@@ -8,7 +8,9 @@ mod common;
 
 use serde_json::Value;
 
-use common::{Run, fixture, run};
+use fake_apiserver::FakeApi;
+
+use common::{Run, fixture, run, serve};
 
 fn explain(log: &str, extra: &[&str]) -> Run {
     let log = fixture("explain").join("vocabulary").join(log);
@@ -508,4 +510,42 @@ fn the_documented_examples_are_answered_by_their_class() {
         checked += 1;
     }
     assert!(checked >= 32, "{checked}");
+}
+
+/// Live, the cluster answers as the snapshot does: owners, CRDs, hook Jobs, webhook Services and
+/// release states are read from the API server.
+#[test]
+fn live_the_cluster_answers_as_the_snapshot_does() {
+    let live = serve(FakeApi::new().load_dir(fixture("explain-vocabulary")));
+    for log in [
+        "resource-exists-3.12.log",
+        "resource-exists-3.18.log",
+        "crd-other-version.log",
+        "hook-timed-out.log",
+        "webhook-deadline.log",
+        "name-in-use.log",
+    ] {
+        let offline = explain(log, &[]).json();
+        let now = offline["summary"]["snapshotTime"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let path = fixture("explain").join("vocabulary").join(log);
+        let r = live.run(&[
+            "explain",
+            path.to_str().unwrap(),
+            "-o",
+            "json",
+            "--now",
+            &now,
+        ]);
+        assert_eq!(r.code, 1, "{log}: {}", r.stderr);
+        let online = r.json();
+        for field in ["rule", "release", "explanation", "remediation"] {
+            assert_eq!(
+                online["errors"][0][field], offline["errors"][0][field],
+                "{log}: {field}"
+            );
+        }
+    }
 }
