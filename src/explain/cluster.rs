@@ -353,17 +353,17 @@ pub(super) fn asked(
                         .and_then(|l| l.get("app.kubernetes.io/managed-by"))
                         .map_or("-", String::as_str);
                     match ann("meta.helm.sh/release-name") {
-                        Some(cur) => notes.push(say(
-                            "owned_by",
-                            &[
-                                ("cur", cur),
-                                (
-                                    "curns",
-                                    ann("meta.helm.sh/release-namespace").unwrap_or("-"),
-                                ),
-                                ("managed", managed),
-                            ],
-                        )),
+                        Some(cur) => {
+                            let curns = ann("meta.helm.sh/release-namespace").unwrap_or("-");
+                            let v = [("cur", cur), ("curns", curns), ("managed", managed)];
+                            notes.push(say("owned_by", &v));
+                            // Whether its owner still exists tells a leftover from a conflict.
+                            let alive = snap
+                                .releases()
+                                .into_iter()
+                                .any(|r| r.name == cur && r.namespace == curns);
+                            notes.push(say(if alive { "owner_alive" } else { "owner_gone" }, &v));
+                        }
                         None => notes.push(say("unowned", &[])),
                     }
                 }
