@@ -6,6 +6,10 @@
 //! Many of BlueKing's errors never reach the cluster: helm returns render and build errors before
 //! it stores a revision. The output is the only place they show, which is why this reads it.
 
+mod classify;
+mod cluster;
+mod lines;
+mod names;
 pub mod parse;
 
 use std::collections::HashSet;
@@ -147,6 +151,16 @@ fn explain_one<'f>(
             namespace.clone().unwrap_or_else(|| "NAMESPACE".into()),
         ),
     ];
+    vars.extend(name_vars(&found.names, release, namespace.as_deref()));
+    let (notes, more, cluster_fix) = match entry {
+        Some(e) => cluster::asked(cluster.map(|c| c.snap), e, lang, &borrow(&vars)),
+        None => (Vec::new(), Vec::new(), None),
+    };
+    for (k, v) in more {
+        if !vars.iter().any(|(x, _)| *x == k) {
+            vars.push((k, v));
+        }
+    }
     if let Some(e) = entry {
         vars.extend(e.texts_filled(lang, &borrow(&vars)));
     }
@@ -182,6 +196,9 @@ fn explain_one<'f>(
         vec![causes_line]
     } else {
         let templates: Vec<&str> = match entry {
+            Some(_) if cluster_fix.is_some() => {
+                cluster_fix.iter().flatten().map(String::as_str).collect()
+            }
             Some(e) if !e.output_remediation.is_empty() => {
                 e.output_remediation.iter().map(String::as_str).collect()
             }
@@ -189,6 +206,7 @@ fn explain_one<'f>(
             None if release.is_some() => vec![
                 "helm history -n {namespace} {release}",
                 "kubectl get pods -n {namespace} -l app.kubernetes.io/instance={release}",
+                "kubectl get events -n {namespace} --sort-by=.lastTimestamp",
             ],
             None => Vec::new(),
         };
@@ -216,16 +234,32 @@ fn explain_one<'f>(
     // A timeout nothing explains: say what was looked at, so that "nothing found" is not taken for
     // "nothing looked at".
     let looked_at = match (cluster, found.rule.as_deref(), release) {
-        (Some(c), Some(TIMED_OUT), Some(r)) if causes.is_empty() => looked_at(
+        (Some(c), Some(TIMED_OUT), Some(r)) if causes.is_empty() => cluster::looked_at(
             c.snap,
             entry.expect("matched"),
             lang,
             r,
             namespace.as_deref(),
         ),
-        (Some(c), Some(rule), _) => crd_note(c.snap, catalog, lang, rule).into_iter().collect(),
+        (Some(c), Some(rule), _) => cluster::crd_note(c.snap, catalog, lang, rule)
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     };
+    let mut notes = notes;
+    if let (None, Some(c), Some(r)) = (entry, cluster, release) {
+        notes.extend(cluster::release_state(c.snap, catalog, lang, r));
+    }
+    let mut looked_at = looked_at;
+    if !notes.is_empty() {
+        if looked_at.is_empty() {
+            looked_at.push(catalog.ui("explain_cluster_says", lang).to_string());
+        }
+        looked_at.extend(notes);
+    }
+    let looked_at: Vec<String> = looked_at.iter().map(|l| unknown_names(l).0).collect();
+    let title = unknown_names(&title).0;
+    let means = unknown_names(&means).0;
     let explanation = if looked_at.is_empty() {
         means.clone()
     } else {
@@ -268,8 +302,9 @@ fn fill_commands(
     templates
         .iter()
         .map(|t| {
-            let line = fill(t, vars);
-            let unknown = (!release_known && t.contains("{release}"))
+            let (line, missing) = unknown_names(&fill(t, vars));
+            let unknown = missing
+                || (!release_known && t.contains("{release}"))
                 || (!namespace_known && t.contains("{namespace}"));
             if unknown && !line.starts_with('#') {
                 format!("# {line}")
@@ -278,6 +313,69 @@ fn fill_commands(
             }
         })
         .collect()
+}
+
+/// The names an error may give ([`names::KEYS`]), in a template the text did not fill: written as
+/// `KIND`, `OBJECT`... for a person to replace, and whether there was one.
+fn unknown_names(line: &str) -> (String, bool) {
+    let mut out = line.to_string();
+    let mut missing = false;
+    for key in names::KEYS {
+        let placeholder = format!("{{{key}}}");
+        if out.contains(&placeholder) {
+            missing = true;
+            let shown = match *key {
+                "in_objns" => " -n NAMESPACE".to_string(),
+                "objns" | "owner_ns" | "svcns" => "NAMESPACE".to_string(),
+                "owner" => "RELEASE".to_string(),
+                k => k.to_uppercase(),
+            };
+            out = out.replace(&placeholder, &shown);
+        }
+    }
+    (out, missing)
+}
+
+/// The names the error gave, with the defaults the release gives: the object is in the release's
+/// namespace, and belongs to the release, unless the text says otherwise.
+fn name_vars(
+    names: &[(String, String)],
+    release: Option<&str>,
+    namespace: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = names.to_vec();
+    let has = |out: &[(String, String)], k: &str| out.iter().any(|(x, _)| x == k);
+    let cluster_scoped = has(&out, "in_objns");
+    if !cluster_scoped
+        && !has(&out, "objns")
+        && let Some(ns) = namespace
+    {
+        out.push(("objns".into(), ns.into()));
+    }
+    if !cluster_scoped
+        && let Some(ns) = out
+            .iter()
+            .find(|(k, _)| k == "objns")
+            .map(|(_, v)| v.clone())
+    {
+        out.push(("in_objns".into(), format!(" -n {ns}")));
+    }
+    if !has(&out, "owner")
+        && let Some(r) = release
+    {
+        out.push(("owner".into(), r.into()));
+    }
+    if !has(&out, "owner_ns") {
+        let ns = namespace.map(str::to_string).or_else(|| {
+            out.iter()
+                .find(|(k, _)| k == "objns")
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(ns) = ns {
+            out.push(("owner_ns".into(), ns));
+        }
+    }
+    out
 }
 
 fn needs_lookup(templates: &[&str], release_known: bool, namespace_known: bool) -> bool {
@@ -355,145 +453,25 @@ fn explains(
     }
 }
 
-/// The CRD whose absence each build error names: whether the cluster has it now tells whether the
-/// error still holds.
-const CRDS: &[(&str, &str)] = &[
-    (
-        "servicemonitor-crd-missing",
-        "servicemonitors.monitoring.coreos.com",
-    ),
-    ("bklogconfig-crd-missing", "bklogconfigs.bk.tencent.com"),
-    (
-        "apigateway-too-old",
-        "bkgatewaypluginmetadatas.gateway.bk.tencent.com",
-    ),
-];
-
-fn crd_note(snap: &Snapshot, catalog: &Catalog, lang: Lang, rule: &str) -> Option<String> {
-    let (_, crd) = CRDS.iter().find(|(r, _)| *r == rule)?;
-    let present = snap
-        .crds
-        .iter()
-        .any(|c| c.metadata.name.as_deref() == Some(crd));
-    let key = if present {
-        "explain_crd_present"
-    } else {
-        "explain_crd_missing"
-    };
-    Some(fill(catalog.ui(key, lang), &[("crd", crd)]))
-}
-
-/// The release's pods, Jobs and PVCs and their states.
-fn looked_at(
-    snap: &Snapshot,
-    entry: &RuleEntry,
-    lang: Lang,
-    release: &str,
-    namespace: Option<&str>,
-) -> Vec<String> {
-    let text = |key: &str, vars: &[(&str, &str)]| {
-        entry
-            .text
-            .get(key)
-            .map(|t| fill(t.get(lang), vars))
-            .unwrap_or_default()
-    };
-    let in_ns = |n: Option<&str>| namespace.is_none_or(|ns| n == Some(ns));
-    let of_release = |labels: Option<&std::collections::BTreeMap<String, String>>| {
-        labels.is_some_and(|l| {
-            ["app.kubernetes.io/instance", "release"]
-                .iter()
-                .any(|k| l.get(*k).is_some_and(|v| v == release))
-        })
-    };
-    let mut lines = Vec::new();
-    for p in snap
-        .pods
-        .iter()
-        .filter(|p| pod::releases(p).any(|r| r == release) && in_ns(Some(pod::namespace(p))))
-    {
-        lines.push(text(
-            "pod",
-            &[("name", pod::name(p)), ("state", &pod_state(p))],
-        ));
-    }
-    for j in snap.jobs.iter().filter(|j| {
-        of_release(j.metadata.labels.as_ref()) && in_ns(j.metadata.namespace.as_deref())
-    }) {
-        let name = j.metadata.name.as_deref().unwrap_or("?");
-        lines.push(text("job", &[("name", name), ("state", &job_state(j))]));
-    }
-    for c in snap.pvcs.iter().filter(|c| {
-        of_release(c.metadata.labels.as_ref()) && in_ns(c.metadata.namespace.as_deref())
-    }) {
-        let name = c.metadata.name.as_deref().unwrap_or("?");
-        let phase = c
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.as_deref())
-            .unwrap_or("Unknown");
-        lines.push(text("pvc", &[("name", name), ("state", phase)]));
-    }
-    let ns = namespace.unwrap_or("*");
-    if lines.is_empty() {
-        vec![text("nothing", &[("release", release)])]
-    } else {
-        let mut out = vec![text("looked", &[("namespace", ns)])];
-        out.extend(lines);
-        out
-    }
-}
-
-/// `Running, not ready: CrashLoopBackOff, 3 restarts`, in kubectl's words.
-fn pod_state(p: &k8s_openapi::api::core::v1::Pod) -> String {
-    let mut s = pod::phase(p).to_string();
-    if pod::phase(p) != "Succeeded" {
-        s.push_str(if pod::is_ready(p) {
-            ", ready"
-        } else {
-            ", not ready"
-        });
-    }
-    let waiting: Vec<&str> = pod::container_statuses(p)
-        .filter_map(pod::waiting_reason)
-        .collect();
-    if let Some(w) = waiting.first() {
-        s.push_str(&format!(": {w}"));
-    }
-    let restarts = pod::restarts(p);
-    if restarts > 0 {
-        s.push_str(&format!(", {restarts} restarts"));
-    }
-    s
-}
-
-fn job_state(j: &k8s_openapi::api::batch::v1::Job) -> String {
-    let st = j.status.as_ref();
-    let conds = st.and_then(|s| s.conditions.as_ref());
-    if let Some(c) = conds.and_then(|c| {
-        c.iter()
-            .find(|c| (c.type_ == "Failed" || c.type_ == "Complete") && c.status == "True")
-    }) {
-        return match (&c.type_[..], c.reason.as_deref()) {
-            ("Failed", Some(r)) => format!("Failed: {r}"),
-            (t, _) => t.to_string(),
-        };
-    }
-    let active = st.and_then(|s| s.active).unwrap_or(0);
-    let failed = st.and_then(|s| s.failed).unwrap_or(0);
-    format!("{active} active, {failed} failed")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The client-side sentences and commands may name the release and namespace, never the error
-    /// text: a chart may have echoed a value into it.
+    /// The client-side sentences and commands may name the release and namespace, the names of a
+    /// strict shape taken from the error ([`names::KEYS`]) and what the cluster data says, never the
+    /// error text: a chart may have echoed a value into it.
     #[test]
     fn output_entries_quote_nothing_of_the_input() {
         let catalog = Catalog::builtin();
-        let allowed = ["release", "namespace", "rules", "name", "state"];
+        let cluster = [
+            "rules", "name", "state", "crd", "versions", "provider", "cur", "curns", "managed",
+            "ns", "revision", "status", "ready", "pods",
+        ];
+        let allowed: Vec<&str> = ["release", "namespace"]
+            .into_iter()
+            .chain(cluster)
+            .chain(names::KEYS.iter().copied())
+            .collect();
         let mut checked = 0;
         for e in catalog.rules.iter().filter(|e| !e.output.is_empty()) {
             let client_side = e.reads.iter().any(|r| r.contains("explain"));

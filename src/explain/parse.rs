@@ -1,19 +1,21 @@
-//! Finding the errors in a deployment's output: helm's (`Error: UPGRADE FAILED: ...`), helmfile's
-//! (`in ./FILE: failed processing release NAME: ...` and its `STDERR:` / `COMBINED OUTPUT:` blocks,
-//! which the one-click script passes on), kubectl's (`error: ...`, `Error from server ...`), and the
-//! release each belongs to.
-//!
-//! The input is read one line at a time and never kept: a whole helmfile run can be megabytes. What
-//! is kept is bounded: the error being read (its first lines), the errors found (the newest
-//! [`MAX_ERRORS`]), and a few release names of context.
+//! Gathers the errors of a deployment's output and the release each belongs to: follows helm's
+//! release naming, helmfile's blocks and tables and the one-click script's steps across lines, and
+//! collects each error's first line and the lines that continue it. It never keeps the input (a
+//! helmfile run can be megabytes; what is kept is bounded: the error being read, the newest
+//! [`MAX_ERRORS`] errors, a few release names), and leaves the forms of single lines to
+//! [`super::lines`] and what an error means to [`super::classify`].
 
 use std::io::{self, BufRead};
-use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::RegexSet;
 
 use crate::catalog::Catalog;
-use crate::collect::logs::plain_text;
+
+use super::classify::{NAMED, classify};
+use super::lines::{
+    Block, ERROR_START, INSTALLING, PROCESSING, RELEASE_NAME, UPGRADED, UPGRADING, WRAPPER,
+    block_header, clean, debug_progress, other_error_start, read_line,
+};
 
 /// A line longer than this is cut: no error message is, and a base64 blob must not cost memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -35,6 +37,8 @@ pub struct Found {
     pub rule: Option<String>,
     /// What identical errors are recognised by: the text without helm's wrapping.
     key: String,
+    /// The names the error's text gives, each of a strict shape (see [`super::names`]).
+    pub names: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -61,116 +65,6 @@ pub fn scan(input: &mut dyn BufRead, catalog: &Catalog) -> io::Result<Scan> {
         p.line(p.scan.lines, &line);
     }
     Ok(p.finish())
-}
-
-/// Reads one line into `buf` (without its `\n`), keeping at most [`MAX_LINE_BYTES`] of it; the rest
-/// of a longer line is skipped without being stored. `None` at the end of the input; else whether
-/// the line was cut.
-fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
-    buf.clear();
-    let mut cut = false;
-    let mut any = false;
-    loop {
-        let chunk = match input.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok(any.then_some(cut));
-        }
-        any = true;
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i, true),
-            None => (chunk.len(), false),
-        };
-        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
-        if take > room {
-            cut = true;
-        }
-        buf.extend_from_slice(&chunk[..take.min(room)]);
-        input.consume(if done { take + 1 } else { take });
-        if done {
-            return Ok(Some(cut));
-        }
-    }
-}
-
-static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-    // 2026-11-20T08:55:00.123Z, [2026-11-20 08:55:00], 2026/11/20 08:55:00, 08:55:00.
-    Regex::new(
-        r"^\[?(?:\d{4}[-/]\d{2}[-/]\d{2}[T ])?\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?(?:\s+|$)",
-    )
-    .unwrap()
-});
-
-/// A line as the operator saw it on the terminal: what follows the last carriage return (a
-/// progress line rewritten in place, or a CRLF end), colour codes dropped, a leading timestamp
-/// removed. Indentation is kept: it tells which block a line belongs to.
-fn clean(raw: &str) -> String {
-    let shown = raw
-        .trim_end_matches('\r')
-        .rsplit('\r')
-        .next()
-        .unwrap_or_default();
-    let mut out = String::with_capacity(shown.len());
-    plain_text(shown, &mut out);
-    let indent = out.len() - out.trim_start().len();
-    match TIMESTAMP.find(&out[indent..]) {
-        Some(m) => format!("{}{}", &out[..indent], &out[indent + m.end()..]),
-        None => out,
-    }
-}
-
-macro_rules! re {
-    ($name:ident, $re:expr) => {
-        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($re).unwrap());
-    };
-}
-
-// helm: `helm upgrade --install` says this before installing; its errors follow unprefixed.
-re!(
-    INSTALLING,
-    r#"Release "([^"]+)" does not exist\. Installing it now\."#
-);
-re!(
-    UPGRADED,
-    r#"Release "([^"]+)" has been upgraded\. Happy Helming!"#
-);
-// helmfile
-re!(UPGRADING, r"^Upgrading release=([^,\s]+)");
-re!(
-    PROCESSING,
-    r"failed processing release ([A-Za-z0-9][-A-Za-z0-9_.]*):\s*(.*)$"
-);
-re!(
-    WRAPPER,
-    r#"^(?:command "[^"]*" exited with non-zero status:|helm exited with status \d+:?)\s*$"#
-);
-// Where an error names its release itself.
-re!(
-    NAMED,
-    r#"(?:^|\s)(?:Release|Upgrade) "([^"]+)" failed: (.*)$"#
-);
-re!(
-    ATOMIC,
-    r"release ([A-Za-z0-9][-A-Za-z0-9_.]*) failed, and has been (?:uninstalled|rolled back) due to atomic being set: "
-);
-re!(NO_DEPLOYED, r#""([^"]+)" has no deployed releases"#);
-// Where an error starts.
-re!(ERROR_START, r"^(?:Error|error|ERROR): ?(.*)$");
-re!(SERVER_ERROR, r"^Error from server(?: \([A-Za-z]+\))?: ");
-re!(FAILED_PREFIX, r"^(?:(?:UPGRADE|INSTALLATION) FAILED: )+");
-re!(RELEASE_NAME, r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$");
-
-/// helmfile's report of a failed helm command: `PATH:`, `ARGS:` (the whole command line, values
-/// passed with `--set` included), `ERROR:`, `EXIT STATUS`, `STDERR:`, `COMBINED OUTPUT:`, each
-/// followed by lines indented by two spaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Block {
-    /// Never read: the command line can hold passwords, and holds no error.
-    Args,
-    Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +204,9 @@ impl<'c> Parser<'c> {
             // Helm's own words follow in the blocks below; anything else is helmfile's error.
             if !rest.is_empty() && !WRAPPER.is_match(rest) {
                 self.start(n, indent, content, Some(release), false);
+            } else {
+                // A failed release even when helm's words are cut off below.
+                self.failed_releases.push((n, release));
             }
             return;
         }
@@ -331,7 +228,7 @@ impl<'c> Parser<'c> {
             self.start(n, indent, content, None, awaiting);
             return;
         }
-        if SERVER_ERROR.is_match(content) {
+        if other_error_start(content) {
             self.finish_pending();
             self.start(n, indent, content, None, false);
             return;
@@ -351,7 +248,7 @@ impl<'c> Parser<'c> {
             self.finish_pending();
         }
         // A known error without helm's prefix, as someone pasted it or a script printed it.
-        if self.signatures.is_match(content) {
+        if self.signatures.is_match(content) && !debug_progress(content) {
             self.start(n, indent, content, None, false);
         }
     }
@@ -415,41 +312,22 @@ impl<'c> Parser<'c> {
             // `Error:` and nothing after it.
             return;
         }
-        let text = p
-            .lines
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        let first = strip_error_prefix(&p.lines[0].1);
-        if first.trim() == "" || first.starts_with("exit status ") {
+        let Some(c) = classify(self.catalog, &p.lines) else {
             return;
-        }
+        };
         let release = p
             .release
             .clone()
-            .or_else(|| named_in(&text))
+            .or(c.release)
             .or_else(|| self.context_release());
-        let (rule, at) = match self.catalog.match_output(&text) {
-            Some((entry, start)) => (Some(entry.id.clone()), start),
-            None => (None, 0),
-        };
-        // The line the signature matched on is the one to show.
-        let mut offset = 0;
-        let mut shown = &p.lines[0];
-        for l in &p.lines {
-            if at < offset + l.1.len() + 1 {
-                shown = l;
-                break;
-            }
-            offset += l.1.len() + 1;
-        }
+        let shown = &p.lines[c.shown];
         let found = Found {
             line_number: shown.0,
             line: shown.1.clone(),
             release,
-            rule,
-            key: error_key(&text),
+            rule: c.rule,
+            key: c.key,
+            names: c.names,
         };
         self.add(found);
     }
@@ -484,7 +362,9 @@ impl<'c> Parser<'c> {
 
     fn finish(mut self) -> Scan {
         self.finish_pending();
-        let failed = std::mem::take(&mut self.failed_releases);
+        let mut failed = std::mem::take(&mut self.failed_releases);
+        let mut seen = std::collections::HashSet::new();
+        failed.retain(|(_, r)| seen.insert(r.clone()));
         // helmfile's table names the releases that failed: an error it printed without a name
         // belongs to the one failed release that has none yet.
         let unexplained: Vec<&(usize, String)> = failed
@@ -516,6 +396,7 @@ impl<'c> Parser<'c> {
                     release: Some(r.clone()),
                     rule: None,
                     key: format!("FAILED RELEASES {r}"),
+                    names: Vec::new(),
                 });
             }
         }
@@ -531,250 +412,6 @@ impl<'c> Parser<'c> {
     }
 }
 
-fn block_header(content: &str) -> Option<Block> {
-    match content {
-        "PATH:" | "ARGS:" | "EXIT STATUS" => Some(Block::Args),
-        "STDERR:" | "COMBINED OUTPUT:" | "ERROR:" => Some(Block::Output),
-        _ => None,
-    }
-}
-
-fn strip_error_prefix(line: &str) -> &str {
-    match ERROR_START.captures(line) {
-        Some(c) => c.get(1).map_or("", |m| m.as_str()),
-        None => line,
-    }
-}
-
-/// A release the error text names itself.
-fn named_in(text: &str) -> Option<String> {
-    [&*ATOMIC, &*NO_DEPLOYED, &*NAMED]
-        .iter()
-        .find_map(|re| re.captures(text).map(|c| c[1].to_string()))
-}
-
-/// The same error whether helm wrapped it (`UPGRADE FAILED: `, the atomic rollback's sentence) or
-/// helm's debug log and helmfile repeated it bare. Its first line is enough: helmfile's two copies
-/// of helm's output may continue it differently (STDERR holds the whole message).
-fn error_key(text: &str) -> String {
-    let first = strip_error_prefix(text.lines().next().unwrap_or_default());
-    let first = NAMED
-        .captures(first)
-        .and_then(|c| c.get(2))
-        .map_or(first, |m| m.as_str());
-    let first = FAILED_PREFIX.replace(first, "");
-    ATOMIC.replace(&first, "").trim().to_string()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(text: &str) -> Scan {
-        scan(&mut text.as_bytes(), &Catalog::builtin()).unwrap()
-    }
-
-    fn summary(s: &Scan) -> Vec<(usize, &str, Option<&str>, Option<&str>)> {
-        s.errors
-            .iter()
-            .map(|e| {
-                (
-                    e.line_number,
-                    e.line.as_str(),
-                    e.release.as_deref(),
-                    e.rule.as_deref(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_seed_blocks_give_one_error_with_its_release() {
-        let s = run(concat!(
-            "STDERR:\n",
-            "  Error: timed out waiting for the condition\n",
-            "\n",
-            "COMBINED OUTPUT:\n",
-            "  Release \"bk-elastic\" does not exist. Installing it now.\n",
-            "  Error: timed out waiting for the condition\n",
-        ));
-        assert_eq!(
-            summary(&s),
-            [(
-                2,
-                "Error: timed out waiting for the condition",
-                Some("bk-elastic"),
-                Some("deploy-timed-out")
-            )]
-        );
-    }
-
-    #[test]
-    fn error_alone_on_its_line_takes_the_next() {
-        let s = run("Error:\n  UPGRADE FAILED: \"bk-paas\" has no deployed releases\n");
-        assert_eq!(
-            summary(&s),
-            [(
-                2,
-                "UPGRADE FAILED: \"bk-paas\" has no deployed releases",
-                Some("bk-paas"),
-                Some("helm-no-deployed-release")
-            )]
-        );
-    }
-
-    #[test]
-    fn helmfile_names_the_release_and_its_args_are_never_read() {
-        let s = run(concat!(
-            "Upgrading release=bk-repo, chart=blueking/bkrepo\n",
-            "\n",
-            "FAILED RELEASES:\n",
-            "NAME\n",
-            "bk-repo\n",
-            "in ./base-blueking.yaml.gotmpl: failed processing release bk-repo: command \"/usr/local/bin/helm\" exited with non-zero status:\n",
-            "\n",
-            "PATH:\n",
-            "  /usr/local/bin/helm\n",
-            "\n",
-            "ARGS:\n",
-            "  0: helm (4 bytes)\n",
-            "  1: Error: timed out waiting for the condition --set password=hunter2 (70 bytes)\n",
-            "\n",
-            "ERROR:\n",
-            "  exit status 1\n",
-            "\n",
-            "EXIT STATUS\n",
-            "  1\n",
-            "\n",
-            "STDERR:\n",
-            "  Error: UPGRADE FAILED: release bk-repo failed, and has been rolled back due to atomic being set: timed out waiting for the condition\n",
-        ));
-        assert_eq!(s.errors.len(), 1, "{:?}", s.errors);
-        assert_eq!(s.errors[0].line_number, 22);
-        assert_eq!(s.errors[0].release.as_deref(), Some("bk-repo"));
-        assert_eq!(s.errors[0].rule.as_deref(), Some("deploy-timed-out"));
-    }
-
-    #[test]
-    fn colour_crlf_and_timestamps_are_ignored() {
-        let s = run(concat!(
-            "2026-11-20T08:55:00.123Z \u{1b}[0;33mRelease \"bk-apigateway\" does not exist. Installing it now.\u{1b}[0m\r\n",
-            "2026-11-20T08:55:03.001Z \u{1b}[31mError: admission webhook \"validate.nginx.ingress.kubernetes.io\" denied the request: nginx.ingress.kubernetes.io/configuration-snippet annotation cannot be used. Snippet directives are disabled by the Ingress administrator\u{1b}[0m\r\n",
-        ));
-        assert_eq!(s.errors.len(), 1);
-        let e = &s.errors[0];
-        assert_eq!(e.release.as_deref(), Some("bk-apigateway"));
-        assert_eq!(e.rule.as_deref(), Some("ingress-snippet-disabled"));
-        assert!(e.line.starts_with("Error: admission webhook"), "{}", e.line);
-        assert!(!e.line.contains('\u{1b}') && !e.line.contains('\r'));
-    }
-
-    #[test]
-    fn the_shown_line_is_the_one_the_signature_matched() {
-        let s = run(concat!(
-            "STDERR:\n",
-            "  Error: UPGRADE FAILED: execution error at (bcs-services-stack/charts/bcs-certs/templates/NOTES.txt:6:4): \n",
-            "  PASSWORDS ERROR: You must provide your current passwords when upgrading the release.\n",
-        ));
-        assert_eq!(
-            summary(&s),
-            [(
-                3,
-                "PASSWORDS ERROR: You must provide your current passwords when upgrading the release.",
-                None,
-                Some("bcs-passwords-error")
-            )]
-        );
-    }
-
-    #[test]
-    fn parallel_upgrades_name_no_release_but_the_failed_table_does() {
-        let s = run(concat!(
-            "Upgrading release=bk-mysql, chart=blueking/mysql\n",
-            "Upgrading release=bk-redis-cluster, chart=blueking/redis-cluster\n",
-            "Error: timed out waiting for the condition\n",
-            "\n",
-            "FAILED RELEASES:\n",
-            "NAME               NAMESPACE   CHART                     VERSION   DURATION\n",
-            "bk-redis-cluster   blueking    blueking/redis-cluster    7.4.6        10m0s\n",
-            "\n",
-        ));
-        assert_eq!(
-            summary(&s),
-            [(
-                3,
-                "Error: timed out waiting for the condition",
-                Some("bk-redis-cluster"),
-                Some("deploy-timed-out")
-            )]
-        );
-    }
-
-    #[test]
-    fn older_helmfile_numbers_its_errors() {
-        let s = run(concat!(
-            "in ./base-blueking.yaml.gotmpl: 2 errors:\n",
-            "err 0: failed processing release bk-iam: helm exited with status 1:\n",
-            "  Error: UPGRADE FAILED: \"bk-iam\" has no deployed releases\n",
-            "err 1: failed processing release bk-ssm: helm exited with status 1:\n",
-            "  Error: timed out waiting for the condition\n",
-        ));
-        assert_eq!(
-            summary(&s),
-            [
-                (
-                    3,
-                    "Error: UPGRADE FAILED: \"bk-iam\" has no deployed releases",
-                    Some("bk-iam"),
-                    Some("helm-no-deployed-release")
-                ),
-                (
-                    5,
-                    "Error: timed out waiting for the condition",
-                    Some("bk-ssm"),
-                    Some("deploy-timed-out")
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_later_success_ends_an_earlier_error() {
-        let s = run(concat!(
-            "Release \"bk-paas\" does not exist. Installing it now.\n",
-            "Error: timed out waiting for the condition\n",
-            "Release \"bk-paas\" has been upgraded. Happy Helming!\n",
-        ));
-        assert!(s.errors.is_empty(), "{:?}", s.errors);
-    }
-
-    #[test]
-    fn unknown_errors_are_kept_without_a_rule() {
-        let s = run(
-            "Error: UPGRADE FAILED: cannot patch \"bk-job\" with kind Job: field is immutable\n",
-        );
-        assert_eq!(s.errors.len(), 1);
-        assert_eq!(s.errors[0].rule, None);
-        assert_eq!(s.errors[0].release, None);
-    }
-
-    #[test]
-    fn long_lines_are_cut_and_many_errors_keep_the_newest() {
-        let mut text = "x".repeat(MAX_LINE_BYTES * 3);
-        text.push('\n');
-        for i in 0..(MAX_ERRORS + 5) {
-            text.push_str(&format!("Error: UPGRADE FAILED: failure number {i}\n"));
-        }
-        let s = run(&text);
-        assert_eq!(s.cut_lines, 1);
-        assert_eq!(s.errors.len(), MAX_ERRORS);
-        assert_eq!(s.dropped, 5);
-        assert!(
-            s.errors
-                .last()
-                .unwrap()
-                .line
-                .ends_with(&format!("{}", MAX_ERRORS + 4))
-        );
-    }
-}
+#[path = "parse_tests.rs"]
+mod tests;
