@@ -244,11 +244,18 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
         namespace: scope.namespace.as_deref(),
     };
     let written = live::write::write(&args.dir, &collected, &about).map_err(Fatal::Msg)?;
+    let size = match written.archive {
+        Some(on_disk) => format!(
+            "{} KiB, {} KiB compressed",
+            written.bytes.div_ceil(1024),
+            on_disk.div_ceil(1024)
+        ),
+        None => format!("{} KiB", written.bytes.div_ceil(1024)),
+    };
     writeln!(
         out,
-        "wrote {} files ({} KiB) to {}; read it with: kubectl bkdoctor check --snapshot {}",
+        "wrote {} files ({size}) to {}; read it with: kubectl bkdoctor check --snapshot {}",
         written.files,
-        written.bytes.div_ceil(1024),
         args.dir.display(),
         args.dir.display()
     )?;
@@ -331,7 +338,7 @@ fn check_snapshot(
     match &source.snapshot {
         Some(dir) => {
             let namespace = if all_namespaces { None } else { namespace };
-            Ok((collect::dir::load(dir)?, namespace))
+            Ok((collect::load(dir)?, namespace))
         }
         None => {
             let choice = namespace_choice(namespace.as_deref(), all_namespaces);
@@ -441,7 +448,7 @@ fn release(
 ) -> Result<u8, Fatal> {
     let mut found_elsewhere = Vec::new();
     let snap = match &args.source.snapshot {
-        Some(dir) => collect::dir::load(dir)?,
+        Some(dir) => collect::load(dir)?,
         None => {
             let choice = namespace_choice(args.namespace.as_deref(), false);
             let name = args.name.clone();
