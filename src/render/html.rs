@@ -74,6 +74,19 @@ impl Page<'_> {
         writeln!(self.out, "</html>")
     }
 
+    /// The cluster's line: a live cluster or a snapshot this tool wrote names its context; a
+    /// snapshot made by hand is named by its path.
+    fn source(&self, cluster: &Option<String>, meta: &mut Vec<(&str, String)>) {
+        if let Some(c) = cluster {
+            let key = if c.starts_with("context \"") {
+                "html_cluster"
+            } else {
+                "html_snapshot"
+            };
+            meta.push((key, c.clone()));
+        }
+    }
+
     /// `label: value` pairs under the title.
     fn meta(&mut self, pairs: &[(&str, String)]) -> io::Result<()> {
         writeln!(self.out, "<dl class=\"meta\">")?;
@@ -154,7 +167,7 @@ impl Page<'_> {
             let rev = &r.latest;
             writeln!(
                 self.out,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td>{}</td><td class=\"nowrap\">{}</td></tr>",
                 esc(&r.namespace),
                 esc(&r.name),
                 rev.revision,
@@ -179,7 +192,7 @@ impl Page<'_> {
         for rev in list {
             writeln!(
                 self.out,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td class=\"nowrap\">{}</td><td class=\"prose\">{}</td></tr>",
                 rev.revision,
                 state(&rev.status),
                 esc(&chart(rev)),
@@ -270,36 +283,42 @@ impl Page<'_> {
         )
     }
 
-    /// Evidence lines; quoted log lines (`> ...`) together as one block of code, and a line that
-    /// quotes a log after its label (`pod/c (previous log): ...`) with the quote as code.
+    /// Evidence lines; the quoted log lines (`> ...`) after a line as one block of code under it,
+    /// and a line that quotes a log after its label (`pod/c (previous log): ...`) with the quote as
+    /// code.
     fn evidence(&mut self, lines: &[String]) -> io::Result<()> {
+        let is_log = |l: &str| l.starts_with("> ") || l == ">";
         writeln!(self.out, "<ul class=\"evidence\">")?;
         let mut i = 0;
         while i < lines.len() {
             let line = &lines[i];
-            if line.starts_with("> ") || line == ">" {
-                let mut log = Vec::new();
-                while i < lines.len() && (lines[i].starts_with("> ") || lines[i] == ">") {
-                    log.push(lines[i].get(2..).unwrap_or_default());
-                    i += 1;
+            if is_log(line) {
+                write!(self.out, "<li class=\"log\">")?;
+            } else {
+                match self.log_quote(line) {
+                    Some((label, log)) => write!(
+                        self.out,
+                        "<li>{}<pre class=\"log\"><code>{}</code></pre>",
+                        esc(label),
+                        esc(log)
+                    )?,
+                    None => write!(self.out, "<li>{}", esc(line))?,
                 }
-                writeln!(
+                i += 1;
+            }
+            let mut log = Vec::new();
+            while i < lines.len() && is_log(&lines[i]) {
+                log.push(lines[i].get(2..).unwrap_or_default());
+                i += 1;
+            }
+            if !log.is_empty() {
+                write!(
                     self.out,
-                    "<li><pre class=\"log\"><code>{}</code></pre></li>",
+                    "<pre class=\"log\"><code>{}</code></pre>",
                     esc(&log.join("\n"))
                 )?;
-                continue;
             }
-            match self.log_quote(line) {
-                Some((label, log)) => writeln!(
-                    self.out,
-                    "<li>{}<pre class=\"log\"><code>{}</code></pre></li>",
-                    esc(label),
-                    esc(log)
-                )?,
-                None => writeln!(self.out, "<li>{}</li>", esc(line))?,
-            }
-            i += 1;
+            writeln!(self.out, "</li>")?;
         }
         writeln!(self.out, "</ul>")
     }
@@ -417,9 +436,7 @@ pub fn write_report(
     p.start(catalog.ui("md_title", lang))?;
     let s = &r.summary;
     let mut meta = Vec::new();
-    if let Some(c) = &r.cluster {
-        meta.push(("html_cluster", c.clone()));
-    }
+    p.source(&r.cluster, &mut meta);
     if let Some(t) = &s.snapshot_time {
         meta.push(("html_time", t.clone()));
     }
@@ -446,27 +463,25 @@ pub fn write_release(
     );
     p.start(&title)?;
     let mut meta = Vec::new();
-    if let Some(c) = &r.cluster {
-        meta.push(("html_cluster", c.clone()));
-    }
+    p.source(&r.cluster, &mut meta);
     if let Some(t) = &r.snapshot_time {
         meta.push(("html_time", t.clone()));
     }
     p.meta(&meta)?;
     let (errors, warnings, info) = Summary::count(&r.findings);
+    writeln!(p.out, "<ul class=\"counts\">")?;
     for (n, sev, key) in [
         (errors, "error", "html_errors"),
         (warnings, "warning", "html_warnings"),
         (info, "info", "html_infos"),
     ] {
-        if n > 0 {
-            writeln!(
-                p.out,
-                "<ul class=\"counts\"><li class=\"sev-{sev}\"><b>{n}</b>{}</li></ul>",
-                esc(p.ui(key))
-            )?;
-        }
+        writeln!(
+            p.out,
+            "<li class=\"sev-{sev}\"><b>{n}</b>{}</li>",
+            esc(p.ui(key))
+        )?;
     }
+    writeln!(p.out, "</ul>")?;
     p.revisions(&r.revisions)?;
     if !r.workloads.is_empty() {
         p.heading("release_workloads")?;
@@ -489,7 +504,7 @@ pub fn write_release(
         p.table_end()?;
     }
     if !r.pods.is_empty() {
-        writeln!(p.out, "<h2>Pods</h2>")?;
+        p.heading("html_pods")?;
         p.table_head(&["col_pod", "col_ready", "col_status", "col_restarts", "col_node"])?;
         for pod in &r.pods {
             writeln!(
@@ -520,9 +535,7 @@ pub fn write_explain(
     p.start(catalog.ui("md_explain_title", lang))?;
     let s = &r.summary;
     let mut meta = Vec::new();
-    if let Some(c) = &r.cluster {
-        meta.push(("html_cluster", c.clone()));
-    }
+    p.source(&r.cluster, &mut meta);
     if let Some(t) = &s.snapshot_time {
         meta.push(("html_time", t.clone()));
     }

@@ -23,7 +23,7 @@ dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;marg
 dl.meta dt{color:var(--muted)}
 dl.meta dd{margin:0}
 ul.counts{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0;margin:.4rem 0}
-ul.counts li{border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:.3rem .7rem;min-width:7rem}
+ul.counts li{border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:.25rem .6rem}
 ul.counts b{font-size:1.3rem;margin-right:.35rem}
 .sev-error{border-left-color:var(--err)!important}
 .sev-warning{border-left-color:var(--warn)!important}
@@ -34,7 +34,9 @@ ul.counts b{font-size:1.3rem;margin-right:.35rem}
 .badge.info{color:var(--info);background:var(--info-bg)}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%;font-size:.88rem}
-th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
+th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid var(--line);overflow-wrap:normal}
+td.nowrap{white-space:nowrap}
+td.prose{min-width:14rem}
 th{background:var(--soft);white-space:nowrap}
 td.num{text-align:right}
 .state{font-weight:600}
@@ -51,14 +53,14 @@ article.finding{border:1px solid var(--line);border-left-width:6px;border-radius
 .finding .rule{color:var(--muted);font-size:.82rem;margin:0}
 ul.evidence{margin:0;padding-left:1.2rem}
 ul.evidence li{margin:.15rem 0}
+ul.evidence li.log{list-style:none}
 pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
 pre.log{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:.4rem .55rem;margin:.25rem 0}
-.cmd{position:relative;background:#0d1117;color:#e6edf3;border-radius:6px;padding:.55rem .6rem;margin:.35rem 0}
-.cmd pre{padding-right:4.6rem}
+.cmd{display:flow-root;background:#0d1117;color:#e6edf3;border-radius:6px;padding:.55rem .6rem;margin:.35rem 0}
 .cmd.later{background:var(--soft);color:var(--fg);border:1px dashed var(--muted)}
 .cmd .tag{display:block;font-size:.78rem;color:var(--muted);margin-bottom:.2rem}
-button.copy{position:absolute;top:.4rem;right:.4rem;font:inherit;font-size:.78rem;padding:.15rem .55rem;border-radius:4px;border:1px solid #8b949e;background:#fff;color:#1f2328;cursor:pointer}
-p.advice{margin:.45rem 0 .2rem;color:var(--muted);font-style:italic}
+button.copy{float:right;margin:0 0 .3rem .6rem;font:inherit;font-size:.78rem;padding:.15rem .55rem;border-radius:4px;border:1px solid #8b949e;background:#fff;color:#1f2328;cursor:pointer}
+p.advice{margin:.45rem 0 .2rem;color:var(--muted);border-left:3px solid var(--line);padding-left:.5rem}
 details{margin-top:.7rem}
 summary{cursor:pointer;color:var(--muted);font-weight:600}
 details p{margin:.4rem 0 0}
@@ -69,7 +71,6 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 body{padding:0;font-size:11pt}
 button.copy,ol.overview{display:none}
 .cmd{background:#fff;color:#000;border:1px solid #000}
-.cmd pre{padding-right:0}
 a{color:inherit;text-decoration:none}
 article.finding{break-inside:avoid}
 h2{break-after:avoid}
