@@ -36,6 +36,20 @@ struct Page<'a> {
     out: &'a mut dyn Write,
     catalog: &'a Catalog,
     lang: Lang,
+    /// The headers of the table being written, repeated in each cell for narrow screens, where a
+    /// row becomes a card of `header: value` lines.
+    headers: Vec<String>,
+}
+
+impl<'a> Page<'a> {
+    fn new(out: &'a mut dyn Write, catalog: &'a Catalog, lang: Lang) -> Self {
+        Page {
+            out,
+            catalog,
+            lang,
+            headers: Vec::new(),
+        }
+    }
 }
 
 impl Page<'_> {
@@ -138,11 +152,25 @@ impl Page<'_> {
 
     fn table_head(&mut self, keys: &[&str]) -> io::Result<()> {
         writeln!(self.out, "<div class=\"scroll\"><table>")?;
-        let cells: String = keys
+        self.headers = keys.iter().map(|k| esc(self.ui(k))).collect();
+        let cells: String = self
+            .headers
             .iter()
-            .map(|k| format!("<th scope=\"col\">{}</th>", esc(self.ui(k))))
+            .map(|h| format!("<th scope=\"col\">{h}</th>"))
             .collect();
         writeln!(self.out, "<thead><tr>{cells}</tr></thead><tbody>")
+    }
+
+    /// One row: each cell's class and its HTML (already escaped).
+    fn row(&mut self, cells: &[(&str, String)]) -> io::Result<()> {
+        let mut line = String::from("<tr>");
+        for ((class, html), header) in cells.iter().zip(&self.headers) {
+            line.push_str(&format!(
+                "<td class=\"{class}\" data-label=\"{header}\"><span>{html}</span></td>"
+            ));
+        }
+        line.push_str("</tr>");
+        writeln!(self.out, "{line}")
     }
 
     fn table_end(&mut self) -> io::Result<()> {
@@ -165,16 +193,14 @@ impl Page<'_> {
         ])?;
         for r in list {
             let rev = &r.latest;
-            writeln!(
-                self.out,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td>{}</td><td class=\"nowrap\">{}</td></tr>",
-                esc(&r.namespace),
-                esc(&r.name),
-                rev.revision,
-                state(&rev.status),
-                esc(&chart(rev)),
-                esc(&updated(rev)),
-            )?;
+            self.row(&[
+                ("", esc(&r.namespace)),
+                ("", esc(&r.name)),
+                ("num", rev.revision.to_string()),
+                ("nowrap", state(&rev.status)),
+                ("nowrap", esc(&chart(rev))),
+                ("nowrap", esc(&updated(rev))),
+            ])?;
         }
         self.table_end()
     }
@@ -190,16 +216,14 @@ impl Page<'_> {
             "col_description",
         ])?;
         for rev in list {
-            writeln!(
-                self.out,
-                "<tr><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td class=\"nowrap\">{}</td><td class=\"prose\">{}</td></tr>",
-                rev.revision,
-                state(&rev.status),
-                esc(&chart(rev)),
-                esc(rev.app_version.as_deref().unwrap_or("-")),
-                esc(&updated(rev)),
-                esc(rev.description.as_deref().unwrap_or("-")),
-            )?;
+            self.row(&[
+                ("num", rev.revision.to_string()),
+                ("nowrap", state(&rev.status)),
+                ("nowrap", esc(&chart(rev))),
+                ("", esc(rev.app_version.as_deref().unwrap_or("-"))),
+                ("nowrap", esc(&updated(rev))),
+                ("prose", esc(rev.description.as_deref().unwrap_or("-"))),
+            ])?;
         }
         self.table_end()
     }
@@ -432,7 +456,7 @@ pub fn write_report(
     catalog: &Catalog,
     lang: Lang,
 ) -> io::Result<()> {
-    let mut p = Page { out, catalog, lang };
+    let mut p = Page::new(out, catalog, lang);
     p.start(catalog.ui("md_title", lang))?;
     let s = &r.summary;
     let mut meta = Vec::new();
@@ -456,7 +480,7 @@ pub fn write_release(
     catalog: &Catalog,
     lang: Lang,
 ) -> io::Result<()> {
-    let mut p = Page { out, catalog, lang };
+    let mut p = Page::new(out, catalog, lang);
     let title = fill(
         catalog.ui("release_title", lang),
         &[("namespace", &r.namespace), ("release", &r.name)],
@@ -493,13 +517,11 @@ pub fn write_release(
                 .map(|b| format!("<code>{}</code> {}", esc(&b.rule), esc(&b.object)))
                 .collect::<Vec<_>>()
                 .join("<br>");
-            writeln!(
-                p.out,
-                "<tr><td>{}</td><td>{}/{}</td><td>{blocked}</td></tr>",
-                esc(&format!("{}/{}", w.kind, w.name)),
-                w.ready,
-                w.desired
-            )?;
+            p.row(&[
+                ("", esc(&format!("{}/{}", w.kind, w.name))),
+                ("nowrap", format!("{}/{}", w.ready, w.desired)),
+                ("", blocked),
+            ])?;
         }
         p.table_end()?;
     }
@@ -507,15 +529,13 @@ pub fn write_release(
         p.heading("html_pods")?;
         p.table_head(&["col_pod", "col_ready", "col_status", "col_restarts", "col_node"])?;
         for pod in &r.pods {
-            writeln!(
-                p.out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                esc(&pod.name),
-                esc(&pod.ready),
-                esc(&pod.status),
-                pod.restarts,
-                esc(&pod.node)
-            )?;
+            p.row(&[
+                ("", esc(&pod.name)),
+                ("nowrap", esc(&pod.ready)),
+                ("nowrap", esc(&pod.status)),
+                ("num", pod.restarts.to_string()),
+                ("", esc(&pod.node)),
+            ])?;
         }
         p.table_end()?;
     }
@@ -531,7 +551,7 @@ pub fn write_explain(
     catalog: &Catalog,
     lang: Lang,
 ) -> io::Result<()> {
-    let mut p = Page { out, catalog, lang };
+    let mut p = Page::new(out, catalog, lang);
     p.start(catalog.ui("md_explain_title", lang))?;
     let s = &r.summary;
     let mut meta = Vec::new();
@@ -653,11 +673,7 @@ mod tests {
     fn commands_are_blocks_and_later_steps_are_set_apart() {
         let catalog = Catalog::builtin();
         let mut out = Vec::new();
-        let mut p = Page {
-            out: &mut out,
-            catalog: &catalog,
-            lang: Lang::En,
-        };
+        let mut p = Page::new(&mut out, &catalog, Lang::En);
         let lines = [
             "# first, look:".to_string(),
             "kubectl get pods -n a".to_string(),

@@ -66,6 +66,13 @@ summary{cursor:pointer;color:var(--muted);font-weight:600}
 details p{margin:.4rem 0 0}
 footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 .muted{color:var(--muted)}
+@media (max-width:640px){
+table,tbody,tr,td{display:block;width:100%}
+thead{display:none}
+tr{border:1px solid var(--line);border-radius:6px;padding:.3rem .5rem;margin:.4rem 0}
+td{border:0;padding:.1rem 0;display:grid;grid-template-columns:7.5rem 1fr;gap:.5rem;white-space:normal!important;text-align:left!important;min-width:0!important}
+td::before{content:attr(data-label);color:var(--muted)}
+}
 @media (min-width:700px){body{padding:24px}h1{font-size:1.6rem}}
 @media print{
 body{padding:0;font-size:11pt}
