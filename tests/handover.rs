@@ -93,7 +93,8 @@ fn an_archive_written_by_snapshot_reads_back_as_its_directory() {
         // It says what it wrote and how big it is.
         let on_disk = std::fs::metadata(&as_file).unwrap().len().div_ceil(1024);
         assert!(
-            a.stdout.contains(&format!("KiB, {on_disk} KiB compressed) to "))
+            a.stdout
+                .contains(&format!("KiB, {on_disk} KiB compressed) to "))
                 && a.stdout.contains(as_file.to_str().unwrap()),
             "{}",
             a.stdout
@@ -157,7 +158,10 @@ fn tar_czf_of_every_fixture_reads_as_the_directory() {
         let wrapped = tmp.path().join(format!("{fixture_name}.tgz"));
         let flat = tmp.path().join(format!("{fixture_name}-flat.tar.gz"));
         for (archive, args) in [
-            (&wrapped, vec!["-C", dir.parent().unwrap().to_str().unwrap(), &fixture_name]),
+            (
+                &wrapped,
+                vec!["-C", dir.parent().unwrap().to_str().unwrap(), &fixture_name],
+            ),
             (&flat, vec!["-C", dir.to_str().unwrap(), "."]),
         ] {
             let status = std::process::Command::new("tar")
@@ -213,7 +217,12 @@ fn gzip(parts: &[&[u8]]) -> Vec<u8> {
 fn hostile(header: [u8; 512], body: &[u8]) -> Vec<u8> {
     let node = b"apiVersion: v1\nkind: Node\nmetadata:\n  name: node-1\n";
     let mut tar = Vec::new();
-    tar.extend_from_slice(&raw_header("nodes.yaml", tar::EntryType::Regular, node.len() as u64, None));
+    tar.extend_from_slice(&raw_header(
+        "nodes.yaml",
+        tar::EntryType::Regular,
+        node.len() as u64,
+        None,
+    ));
     tar.extend_from_slice(node);
     tar.resize(tar.len().next_multiple_of(512), 0);
     tar.extend_from_slice(&header);
@@ -224,10 +233,21 @@ fn hostile(header: [u8; 512], body: &[u8]) -> Vec<u8> {
 
 /// Refused: exit 2, nothing on stdout, one line on stderr that says why.
 fn assert_refused(archive: &Path, why: &str) {
-    let r = run(&["check", "--snapshot", archive.to_str().unwrap(), "-o", "json"]);
+    let r = run(&[
+        "check",
+        "--snapshot",
+        archive.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
     assert_eq!(r.code, 2, "{why}: {} {}", r.stdout, r.stderr);
     assert!(r.stdout.is_empty(), "{why}: {}", r.stdout);
-    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{why}: {}", r.stderr);
+    assert_eq!(
+        r.stderr.trim_end().lines().count(),
+        1,
+        "{why}: {}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("snapshot archive") && r.stderr.contains(why),
         "{why}: {}",
@@ -248,32 +268,53 @@ fn hostile_archives_are_refused_with_one_line() {
     let regular = tar::EntryType::Regular;
     let cases: Vec<(PathBuf, &str)> = vec![
         (
-            write("up.tgz", &hostile(raw_header("../../etc/cron.d/x.json", regular, 2, None), body)),
+            write(
+                "up.tgz",
+                &hostile(
+                    raw_header("../../etc/cron.d/x.json", regular, 2, None),
+                    body,
+                ),
+            ),
             "climbs out",
         ),
         (
-            write("abs.tgz", &hostile(raw_header("/etc/passwd.json", regular, 2, None), body)),
+            write(
+                "abs.tgz",
+                &hostile(raw_header("/etc/passwd.json", regular, 2, None), body),
+            ),
             "absolute path",
         ),
         (
             write(
                 "symlink.tgz",
-                &hostile(raw_header("pods.json", tar::EntryType::Symlink, 0, Some("/etc/shadow")), b""),
+                &hostile(
+                    raw_header("pods.json", tar::EntryType::Symlink, 0, Some("/etc/shadow")),
+                    b"",
+                ),
             ),
             "symbolic link",
         ),
         (
             write(
                 "hardlink.tgz",
-                &hostile(raw_header("pods.json", tar::EntryType::Link, 0, Some("nodes.yaml")), b""),
+                &hostile(
+                    raw_header("pods.json", tar::EntryType::Link, 0, Some("nodes.yaml")),
+                    b"",
+                ),
             ),
             "hard link",
         ),
         (
-            write("fifo.tgz", &hostile(raw_header("pods.json", tar::EntryType::Fifo, 0, None), b"")),
+            write(
+                "fifo.tgz",
+                &hostile(raw_header("pods.json", tar::EntryType::Fifo, 0, None), b""),
+            ),
             "not a plain file",
         ),
-        (write("plain.tar.gz", b"just text, not gzip"), "not a gzip-compressed tar archive"),
+        (
+            write("plain.tar.gz", b"just text, not gzip"),
+            "not a gzip-compressed tar archive",
+        ),
     ];
     for (archive, why) in &cases {
         assert_refused(archive, why);
@@ -285,7 +326,12 @@ fn an_archive_of_too_many_entries_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let mut tar = Vec::with_capacity(100_001 * 512 + 1024);
     for i in 0..100_001 {
-        tar.extend_from_slice(&raw_header(&format!("f{i}.txt"), tar::EntryType::Regular, 0, None));
+        tar.extend_from_slice(&raw_header(
+            &format!("f{i}.txt"),
+            tar::EntryType::Regular,
+            0,
+            None,
+        ));
     }
     tar.resize(tar.len() + 1024, 0);
     let p = tmp.path().join("many.tar.gz");
@@ -309,7 +355,12 @@ fn zeros(total: u64, out: &mut Vec<u8>) {
 fn an_entry_inflating_to_ten_gibibytes_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let ten_gib = 10u64 << 30;
-    let mut bytes = gzip(&[&raw_header("pods.json", tar::EntryType::Regular, ten_gib, None)]);
+    let mut bytes = gzip(&[&raw_header(
+        "pods.json",
+        tar::EntryType::Regular,
+        ten_gib,
+        None,
+    )]);
     zeros(ten_gib, &mut bytes);
     assert!(bytes.len() < 64 << 20, "{} bytes", bytes.len());
     let p = tmp.path().join("bomb.tar.gz");
@@ -320,7 +371,12 @@ fn an_entry_inflating_to_ten_gibibytes_is_refused() {
     let mut bytes = Vec::new();
     for i in 0..5 {
         let size = 448u64 << 20;
-        bytes.extend(gzip(&[&raw_header(&format!("blob{i}.bin"), tar::EntryType::Regular, size, None)]));
+        bytes.extend(gzip(&[&raw_header(
+            &format!("blob{i}.bin"),
+            tar::EntryType::Regular,
+            size,
+            None,
+        )]));
         zeros(size, &mut bytes);
     }
     let p = tmp.path().join("many-big.tar.gz");
@@ -351,9 +407,18 @@ fn assert_page(html: &str, commands: &[String], what: &str) -> Html {
     let doc = Html::parse_document(html);
     assert!(doc.errors.is_empty(), "{what}: {:?}", doc.errors);
     let sel = |s: &str| Selector::parse(s).unwrap();
-    assert_eq!(doc.select(&sel("[src], link, iframe, object, embed, img")).count(), 0, "{what}");
+    assert_eq!(
+        doc.select(&sel("[src], link, iframe, object, embed, img"))
+            .count(),
+        0,
+        "{what}"
+    );
     for a in doc.select(&sel("[href]")) {
-        assert!(a.value().attr("href").unwrap().starts_with('#'), "{what}: {:?}", a.value());
+        assert!(
+            a.value().attr("href").unwrap().starts_with('#'),
+            "{what}: {:?}",
+            a.value()
+        );
     }
     for s in doc.select(&sel("style, script")) {
         let text: String = s.text().collect();
@@ -362,7 +427,11 @@ fn assert_page(html: &str, commands: &[String], what: &str) -> Html {
             if bad == "//" && s.value().name() == "style" {
                 continue;
             }
-            assert!(!text.contains(bad), "{what}: {bad} in <{}>", s.value().name());
+            assert!(
+                !text.contains(bad),
+                "{what}: {bad} in <{}>",
+                s.value().name()
+            );
         }
     }
     let blocks: Vec<String> = doc
@@ -394,17 +463,30 @@ fn the_page_of_every_fixture_parses_and_carries_every_command() {
         for lang in ["en", "zh"] {
             let json = run(&["check", "--snapshot", d, "-o", "json", "--lang", lang]);
             let html = run(&["check", "--snapshot", d, "-o", "html", "--lang", lang]);
-            assert_eq!(json.code, html.code, "{fixture_name} {lang}: {}", html.stderr);
+            assert_eq!(
+                json.code, html.code,
+                "{fixture_name} {lang}: {}",
+                html.stderr
+            );
             let what = format!("{fixture_name} ({lang})");
             let v = json.json();
-            let cmds: Vec<String> = v["findings"].as_array().unwrap().iter().flat_map(commands).collect();
+            let cmds: Vec<String> = v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(commands)
+                .collect();
             let doc = assert_page(&html.stdout, &cmds, &what);
             for secret in planted_secrets() {
                 assert!(!html.stdout.contains(&secret), "{what}: {secret}");
             }
             // Every finding, its severity in words, and every release of the report.
             let sel = Selector::parse("article.finding").unwrap();
-            assert_eq!(doc.select(&sel).count(), v["findings"].as_array().unwrap().len(), "{what}");
+            assert_eq!(
+                doc.select(&sel).count(),
+                v["findings"].as_array().unwrap().len(),
+                "{what}"
+            );
             let text: String = doc.root_element().text().collect();
             for f in v["findings"].as_array().unwrap() {
                 assert!(text.contains(f["title"].as_str().unwrap()), "{what}");
@@ -429,18 +511,33 @@ fn release_and_explain_pages_parse_and_carry_their_commands() {
     let json = run(&[&base[..], &["-o", "json"]].concat());
     let html = run(&[&base[..], &["-o", "html"]].concat());
     assert_eq!(json.code, html.code, "{}", html.stderr);
-    let cmds: Vec<String> = json.json()["findings"].as_array().unwrap().iter().flat_map(commands).collect();
+    let cmds: Vec<String> = json.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(commands)
+        .collect();
     assert!(!cmds.is_empty());
     assert_page(&html.stdout, &cmds, "release");
 
     let log = fixture("explain").join("seed-paas-in-progress.log");
     let snap = fixture("pending-upgrade");
-    let base = ["explain", log.to_str().unwrap(), "--snapshot", snap.to_str().unwrap()];
+    let base = [
+        "explain",
+        log.to_str().unwrap(),
+        "--snapshot",
+        snap.to_str().unwrap(),
+    ];
     let json = run(&[&base[..], &["-o", "json"]].concat());
     let html = run(&[&base[..], &["-o", "html", "--lang", "zh"]].concat());
     assert_eq!(json.code, html.code, "{}", html.stderr);
     let v = json.json();
-    let mut cmds: Vec<String> = v["findings"].as_array().unwrap().iter().flat_map(commands).collect();
+    let mut cmds: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(commands)
+        .collect();
     cmds.extend(v["errors"].as_array().unwrap().iter().flat_map(commands));
     assert!(!cmds.is_empty());
     assert_page(&html.stdout, &cmds, "explain");
@@ -462,15 +559,39 @@ fn names_from_the_cluster_never_become_markup() {
                 "finishedAt": "2026-11-20T10:58:00Z"}}}]}
     });
     std::fs::write(tmp.path().join("pods.json"), pod.to_string()).unwrap();
-    let logs = tmp.path().join("logs/blue</code>king").join(evil.replace('/', "_"));
+    let logs = tmp
+        .path()
+        .join("logs/blue</code>king")
+        .join(evil.replace('/', "_"));
     let _ = std::fs::create_dir_all(&logs);
     let _ = std::fs::write(logs.join("c.previous.log"), "<b>boom</b> & </pre>\n");
     let d = tmp.path().to_str().unwrap();
-    let json = run(&["check", "--snapshot", d, "-o", "json", "--now", "2026-11-20T11:00:00Z"]);
-    let html = run(&["check", "--snapshot", d, "-o", "html", "--now", "2026-11-20T11:00:00Z"]);
+    let json = run(&[
+        "check",
+        "--snapshot",
+        d,
+        "-o",
+        "json",
+        "--now",
+        "2026-11-20T11:00:00Z",
+    ]);
+    let html = run(&[
+        "check",
+        "--snapshot",
+        d,
+        "-o",
+        "html",
+        "--now",
+        "2026-11-20T11:00:00Z",
+    ]);
     let v = json.json();
     assert!(!v["findings"].as_array().unwrap().is_empty(), "{v}");
-    let cmds: Vec<String> = v["findings"].as_array().unwrap().iter().flat_map(commands).collect();
+    let cmds: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(commands)
+        .collect();
     let doc = assert_page(&html.stdout, &cmds, "hostile names");
     let count = |s: &str| doc.select(&Selector::parse(s).unwrap()).count();
     assert_eq!(count("img"), 0);
@@ -496,7 +617,15 @@ fn the_page_renders_in_a_headless_browser() {
     let tmp = tempfile::tempdir().unwrap();
     let d = fixture("job-failed");
     for lang in ["en", "zh"] {
-        let html = run(&["check", "--snapshot", d.to_str().unwrap(), "-o", "html", "--lang", lang]);
+        let html = run(&[
+            "check",
+            "--snapshot",
+            d.to_str().unwrap(),
+            "-o",
+            "html",
+            "--lang",
+            lang,
+        ]);
         let page = tmp.path().join(format!("report-{lang}.html"));
         std::fs::write(&page, &html.stdout).unwrap();
         let png = tmp.path().join(format!("report-{lang}.png"));
@@ -517,8 +646,16 @@ fn the_page_renders_in_a_headless_browser() {
             .arg(format!("file://{}", page.display()))
             .output()
             .unwrap();
-        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         let bytes = std::fs::read(&png).unwrap();
-        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{lang}: {} bytes", bytes.len());
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+            "{lang}: {} bytes",
+            bytes.len()
+        );
     }
 }

@@ -340,8 +340,14 @@ mod tests {
 
     #[test]
     fn paths_stay_inside() {
-        assert_eq!(inside("./pods.json"), Some(Some(PathBuf::from("pods.json"))));
-        assert_eq!(inside("snap/logs/a/b/c.log"), Some(Some(PathBuf::from("snap/logs/a/b/c.log"))));
+        assert_eq!(
+            inside("./pods.json"),
+            Some(Some(PathBuf::from("pods.json")))
+        );
+        assert_eq!(
+            inside("snap/logs/a/b/c.log"),
+            Some(Some(PathBuf::from("snap/logs/a/b/c.log")))
+        );
         assert_eq!(inside("../etc/passwd"), None);
         assert_eq!(inside("a/../../b.json"), None);
         assert_eq!(inside("/etc/passwd"), None);
@@ -352,7 +358,13 @@ mod tests {
     #[test]
     fn tails_keep_the_end() {
         let data = b"0123456789";
-        assert_eq!(last_bytes(&mut &data[..], 4).unwrap(), (b"6789".to_vec(), true));
-        assert_eq!(last_bytes(&mut &data[..], 10).unwrap(), (data.to_vec(), false));
+        assert_eq!(
+            last_bytes(&mut &data[..], 4).unwrap(),
+            (b"6789".to_vec(), true)
+        );
+        assert_eq!(
+            last_bytes(&mut &data[..], 10).unwrap(),
+            (data.to_vec(), false)
+        );
     }
 }

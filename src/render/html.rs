@@ -2,14 +2,15 @@
 //! was read, the counts by severity and the releases first; then every finding with its evidence
 //! (log lines as code), its fix as copyable blocks and its explanation folded.
 //!
-//! Everything from the cluster is escaped here, once, by [`esc`]: a name or a log line can never
-//! become markup. The page names nothing outside itself (no URL, no font, no script source), so it
+//! Everything from the cluster is escaped by [`esc`]: a name or a log line can never become
+//! markup. The pages of `release` ([`super::html_release`]) and `explain` ([`super::html_explain`])
+//! are laid out with the same parts. The page names nothing outside itself (no URL, no font, no script source), so it
 //! reads the same offline and from a `file://` path.
 
 use std::io::{self, Write};
 
 use super::html_style::{CSS, JS};
-use super::{ExplainReport, ReleaseReport, ReleaseState, Report, Summary};
+use super::{ReleaseState, Report, Summary};
 use crate::catalog::{Catalog, fill};
 use crate::findings::{self, Finding, Severity, Skipped};
 use crate::helm::Revision;
@@ -32,8 +33,8 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-struct Page<'a> {
-    out: &'a mut dyn Write,
+pub(super) struct Page<'a> {
+    pub(super) out: &'a mut dyn Write,
     catalog: &'a Catalog,
     lang: Lang,
     /// The headers of the table being written, repeated in each cell for narrow screens, where a
@@ -42,7 +43,7 @@ struct Page<'a> {
 }
 
 impl<'a> Page<'a> {
-    fn new(out: &'a mut dyn Write, catalog: &'a Catalog, lang: Lang) -> Self {
+    pub(super) fn new(out: &'a mut dyn Write, catalog: &'a Catalog, lang: Lang) -> Self {
         Page {
             out,
             catalog,
@@ -53,11 +54,11 @@ impl<'a> Page<'a> {
 }
 
 impl Page<'_> {
-    fn ui<'k>(&'k self, key: &'k str) -> &'k str {
+    pub(super) fn ui<'k>(&'k self, key: &'k str) -> &'k str {
         self.catalog.ui(key, self.lang)
     }
 
-    fn start(&mut self, title: &str) -> io::Result<()> {
+    pub(super) fn start(&mut self, title: &str) -> io::Result<()> {
         let lang = match self.lang {
             Lang::Zh => "zh-CN",
             Lang::En => "en",
@@ -78,7 +79,7 @@ impl Page<'_> {
         writeln!(self.out, "<h1>{}</h1>", esc(title))
     }
 
-    fn end(&mut self) -> io::Result<()> {
+    pub(super) fn end(&mut self) -> io::Result<()> {
         let build = format!("kubectl-bkdoctor {}", version::LONG);
         let line = fill(self.ui("md_version"), &[("build", &build)]);
         writeln!(self.out, "<footer>{}</footer>", esc(&line))?;
@@ -90,7 +91,7 @@ impl Page<'_> {
 
     /// The cluster's line: a live cluster or a snapshot this tool wrote names its context; a
     /// snapshot made by hand is named by its path.
-    fn source(&self, cluster: &Option<String>, meta: &mut Vec<(&str, String)>) {
+    pub(super) fn source(&self, cluster: &Option<String>, meta: &mut Vec<(&str, String)>) {
         if let Some(c) = cluster {
             let key = if c.starts_with("context \"") {
                 "html_cluster"
@@ -102,7 +103,7 @@ impl Page<'_> {
     }
 
     /// `label: value` pairs under the title.
-    fn meta(&mut self, pairs: &[(&str, String)]) -> io::Result<()> {
+    pub(super) fn meta(&mut self, pairs: &[(&str, String)]) -> io::Result<()> {
         writeln!(self.out, "<dl class=\"meta\">")?;
         for (key, value) in pairs {
             writeln!(
@@ -115,7 +116,7 @@ impl Page<'_> {
         writeln!(self.out, "</dl>")
     }
 
-    fn scope(&self, namespace: Option<&str>) -> String {
+    pub(super) fn scope(&self, namespace: Option<&str>) -> String {
         match namespace {
             Some(ns) => fill(self.ui("md_namespace"), &[("namespace", ns)]),
             None => self.ui("md_all_namespaces").to_string(),
@@ -123,7 +124,7 @@ impl Page<'_> {
     }
 
     /// The counts by severity, each with its word; then the summary sentence.
-    fn counts(&mut self, s: &Summary) -> io::Result<()> {
+    pub(super) fn counts(&mut self, s: &Summary) -> io::Result<()> {
         writeln!(self.out, "<ul class=\"counts\">")?;
         for (n, sev, key) in [
             (s.errors, "error", "html_errors"),
@@ -141,7 +142,7 @@ impl Page<'_> {
         writeln!(self.out, "<p class=\"muted\">{}</p>", esc(&sentence))
     }
 
-    fn severity(&self, s: Severity) -> String {
+    pub(super) fn severity(&self, s: Severity) -> String {
         let (class, key) = match s {
             Severity::Error => ("error", "sev_error"),
             Severity::Warning => ("warning", "sev_warning"),
@@ -150,7 +151,7 @@ impl Page<'_> {
         format!("<span class=\"badge {class}\">{}</span>", esc(self.ui(key)))
     }
 
-    fn table_head(&mut self, keys: &[&str]) -> io::Result<()> {
+    pub(super) fn table_head(&mut self, keys: &[&str]) -> io::Result<()> {
         writeln!(self.out, "<div class=\"scroll\"><table>")?;
         self.headers = keys.iter().map(|k| esc(self.ui(k))).collect();
         let cells: String = self
@@ -162,7 +163,7 @@ impl Page<'_> {
     }
 
     /// One row: each cell's class and its HTML (already escaped).
-    fn row(&mut self, cells: &[(&str, String)]) -> io::Result<()> {
+    pub(super) fn row(&mut self, cells: &[(&str, String)]) -> io::Result<()> {
         let mut line = String::from("<tr>");
         for ((class, html), header) in cells.iter().zip(&self.headers) {
             line.push_str(&format!(
@@ -173,7 +174,7 @@ impl Page<'_> {
         writeln!(self.out, "{line}")
     }
 
-    fn table_end(&mut self) -> io::Result<()> {
+    pub(super) fn table_end(&mut self) -> io::Result<()> {
         writeln!(self.out, "</tbody></table></div>")
     }
 
@@ -206,7 +207,7 @@ impl Page<'_> {
     }
 
     /// Every revision of one release, oldest first, as `release NAME` shows them.
-    fn revisions(&mut self, list: &[Revision]) -> io::Result<()> {
+    pub(super) fn revisions(&mut self, list: &[Revision]) -> io::Result<()> {
         self.table_head(&[
             "col_revision",
             "col_status",
@@ -246,7 +247,7 @@ impl Page<'_> {
         writeln!(self.out, "</ol>")
     }
 
-    fn findings(&mut self, list: &[Finding], prefix: &str) -> io::Result<()> {
+    pub(super) fn findings(&mut self, list: &[Finding], prefix: &str) -> io::Result<()> {
         if list.is_empty() {
             return writeln!(self.out, "<p>{}</p>", esc(self.ui("no_findings")));
         }
@@ -298,7 +299,7 @@ impl Page<'_> {
         writeln!(self.out, "</article>")
     }
 
-    fn explanation(&mut self, text: &str) -> io::Result<()> {
+    pub(super) fn explanation(&mut self, text: &str) -> io::Result<()> {
         writeln!(
             self.out,
             "<details><summary>{}</summary><p>{}</p></details>",
@@ -363,11 +364,12 @@ impl Page<'_> {
 
     /// The fix in order: each run of commands one block with its copy button, advice as prose, and
     /// each step for later a block of its own, marked and set apart.
-    fn fix(&mut self, lines: &[String]) -> io::Result<()> {
+    pub(super) fn fix(&mut self, lines: &[String]) -> io::Result<()> {
         let copy = esc(self.ui("html_copy"));
         let copied = esc(self.ui("html_copied"));
-        let button =
-            format!("<button class=\"copy\" type=\"button\" data-done=\"{copied}\">{copy}</button>");
+        let button = format!(
+            "<button class=\"copy\" type=\"button\" data-done=\"{copied}\">{copy}</button>"
+        );
         let mut run: Vec<&str> = Vec::new();
         let flush = |out: &mut dyn Write, run: &mut Vec<&str>| -> io::Result<()> {
             if !run.is_empty() {
@@ -401,11 +403,14 @@ impl Page<'_> {
         writeln!(self.out, "</div>")
     }
 
-    fn skipped(&mut self, list: &[Skipped]) -> io::Result<()> {
+    pub(super) fn skipped(&mut self, list: &[Skipped]) -> io::Result<()> {
         if list.is_empty() {
             return Ok(());
         }
-        let title = self.ui("skipped_title").trim_end_matches([':', '：']).to_string();
+        let title = self
+            .ui("skipped_title")
+            .trim_end_matches([':', '：'])
+            .to_string();
         writeln!(self.out, "<h2>{}</h2>", esc(&title))?;
         writeln!(self.out, "<ul>")?;
         for s in list {
@@ -419,7 +424,7 @@ impl Page<'_> {
         writeln!(self.out, "</ul>")
     }
 
-    fn heading(&mut self, key: &str) -> io::Result<()> {
+    pub(super) fn heading(&mut self, key: &str) -> io::Result<()> {
         let text = self.ui(key).trim_end_matches([':', '：']).to_string();
         writeln!(self.out, "<h2>{}</h2>", esc(&text))
     }
@@ -474,189 +479,6 @@ pub fn write_report(
     p.end()
 }
 
-pub fn write_release(
-    out: &mut dyn Write,
-    r: &ReleaseReport,
-    catalog: &Catalog,
-    lang: Lang,
-) -> io::Result<()> {
-    let mut p = Page::new(out, catalog, lang);
-    let title = fill(
-        catalog.ui("release_title", lang),
-        &[("namespace", &r.namespace), ("release", &r.name)],
-    );
-    p.start(&title)?;
-    let mut meta = Vec::new();
-    p.source(&r.cluster, &mut meta);
-    if let Some(t) = &r.snapshot_time {
-        meta.push(("html_time", t.clone()));
-    }
-    p.meta(&meta)?;
-    let (errors, warnings, info) = Summary::count(&r.findings);
-    writeln!(p.out, "<ul class=\"counts\">")?;
-    for (n, sev, key) in [
-        (errors, "error", "html_errors"),
-        (warnings, "warning", "html_warnings"),
-        (info, "info", "html_infos"),
-    ] {
-        writeln!(
-            p.out,
-            "<li class=\"sev-{sev}\"><b>{n}</b>{}</li>",
-            esc(p.ui(key))
-        )?;
-    }
-    writeln!(p.out, "</ul>")?;
-    p.revisions(&r.revisions)?;
-    if !r.workloads.is_empty() {
-        p.heading("release_workloads")?;
-        p.table_head(&["col_workload", "col_ready", "col_blocked_by"])?;
-        for w in &r.workloads {
-            let blocked = w
-                .blocked_by
-                .iter()
-                .map(|b| format!("<code>{}</code> {}", esc(&b.rule), esc(&b.object)))
-                .collect::<Vec<_>>()
-                .join("<br>");
-            p.row(&[
-                ("", esc(&format!("{}/{}", w.kind, w.name))),
-                ("nowrap", format!("{}/{}", w.ready, w.desired)),
-                ("", blocked),
-            ])?;
-        }
-        p.table_end()?;
-    }
-    if !r.pods.is_empty() {
-        p.heading("html_pods")?;
-        p.table_head(&["col_pod", "col_ready", "col_status", "col_restarts", "col_node"])?;
-        for pod in &r.pods {
-            p.row(&[
-                ("", esc(&pod.name)),
-                ("nowrap", esc(&pod.ready)),
-                ("nowrap", esc(&pod.status)),
-                ("num", pod.restarts.to_string()),
-                ("", esc(&pod.node)),
-            ])?;
-        }
-        p.table_end()?;
-    }
-    p.heading("release_findings")?;
-    p.findings(&r.findings, "f")?;
-    p.skipped(&r.skipped)?;
-    p.end()
-}
-
-pub fn write_explain(
-    out: &mut dyn Write,
-    r: &ExplainReport,
-    catalog: &Catalog,
-    lang: Lang,
-) -> io::Result<()> {
-    let mut p = Page::new(out, catalog, lang);
-    p.start(catalog.ui("md_explain_title", lang))?;
-    let s = &r.summary;
-    let mut meta = Vec::new();
-    p.source(&r.cluster, &mut meta);
-    if let Some(t) = &s.snapshot_time {
-        meta.push(("html_time", t.clone()));
-    }
-    if r.cluster_read {
-        meta.push(("html_scope", p.scope(s.namespace.as_deref())));
-    }
-    p.meta(&meta)?;
-    if r.cluster_read {
-        p.counts(s)?;
-    } else {
-        writeln!(p.out, "<p>{}</p>", esc(p.ui("explain_no_cluster")))?;
-    }
-    let n = r.errors.len().to_string();
-    writeln!(
-        p.out,
-        "<h2>{}</h2>",
-        esc(&fill(p.ui("explain_errors"), &[("n", &n)]))
-    )?;
-    if r.errors.is_empty() {
-        writeln!(p.out, "<p>{}</p>", esc(p.ui("explain_none")))?;
-    }
-    for (i, e) in r.errors.iter().enumerate() {
-        let sev = match e.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        };
-        writeln!(
-            p.out,
-            "<article class=\"finding sev-{sev}\" id=\"e{}\">",
-            i + 1
-        )?;
-        let line_no = fill(
-            p.ui("explain_line"),
-            &[("n", &e.line_number.to_string())],
-        );
-        let release = e
-            .release
-            .clone()
-            .unwrap_or_else(|| p.ui("explain_no_release").to_string());
-        writeln!(
-            p.out,
-            "<header><h3>{}. {}</h3><span class=\"object\">{} · {}</span></header>",
-            i + 1,
-            p.severity(e.severity),
-            esc(&release),
-            esc(&line_no)
-        )?;
-        writeln!(
-            p.out,
-            "<pre class=\"log\"><code>{}</code></pre>",
-            esc(&e.line)
-        )?;
-        writeln!(p.out, "<p class=\"title\">{}</p>", esc(&e.title))?;
-        if let Some(rule) = &e.rule {
-            writeln!(
-                p.out,
-                "<p class=\"rule\">{}: <code>{}</code></p>",
-                esc(p.ui("col_id")),
-                esc(rule)
-            )?;
-        }
-        if !e.looked_at.is_empty() {
-            writeln!(p.out, "<ul class=\"evidence\">")?;
-            for l in &e.looked_at {
-                writeln!(p.out, "<li>{}</li>", esc(l))?;
-            }
-            writeln!(p.out, "</ul>")?;
-        }
-        if !e.findings.is_empty() {
-            writeln!(p.out, "<h4>{}</h4><ul>", esc(p.ui("explain_explained_by")))?;
-            for f in &e.findings {
-                let at = r
-                    .findings
-                    .iter()
-                    .position(|x| x.rule == f.rule && x.object == f.object);
-                let label = format!("<code>{}</code> {}", esc(&f.rule), esc(&f.object));
-                match at {
-                    Some(k) => writeln!(p.out, "<li><a href=\"#f{}\">{label}</a></li>", k + 1)?,
-                    None => writeln!(p.out, "<li>{label}</li>")?,
-                }
-            }
-            writeln!(p.out, "</ul>")?;
-        }
-        if !e.remediation.is_empty() {
-            writeln!(p.out, "<h4>{}</h4>", esc(p.ui("explain_fix")))?;
-            p.fix(&e.remediation)?;
-        }
-        if !e.means.is_empty() {
-            p.explanation(&e.means)?;
-        }
-        writeln!(p.out, "</article>")?;
-    }
-    if r.cluster_read && !r.errors.is_empty() {
-        p.heading("explain_findings")?;
-        p.findings(&r.findings, "f")?;
-    }
-    p.skipped(&r.skipped)?;
-    p.end()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,10 +504,19 @@ mod tests {
         ];
         p.fix(&lines).unwrap();
         let html = String::from_utf8(out).unwrap();
-        assert!(html.contains("<pre><code>kubectl get pods -n a\nkubectl get events -n a</code></pre>"), "{html}");
-        assert!(html.contains("<p class=\"advice\"># first, look:</p>"), "{html}");
+        assert!(
+            html.contains("<pre><code>kubectl get pods -n a\nkubectl get events -n a</code></pre>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<p class=\"advice\"># first, look:</p>"),
+            "{html}"
+        );
         assert!(html.contains("class=\"cmd later\""), "{html}");
-        assert!(html.contains("<code>helm rollback x 2 -n a</code>"), "{html}");
+        assert!(
+            html.contains("<code>helm rollback x 2 -n a</code>"),
+            "{html}"
+        );
         assert_eq!(html.matches("<button").count(), 2, "{html}");
     }
 }

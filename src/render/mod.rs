@@ -4,6 +4,8 @@
 pub mod explain;
 pub mod grid;
 pub mod html;
+mod html_explain;
+mod html_release;
 mod html_style;
 pub mod json;
 pub mod markdown;
@@ -120,7 +122,7 @@ pub fn write_release(
         Format::Json => json::write(out, r),
         Format::Yaml => yaml::write(out, r),
         Format::Markdown => markdown::write_release(out, &r.printable(), catalog, look.lang),
-        Format::Html => html::write_release(out, &r.printable(), catalog, look.lang),
+        Format::Html => html_release::write_release(out, &r.printable(), catalog, look.lang),
     }
 }
 
@@ -449,7 +451,7 @@ pub fn write_explain(
         Format::Json => json::write(out, r),
         Format::Yaml => yaml::write(out, r),
         Format::Markdown => explain::write_markdown(out, &r.printable(), catalog, look.lang),
-        Format::Html => html::write_explain(out, &r.printable(), catalog, look.lang),
+        Format::Html => html_explain::write_explain(out, &r.printable(), catalog, look.lang),
     }
 }
 

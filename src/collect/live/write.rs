@@ -146,7 +146,7 @@ pub struct Written {
 /// Where the files go: a directory, or one archive (`FILE.tar.gz`, `FILE.tgz`).
 enum Sink {
     Dir(PathBuf),
-    Archive(ArchiveOut),
+    Archive(Box<ArchiveOut>),
 }
 
 struct Out {
@@ -215,7 +215,7 @@ pub fn write(dest: &Path, c: &Collected, about: &About) -> Result<Written, Strin
             .snap
             .collected_at
             .map_or(0, |t| u64::try_from(t.as_second()).unwrap_or(0));
-        Sink::Archive(ArchiveOut::create(dest, mtime)?)
+        Sink::Archive(Box::new(ArchiveOut::create(dest, mtime)?))
     } else {
         prepare_dir(dest)?;
         Sink::Dir(dest.to_path_buf())
