@@ -91,6 +91,7 @@ fn an_archive_written_by_snapshot_reads_back_as_its_directory() {
         assert_eq!(a.code, 0, "{fixture_name}: {}", a.stderr);
         assert!(as_file.is_file() && !as_dir.join("bundle.tar.gz").exists());
         // It says what it wrote and how big it is.
+        eprintln!("{fixture_name}: {}", a.stdout.trim_end());
         let on_disk = std::fs::metadata(&as_file).unwrap().len().div_ceil(1024);
         assert!(
             a.stdout

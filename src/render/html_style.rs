@@ -46,7 +46,7 @@ td.num{text-align:right}
 ol.overview{padding-left:1.6rem;margin:.3rem 0}
 ol.overview li{margin:.15rem 0}
 ol.overview a{color:inherit}
-article.finding{border:1px solid var(--line);border-left-width:6px;border-radius:8px;padding:.7rem .8rem;margin:.9rem 0;break-inside:avoid-page}
+article.finding{border:1px solid var(--line);border-left-width:6px;border-radius:8px;padding:.7rem .8rem;margin:.9rem 0}
 .finding header{display:flex;flex-wrap:wrap;gap:.3rem .6rem;align-items:baseline}
 .finding .object{font-family:var(--mono);font-size:.88rem}
 .finding .title{font-weight:600;margin:.45rem 0 .2rem}
@@ -79,8 +79,9 @@ body{padding:0;font-size:11pt}
 button.copy,ol.overview{display:none}
 .cmd{background:#fff;color:#000;border:1px solid #000}
 a{color:inherit;text-decoration:none}
-article.finding{break-inside:avoid}
-h2{break-after:avoid}
+article.finding{break-inside:auto}
+.cmd,pre.log,tr{break-inside:avoid}
+h2,h4,.finding header{break-after:avoid}
 }
 "#;
 
