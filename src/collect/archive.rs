@@ -89,12 +89,13 @@ fn shown(raw: &str) -> String {
     format!("`{s}`")
 }
 
-/// What an entry's content is kept as: objects whole, logs by their tails only.
+/// What an entry's content is kept as: objects whole, logs already cut to what the parser uses (a
+/// container log's last lines, a dump's sections' last lines), so that a bundle of big logs costs
+/// no more memory than the directory would.
 enum Kept {
     Whole(Vec<u8>),
-    /// The last bytes of a container log, and whether the start was cut off.
-    Tail(Vec<u8>, bool),
-    DumpLogs(Vec<u8>),
+    Tail(String),
+    DumpLogs(DumpLogs),
     Nothing,
 }
 
@@ -123,14 +124,14 @@ impl NamedFile for ArchiveFile {
         }
     }
     fn log_tail(&self) -> io::Result<String> {
-        match &*self.kept.borrow() {
-            Kept::Tail(b, cut) => Ok(logs::tail_of(b, *cut)),
+        match self.kept.replace(Kept::Nothing) {
+            Kept::Tail(text) => Ok(text),
             _ => Ok(String::new()),
         }
     }
     fn dump_logs(&self) -> io::Result<DumpLogs> {
-        match &*self.kept.borrow() {
-            Kept::DumpLogs(b) => logs::parse_cluster_info_logs(&b[..]),
+        match self.kept.replace(Kept::Nothing) {
+            Kept::DumpLogs(sections) => Ok(sections),
             _ => Ok(DumpLogs::new()),
         }
     }
@@ -300,12 +301,12 @@ fn keep(path: &Path, entry: &mut impl Read) -> io::Result<Kept> {
     }
     if name == "logs.txt" {
         let (buf, _) = last_bytes(entry, MAX_DUMP_LOG_READ as usize)?;
-        return Ok(Kept::DumpLogs(buf));
+        return Ok(Kept::DumpLogs(logs::parse_cluster_info_logs(&buf[..])?));
     }
     if lower.ends_with(".log") {
         // As a directory's log is read: its last bytes and one more, to know whether a line was cut.
         let (buf, cut) = last_bytes(entry, LOG_TAIL_BYTES + 1)?;
-        return Ok(Kept::Tail(buf, cut));
+        return Ok(Kept::Tail(logs::tail_of(&buf, cut)));
     }
     io::copy(entry, &mut io::sink())?;
     Ok(Kept::Nothing)
