@@ -57,6 +57,7 @@ ul.evidence li.log{list-style:none}
 pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}
 pre.log{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:.4rem .55rem;margin:.25rem 0}
 .cmd{display:flow-root;background:#0d1117;color:#e6edf3;border-radius:6px;padding:.55rem .6rem;margin:.35rem 0}
+.cmd pre{white-space:pre;overflow-x:auto;overflow-wrap:normal;word-break:normal;-webkit-overflow-scrolling:touch}
 .cmd.later{background:var(--soft);color:var(--fg);border:1px dashed var(--muted)}
 .cmd .tag{display:block;font-size:.78rem;color:var(--muted);margin-bottom:.2rem}
 button.copy{float:right;margin:0 0 .3rem .6rem;font:inherit;font-size:.78rem;padding:.15rem .55rem;border-radius:4px;border:1px solid #8b949e;background:#fff;color:#1f2328;cursor:pointer}
@@ -67,6 +68,9 @@ details p{margin:.4rem 0 0}
 footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 .muted{color:var(--muted)}
 @media (max-width:640px){
+body{padding:8px}
+article.finding{padding:.55rem .55rem;border-left-width:5px}
+ul.evidence{padding-left:1rem}
 table,tbody,tr,td{display:block;width:100%}
 thead{display:none}
 tr{border:1px solid var(--line);border-radius:6px;padding:.3rem .5rem;margin:.4rem 0}
@@ -78,6 +82,7 @@ td::before{content:attr(data-label);color:var(--muted)}
 body{padding:0;font-size:11pt}
 button.copy,ol.overview{display:none}
 .cmd{background:#fff;color:#000;border:1px solid #000}
+.cmd pre{white-space:pre-wrap;overflow-wrap:anywhere}
 a{color:inherit;text-decoration:none}
 article.finding{break-inside:auto}
 .cmd,pre.log,tr{break-inside:avoid}
