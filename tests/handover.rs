@@ -316,6 +316,7 @@ fn hostile_archives_are_refused_with_one_line() {
             write("plain.tar.gz", b"just text, not gzip"),
             "not a gzip-compressed tar archive",
         ),
+        (tmp.path().join("missing.tgz"), "no such file"),
     ];
     for (archive, why) in &cases {
         assert_refused(archive, why);

@@ -140,8 +140,8 @@ impl NamedFile for ArchiveFile {
 pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
     let refuse = |msg: String| LoadError::Archive(path.to_path_buf(), msg);
     let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => LoadError::NotFound(path.to_path_buf()),
-        _ => LoadError::Unreadable(path.to_path_buf(), e),
+        io::ErrorKind::NotFound => refuse("no such file".into()),
+        _ => refuse(format!("cannot be read: {e}")),
     })?;
     let mut magic = [0u8; 2];
     let mut file = file;

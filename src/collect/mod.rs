@@ -11,7 +11,7 @@ pub mod source;
 
 /// Reads an offline snapshot: a gzip-compressed tar archive, or else a directory.
 pub fn load(path: &std::path::Path) -> Result<crate::snapshot::Snapshot, dir::LoadError> {
-    if archive::is_archive(path) {
+    if archive::is_archive(path) || (archive::has_archive_name(path) && !path.is_dir()) {
         archive::load(path)
     } else {
         dir::load(path)
