@@ -90,6 +90,11 @@ fn list_rules(
 ) -> Result<u8, Fatal> {
     let list = render::rules::RuleList::new(catalog, look.lang);
     match args.output {
+        Format::Html => {
+            return Err(Fatal::Msg(
+                "rules -o html: a page is made by check, release and explain; list the rules as table, json, yaml or markdown".into(),
+            ));
+        }
         Format::Table => render::rules::write(out, &list, catalog, look)?,
         Format::Markdown => render::rules::write_markdown(out, &list, catalog, look.lang)?,
         Format::Json => render::json::write(out, &list)?,
@@ -138,6 +143,7 @@ fn collect_live(
                 progress::summary(&cluster.api.stats, collected.elapsed)
             );
         }
+        collected.snap.source = Some(cluster.name());
         Ok((collected, cluster, scope))
     })
 }
@@ -220,9 +226,18 @@ fn probe_only(
         },
         findings,
         skipped: snap.skipped.clone(),
+        cluster: None,
+        releases: Vec::new(),
     };
     render::write_report(out, &report, args.output, catalog, look)?;
     Ok(render::exit_code(&report.findings))
+}
+
+/// Which cluster a report is of: the context and server read, else the snapshot's path.
+fn cluster_label(snap: &Snapshot, source: &crate::cli::Source) -> Option<String> {
+    snap.source
+        .clone()
+        .or_else(|| source.snapshot.as_ref().map(|p| p.display().to_string()))
 }
 
 fn namespace_choice(flag: Option<&str>, all: bool) -> NamespaceChoice {
@@ -245,11 +260,18 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
         namespace: scope.namespace.as_deref(),
     };
     let written = live::write::write(&args.dir, &collected, &about).map_err(Fatal::Msg)?;
+    let size = match written.archive {
+        Some(on_disk) => format!(
+            "{} KiB, {} KiB compressed",
+            written.bytes.div_ceil(1024),
+            on_disk.div_ceil(1024)
+        ),
+        None => format!("{} KiB", written.bytes.div_ceil(1024)),
+    };
     writeln!(
         out,
-        "wrote {} files ({} KiB) to {}; read it with: kubectl bkdoctor check --snapshot {}",
+        "wrote {} files ({size}) to {}; read it with: kubectl bkdoctor check --snapshot {}",
         written.files,
-        written.bytes.div_ceil(1024),
         args.dir.display(),
         args.dir.display()
     )?;
@@ -290,6 +312,16 @@ fn check(
     let findings = findings_in(&ctx, namespace.as_deref());
     let in_scope = |n: Option<&str>| namespace.as_deref().is_none_or(|ns| n == Some(ns));
     let (errors, warnings, info) = Summary::count(&findings);
+    let releases: Vec<render::ReleaseState> = ctx
+        .releases
+        .iter()
+        .filter(|r| in_scope(Some(&r.namespace)))
+        .map(|r| render::ReleaseState {
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            latest: r.latest().clone(),
+        })
+        .collect();
     let report = Report {
         summary: Summary {
             errors,
@@ -301,16 +333,14 @@ fn check(
                 .filter(|p| in_scope(p.metadata.namespace.as_deref()))
                 .count(),
             nodes: snap.nodes.len(),
-            releases: ctx
-                .releases
-                .iter()
-                .filter(|r| in_scope(Some(&r.namespace)))
-                .count(),
+            releases: releases.len(),
             namespace,
             snapshot_time: Some(crate::format::when(now)),
         },
         findings,
         skipped: snap.skipped.clone(),
+        cluster: cluster_label(&snap, &args.source),
+        releases,
     };
     render::write_report(out, &report, args.output, catalog, look)?;
     // The process ends with this answer: freeing a big cluster's snapshot object by object (a
@@ -332,7 +362,7 @@ fn check_snapshot(
     match &source.snapshot {
         Some(dir) => {
             let namespace = if all_namespaces { None } else { namespace };
-            Ok((collect::dir::load(dir)?, namespace))
+            Ok((collect::load(dir)?, namespace))
         }
         None => {
             let choice = namespace_choice(namespace.as_deref(), all_namespaces);
@@ -429,6 +459,7 @@ fn explain(
     };
     let mut report = crate::explain::report(&scan, catalog, look.lang, Some(&cluster));
     report.summary.namespace = namespace;
+    report.cluster = cluster_label(&snap, &args.source);
     render::write_explain(out, &report, args.output, catalog, look)?;
     Ok(report.exit_code())
 }
@@ -442,7 +473,7 @@ fn release(
 ) -> Result<u8, Fatal> {
     let mut found_elsewhere = Vec::new();
     let snap = match &args.source.snapshot {
-        Some(dir) => collect::dir::load(dir)?,
+        Some(dir) => collect::load(dir)?,
         None => {
             let choice = namespace_choice(args.namespace.as_deref(), false);
             let name = args.name.clone();
@@ -546,6 +577,8 @@ fn release(
             .release_pods(&rel.namespace, &rel.name)
             .map(render::PodRow::of)
             .collect(),
+        cluster: cluster_label(&snap, &args.source),
+        snapshot_time: Some(crate::format::when(now)),
     };
     render::write_release(out, &report, args.output, catalog, look)?;
     Ok(render::exit_code(&report.findings))

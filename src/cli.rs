@@ -194,7 +194,8 @@ pub struct RulesArgs {
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Directory to write (created; must be empty if it exists)
+    /// Directory to write (created; must be empty if it exists), or FILE.tar.gz (or .tgz) to write
+    /// one compressed archive instead
     pub dir: PathBuf,
 
     #[command(flatten)]
@@ -216,7 +217,8 @@ pub struct SnapshotArgs {
 
 #[derive(Debug, Args)]
 pub struct Source {
-    /// Read a snapshot directory (kubectl get -o json|yaml files, pod logs) instead of a live cluster
+    /// Read a snapshot directory (kubectl get -o json|yaml files, pod logs), or its .tar.gz archive,
+    /// instead of a live cluster
     #[arg(long, value_name = "DIR", conflicts_with_all = ["kubeconfig", "context"])]
     pub snapshot: Option<PathBuf>,
 

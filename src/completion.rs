@@ -251,7 +251,7 @@ pub mod dynamic {
             assert_eq!(words(&globals), ["--lang", ":4"], "{globals}");
             assert_eq!(
                 words(&ask(&["check", "-o", ""])),
-                ["table", "json", "yaml", "markdown", ":4"]
+                ["table", "json", "yaml", "markdown", "html", ":4"]
             );
             assert_eq!(
                 words(&ask(&["check", "--output=ya"])),

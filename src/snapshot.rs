@@ -102,6 +102,8 @@ pub struct Snapshot {
     pub collected_at: Option<Timestamp>,
     /// The API server's clock at collection time (HTTP `Date` header).
     pub server_time: Option<Timestamp>,
+    /// Which cluster was read: `context "x" (https://server)`, when the collector knew.
+    pub source: Option<String>,
     /// What the node probes found (`--probe`); empty otherwise, and never written to a snapshot
     /// directory.
     pub probes: Vec<probe_report::NodeProbe>,
@@ -133,6 +135,7 @@ impl Snapshot {
             log_failures,
             collected_at,
             server_time,
+            source,
             probes,
         } = other;
         append(&mut self.pods, pods);
@@ -157,6 +160,7 @@ impl Snapshot {
         self.log_failures.extend(log_failures);
         self.collected_at = self.collected_at.or(collected_at);
         self.server_time = self.server_time.or(server_time);
+        self.source = self.source.take().or(source);
         self.probes.extend(probes);
     }
 

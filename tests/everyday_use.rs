@@ -156,7 +156,7 @@ fn markdown_is_a_ticket_report_with_fenced_commands() {
 
 #[test]
 fn exit_status_is_the_same_in_every_format() {
-    for format in ["table", "json", "yaml", "markdown"] {
+    for format in ["table", "json", "yaml", "markdown", "html"] {
         let stuck = run(&["check", "--snapshot", STUCK, "-o", format], &[]);
         assert_eq!(stuck.status.code(), Some(1), "{format}");
         let healthy = run(&["check", "--snapshot", HEALTHY, "-o", format], &[]);

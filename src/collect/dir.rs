@@ -2,16 +2,15 @@
 //! `kubectl cluster-info dump --output-directory` write. The layout is a contract (README,
 //! "Snapshot directory"); other tools write it.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::ingest::Ingest;
 use super::logs;
+use super::source::{self, Files, NamedFile};
 use crate::findings::Skipped;
-use crate::snapshot::{ContainerLogs, LogKey, Snapshot, kubelet_has_no_log, pod};
+use crate::snapshot::Snapshot;
 
 /// Deeper than this is not a snapshot someone made by hand or with kubectl; it is a loop or a trap.
 pub const MAX_DEPTH: usize = 16;
@@ -29,15 +28,36 @@ pub enum LoadError {
     NotADirectory(PathBuf),
     #[error("snapshot directory {0}: cannot be read: {1}")]
     Unreadable(PathBuf, std::io::Error),
+    #[error("snapshot archive {0}: {1}")]
+    Archive(PathBuf, String),
 }
 
-#[derive(Default)]
-struct Files {
-    objects: Vec<PathBuf>,
-    /// `logs/<ns>/<pod>/<container>[.previous].log`
-    logs: Vec<(LogKey, bool, PathBuf)>,
-    /// cluster-info dump `<ns>/<pod>/logs.txt`
-    dump_logs: Vec<PathBuf>,
+/// A file of a snapshot directory, read only when the parser asks.
+struct DirFile {
+    name: String,
+    path: PathBuf,
+    size: u64,
+}
+
+impl NamedFile for DirFile {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn bytes(&self) -> std::io::Result<Vec<u8>> {
+        std::fs::read(&self.path)
+    }
+    fn log_tail(&self) -> std::io::Result<String> {
+        logs::read_tail(&self.path)
+    }
+    fn dump_logs(&self) -> std::io::Result<logs::DumpLogs> {
+        logs::read_cluster_info_logs(&self.path)
+    }
 }
 
 pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
@@ -53,88 +73,7 @@ pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
     let mut snap = Snapshot::default();
     let mut files = Files::default();
     walk(root, root, 0, &mut files, &mut snap.skipped);
-
-    let mut ingest = Ingest::default();
-    for path in &files.objects {
-        load_object_file(root, path, &mut ingest, &mut snap);
-    }
-
-    // Logs last: only pods that are not ready or have restarted are worth reading, and the pod
-    // objects say which those are. Logs of a pod the snapshot has no object for are read too.
-    let known: HashSet<(&str, &str)> = snap
-        .pods
-        .iter()
-        .map(|p| (pod::namespace(p), pod::name(p)))
-        .collect();
-    let troubled: HashSet<(String, String)> = snap
-        .pods
-        .iter()
-        .filter(|p| pod::is_troubled(p))
-        .map(|p| (pod::namespace(p).to_string(), pod::name(p).to_string()))
-        .collect();
-    let wanted = |ns: &str, name: &str| {
-        !known.contains(&(ns, name)) || troubled.contains(&(ns.to_string(), name.to_string()))
-    };
-    let mut logs = std::mem::take(&mut snap.logs);
-    for (key, previous, path) in &files.logs {
-        if !wanted(&key.namespace, &key.pod) {
-            continue;
-        }
-        match logs::read_tail(path) {
-            // What `kubectl logs -p > FILE` wrote when the kubelet had no previous log.
-            Ok(text) if kubelet_has_no_log(&text) => {}
-            Ok(text) => {
-                let entry: &mut ContainerLogs = logs.entry(key.clone()).or_default();
-                if *previous {
-                    entry.previous = Some(text);
-                } else {
-                    entry.current = Some(text);
-                }
-            }
-            Err(e) => snap
-                .skipped
-                .push(Skipped::new(rel(root, path), format!("cannot read: {e}"))),
-        }
-    }
-    for path in &files.dump_logs {
-        match logs::read_cluster_info_logs(path) {
-            Ok(sections) => {
-                for ((namespace, pod, container), text) in sections {
-                    if !wanted(&namespace, &pod) {
-                        continue;
-                    }
-                    let key = LogKey {
-                        namespace,
-                        pod,
-                        container,
-                    };
-                    let entry = logs.entry(key).or_default();
-                    // An explicit `logs/` file is more specific than the dump; keep it.
-                    entry.current.get_or_insert(text);
-                }
-            }
-            Err(e) => snap
-                .skipped
-                .push(Skipped::new(rel(root, path), format!("cannot read: {e}"))),
-        }
-    }
-    // A current log saved while its container waited (`kubectl logs`, a cluster-info dump) is the
-    // log of its last terminated instance, which a live collection reads as the previous one.
-    for p in &snap.pods {
-        for c in pod::container_statuses(p).filter(|c| pod::log_is_last_instance(c)) {
-            let key = LogKey {
-                namespace: pod::namespace(p).to_string(),
-                pod: pod::name(p).to_string(),
-                container: c.name.clone(),
-            };
-            if let Some(entry) = logs.get_mut(&key)
-                && let Some(current) = entry.current.take()
-            {
-                entry.previous.get_or_insert(current);
-            }
-        }
-    }
-    snap.logs = logs;
+    source::read(&files, &mut snap);
     Ok(snap)
 }
 
@@ -166,11 +105,7 @@ fn walk(root: &Path, dir: &Path, depth: usize, files: &mut Files, skipped: &mut 
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
         if name.starts_with('.') {
@@ -186,105 +121,18 @@ fn walk(root: &Path, dir: &Path, depth: usize, files: &mut Files, skipped: &mut 
         }
         // Only regular files (or links to them): reading a FIFO or a device named `x.json` would
         // block forever or never end.
-        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        let Ok(target) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !target.is_file() {
             continue;
         }
-        let lower = name.to_ascii_lowercase();
-        if lower.ends_with(".json") || lower.ends_with(".yaml") || lower.ends_with(".yml") {
-            files.objects.push(path);
-        } else if name == "logs.txt" {
-            files.dump_logs.push(path);
-        } else if let Some(entry) = log_file(&path) {
-            files.logs.push(entry);
-        }
+        files.add(Box::new(DirFile {
+            name: rel(root, &path),
+            size: target.len(),
+            path,
+        }));
     }
-}
-
-/// Recognises `.../logs/<ns>/<pod>/<container>.log` and `<container>.previous.log`.
-fn log_file(path: &Path) -> Option<(LogKey, bool, PathBuf)> {
-    let file = path.file_name()?.to_str()?;
-    let pod_dir = path.parent()?;
-    let ns_dir = pod_dir.parent()?;
-    if ns_dir.parent()?.file_name()?.to_str()? != "logs" {
-        return None;
-    }
-    let stem = file.strip_suffix(".log")?;
-    let (container, previous) = match stem.strip_suffix(".previous") {
-        Some(c) => (c, true),
-        None => (stem, false),
-    };
-    Some((
-        LogKey {
-            namespace: ns_dir.file_name()?.to_str()?.to_string(),
-            pod: pod_dir.file_name()?.to_str()?.to_string(),
-            container: container.to_string(),
-        },
-        previous,
-        path.to_path_buf(),
-    ))
-}
-
-/// `kubectl cluster-info dump` names its files after the resource; its lists may carry no kind.
-fn kind_from_file_name(path: &Path) -> Option<&'static str> {
-    Some(match path.file_stem()?.to_str()? {
-        "pods" => "Pod",
-        "nodes" => "Node",
-        "services" => "Service",
-        "events" => "Event",
-        "deployments" => "Deployment",
-        "daemonsets" => "DaemonSet",
-        "statefulsets" => "StatefulSet",
-        "configmaps" => "ConfigMap",
-        "leases" => "Lease",
-        "jobs" => "Job",
-        "namespaces" => "Namespace",
-        "persistentvolumeclaims" | "pvcs" => "PersistentVolumeClaim",
-        "persistentvolumes" | "pvs" => "PersistentVolume",
-        "storageclasses" => "StorageClass",
-        "customresourcedefinitions" | "crds" => "CustomResourceDefinition",
-        _ => return None,
-    })
-}
-
-fn load_object_file(root: &Path, path: &Path, ingest: &mut Ingest, snap: &mut Snapshot) {
-    let origin = rel(root, path);
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if size > MAX_OBJECT_FILE {
-        snap.skipped.push(Skipped::new(
-            origin,
-            format!(
-                "{} MiB is larger than the {} MiB limit for one file; not read",
-                size >> 20,
-                MAX_OBJECT_FILE >> 20
-            ),
-        ));
-        return;
-    }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            snap.skipped
-                .push(Skipped::new(origin, format!("cannot read: {e}")));
-            return;
-        }
-    };
-    let hint = kind_from_file_name(path);
-    let is_json = origin.to_ascii_lowercase().ends_with(".json");
-    let values = if is_json {
-        parse_json(&bytes)
-    } else {
-        parse_yaml(&bytes)
-    };
-    let before = snap.skipped.len();
-    match values {
-        Ok(values) => {
-            for v in values {
-                ingest.add(snap, v, &origin, hint);
-            }
-        }
-        Err(e) => snap.skipped.push(Skipped::new(origin.clone(), e)),
-    }
-    summarise_problems(&mut snap.skipped, before, &origin, "in this file");
 }
 
 /// Keeps the first [`MAX_PROBLEMS_PER_FILE`] problems added since `before` and counts the rest in

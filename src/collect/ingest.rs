@@ -138,6 +138,13 @@ impl Ingest {
                 let time = |k: &str| value[k].as_str().and_then(|s| s.parse().ok());
                 snap.collected_at = snap.collected_at.or(time("collectedAt"));
                 snap.server_time = snap.server_time.or(time("serverTime"));
+                if let (None, Some(context), Some(server)) = (
+                    &snap.source,
+                    value["context"].as_str(),
+                    value["server"].as_str(),
+                ) {
+                    snap.source = Some(format!("context \"{context}\" ({server})"));
+                }
                 // What the live collection could not read stays part of the picture: "no
                 // findings" from a snapshot whose secrets were forbidden is not "healthy".
                 for s in value["skipped"].as_array().into_iter().flatten() {

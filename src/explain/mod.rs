@@ -114,6 +114,7 @@ pub fn report(
         snapshot_time: cluster.map(|c| crate::format::when(c.now)),
     };
     ExplainReport {
+        cluster: None,
         errors,
         findings,
         skipped,

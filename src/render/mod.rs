@@ -3,6 +3,10 @@
 
 pub mod explain;
 pub mod grid;
+pub mod html;
+mod html_explain;
+mod html_release;
+mod html_style;
 pub mod json;
 pub mod markdown;
 pub mod rules;
@@ -30,6 +34,8 @@ pub enum Format {
     Yaml,
     /// A report to paste into a support ticket
     Markdown,
+    /// One self-contained page to attach to a ticket or open in a browser (check, release, explain)
+    Html,
 }
 
 /// How to show a report besides its format: language, whether the table may use colour, and how
@@ -100,6 +106,7 @@ pub fn write_report(
         Format::Json => json::write(out, r),
         Format::Yaml => yaml::write(out, r),
         Format::Markdown => markdown::write_report(out, &r.printable(), catalog, look.lang),
+        Format::Html => html::write_report(out, &r.printable(), catalog, look.lang),
     }
 }
 
@@ -115,6 +122,7 @@ pub fn write_release(
         Format::Json => json::write(out, r),
         Format::Yaml => yaml::write(out, r),
         Format::Markdown => markdown::write_release(out, &r.printable(), catalog, look.lang),
+        Format::Html => html_release::write_release(out, &r.printable(), catalog, look.lang),
     }
 }
 
@@ -151,6 +159,18 @@ fn printable_skipped(s: &Skipped) -> Skipped {
     Skipped::new(printable(&s.what), printable(&s.reason))
 }
 
+fn printable_revision(r: &Revision) -> Revision {
+    let opt = |o: &Option<String>| o.as_deref().map(printable);
+    Revision {
+        status: printable(&r.status),
+        chart: opt(&r.chart),
+        chart_version: opt(&r.chart_version),
+        app_version: opt(&r.app_version),
+        description: opt(&r.description),
+        ..r.clone()
+    }
+}
+
 impl Report {
     fn printable(&self) -> Report {
         Report {
@@ -161,28 +181,26 @@ impl Report {
                 snapshot_time: self.summary.snapshot_time.clone(),
                 ..self.summary
             },
+            cluster: self.cluster.as_deref().map(printable),
+            releases: self
+                .releases
+                .iter()
+                .map(|r| ReleaseState {
+                    namespace: printable(&r.namespace),
+                    name: printable(&r.name),
+                    latest: printable_revision(&r.latest),
+                })
+                .collect(),
         }
     }
 }
 
 impl ReleaseReport {
     fn printable(&self) -> ReleaseReport {
-        let opt = |o: &Option<String>| o.as_deref().map(printable);
         ReleaseReport {
             name: printable(&self.name),
             namespace: printable(&self.namespace),
-            revisions: self
-                .revisions
-                .iter()
-                .map(|r| Revision {
-                    status: printable(&r.status),
-                    chart: opt(&r.chart),
-                    chart_version: opt(&r.chart_version),
-                    app_version: opt(&r.app_version),
-                    description: opt(&r.description),
-                    ..r.clone()
-                })
-                .collect(),
+            revisions: self.revisions.iter().map(printable_revision).collect(),
             findings: self.findings.iter().map(printable_finding).collect(),
             workloads: self
                 .workloads
@@ -211,6 +229,8 @@ impl ReleaseReport {
                     ..p.clone()
                 })
                 .collect(),
+            cluster: self.cluster.as_deref().map(printable),
+            snapshot_time: self.snapshot_time.clone(),
         }
     }
 }
@@ -221,6 +241,21 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
     pub summary: Summary,
+    /// Which cluster was read (`context "x" (server)`, or the snapshot's path), for the formats
+    /// that head a page with it.
+    #[serde(skip)]
+    pub cluster: Option<String>,
+    /// Every release in scope and its newest revision, for the formats that show them all.
+    #[serde(skip)]
+    pub releases: Vec<ReleaseState>,
+}
+
+/// A release and the state of its newest revision.
+#[derive(Debug, Clone)]
+pub struct ReleaseState {
+    pub namespace: String,
+    pub name: String,
+    pub latest: Revision,
 }
 
 #[derive(Debug, Serialize)]
@@ -275,6 +310,11 @@ pub struct ReleaseReport {
     /// The release's pods, for a person at a terminal; scripts have `kubectl get pods`.
     #[serde(skip)]
     pub pods: Vec<PodRow>,
+    /// Which cluster was read and when, for the formats that head a page with it.
+    #[serde(skip)]
+    pub cluster: Option<String>,
+    #[serde(skip)]
+    pub snapshot_time: Option<String>,
 }
 
 /// A pod as `kubectl get pods -o wide` shows it.
@@ -324,6 +364,9 @@ pub struct ExplainReport {
     /// Whether a cluster (live or a snapshot) was read, or the text alone (`--no-cluster`).
     #[serde(skip)]
     pub cluster_read: bool,
+    /// Which cluster was read, for the formats that head a page with it.
+    #[serde(skip)]
+    pub cluster: Option<String>,
 }
 
 /// One error of the deployment's output, and what answers it.
@@ -391,6 +434,7 @@ impl ExplainReport {
                 ..self.summary
             },
             cluster_read: self.cluster_read,
+            cluster: self.cluster.as_deref().map(printable),
         }
     }
 }
@@ -407,6 +451,7 @@ pub fn write_explain(
         Format::Json => json::write(out, r),
         Format::Yaml => yaml::write(out, r),
         Format::Markdown => explain::write_markdown(out, &r.printable(), catalog, look.lang),
+        Format::Html => html_explain::write_explain(out, &r.printable(), catalog, look.lang),
     }
 }
 
@@ -451,9 +496,11 @@ mod tests {
                 releases: 0,
                 snapshot_time: None,
             },
+            cluster: None,
+            releases: Vec::new(),
         };
         let catalog = Catalog::builtin();
-        for format in [Format::Table, Format::Markdown] {
+        for format in [Format::Table, Format::Markdown, Format::Html] {
             let mut out = Vec::new();
             let look = Look {
                 lang: Lang::En,

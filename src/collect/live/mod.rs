@@ -20,6 +20,7 @@ pub mod logs;
 pub mod payloads;
 pub mod progress;
 pub mod write;
+pub mod write_archive;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! `kubectl-bkdoctor snapshot DIR`: what a live collection read, as a snapshot directory in the
-//! offline format (so `check --snapshot DIR` finds the same), safe to send to support.
+//! offline format (so `check --snapshot DIR` finds the same), safe to send to support; or the same
+//! files as one archive (`snapshot FILE.tar.gz`, [`super::write_archive`]).
 //!
 //! Safe means: no Secret but helm release records, and in those the release re-encoded without
 //! the parts that hold user data (values, rendered manifests, notes). A record whose payload was not
@@ -14,7 +15,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::write_archive::ArchiveOut;
 use super::{Collected, StorageKey, storage_key};
+use crate::collect::archive::has_archive_name;
 use crate::collect::ingest::{INFO_API_VERSION, INFO_KIND};
 use crate::helm::{self, Driver, Payload, ReleaseRecord, decode};
 
@@ -134,25 +137,39 @@ pub struct About<'a> {
 
 pub struct Written {
     pub files: usize,
+    /// The files' bytes, before any compression.
     pub bytes: u64,
+    /// The archive's size on disk, when one file was written.
+    pub archive: Option<u64>,
+}
+
+/// Where the files go: a directory, or one archive (`FILE.tar.gz`, `FILE.tgz`).
+enum Sink {
+    Dir(PathBuf),
+    Archive(Box<ArchiveOut>),
 }
 
 struct Out {
-    root: PathBuf,
+    sink: Sink,
     written: Written,
 }
 
 impl Out {
     fn file(&mut self, rel: &Path, bytes: &[u8]) -> Result<(), String> {
-        let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        match &mut self.sink {
+            Sink::Dir(root) => {
+                let path = root.join(rel);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                }
+                let mut f = std::fs::File::create(&path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                f.write_all(bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            Sink::Archive(a) => a.file(rel, bytes)?,
         }
-        let mut f = std::fs::File::create(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        f.write_all(bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         self.written.files += 1;
         self.written.bytes += bytes.len() as u64;
         Ok(())
@@ -190,7 +207,42 @@ fn safe_segment(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
 }
 
-pub fn write(dir: &Path, c: &Collected, about: &About) -> Result<Written, String> {
+/// Writes the snapshot to `dest`: one gzip-compressed tar archive when its name ends in `.tar.gz`
+/// or `.tgz`, else a new or empty directory.
+pub fn write(dest: &Path, c: &Collected, about: &About) -> Result<Written, String> {
+    let sink = if has_archive_name(dest) {
+        let mtime = c
+            .snap
+            .collected_at
+            .map_or(0, |t| u64::try_from(t.as_second()).unwrap_or(0));
+        Sink::Archive(Box::new(ArchiveOut::create(dest, mtime)?))
+    } else {
+        prepare_dir(dest)?;
+        Sink::Dir(dest.to_path_buf())
+    };
+    let mut out = Out {
+        sink,
+        written: Written {
+            files: 0,
+            bytes: 0,
+            archive: None,
+        },
+    };
+    let result = write_files(&mut out, c, about);
+    match (out.sink, result) {
+        (Sink::Archive(a), Ok(())) => {
+            out.written.archive = Some(a.finish()?);
+            Ok(out.written)
+        }
+        (Sink::Archive(a), Err(e)) => {
+            a.abandon();
+            Err(e)
+        }
+        (Sink::Dir(_), r) => r.map(|()| out.written),
+    }
+}
+
+fn prepare_dir(dir: &Path) -> Result<(), String> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -204,11 +256,11 @@ pub fn write(dir: &Path, c: &Collected, about: &About) -> Result<Written, String
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?,
         Err(e) => return Err(format!("cannot use {}: {e}", dir.display())),
     }
+    Ok(())
+}
+
+fn write_files(out: &mut Out, c: &Collected, about: &About) -> Result<(), String> {
     let snap = &c.snap;
-    let mut out = Out {
-        root: dir.to_path_buf(),
-        written: Written { files: 0, bytes: 0 },
-    };
     let time = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string());
     out.json(
         "snapshot-info.json",
@@ -282,7 +334,7 @@ pub fn write(dir: &Path, c: &Collected, about: &About) -> Result<Written, String
         }
     }
     out.file(Path::new("README.md"), readme(about).as_bytes())?;
-    Ok(out.written)
+    Ok(())
 }
 
 fn readme(about: &About) -> String {
@@ -295,8 +347,8 @@ fn readme(about: &About) -> String {
         r#"# kubectl-bkdoctor snapshot
 
 Collected by `kubectl-bkdoctor snapshot` from context "{context}" ({server}), {scope}.
-Read it with `kubectl-bkdoctor check --snapshot DIR`; `snapshot-info.json` says when it was
-taken, the API server's clock at that moment, and what could not be read.
+Read it with `kubectl-bkdoctor check --snapshot DIR` (or `--snapshot FILE.tar.gz`, the archive
+itself, unpacked or not); `snapshot-info.json` says when it was taken, the API server's clock at that moment, and what could not be read.
 
 ## What is in it
 
