@@ -2,6 +2,7 @@
 //! directory, a live cluster) fill it; nothing downstream knows which one did.
 
 pub mod probe_report;
+pub mod ready_logs;
 
 use std::collections::BTreeMap;
 

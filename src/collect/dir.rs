@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::ingest::Ingest;
 use super::logs;
 use crate::findings::Skipped;
+use crate::snapshot::ready_logs::{PodSelector, is_watched};
 use crate::snapshot::{ContainerLogs, LogKey, Snapshot, kubelet_has_no_log, pod};
 
 /// Deeper than this is not a snapshot someone made by hand or with kubectl; it is a loop or a trap.
@@ -41,6 +42,12 @@ struct Files {
 }
 
 pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
+    load_reading(root, &[])
+}
+
+/// [`load`], reading also the current logs of the ready pods `ready_logs_of` names, start and end,
+/// as a live collection reads them.
+pub fn load_reading(root: &Path, ready_logs_of: &[PodSelector]) -> Result<Snapshot, LoadError> {
     let meta = std::fs::metadata(root).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound(root.to_path_buf()),
         _ => LoadError::Unreadable(root.to_path_buf(), e),
@@ -72,15 +79,27 @@ pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
         .filter(|p| pod::is_troubled(p))
         .map(|p| (pod::namespace(p).to_string(), pod::name(p).to_string()))
         .collect();
+    let watched: HashSet<(&str, &str)> = snap
+        .pods
+        .iter()
+        .filter(|p| is_watched(ready_logs_of, p))
+        .map(|p| (pod::namespace(p), pod::name(p)))
+        .collect();
     let wanted = |ns: &str, name: &str| {
         !known.contains(&(ns, name)) || troubled.contains(&(ns.to_string(), name.to_string()))
     };
     let mut logs = std::mem::take(&mut snap.logs);
     for (key, previous, path) in &files.logs {
-        if !wanted(&key.namespace, &key.pod) {
+        let watch = !*previous && watched.contains(&(key.namespace.as_str(), key.pod.as_str()));
+        if !watch && !wanted(&key.namespace, &key.pod) {
             continue;
         }
-        match logs::read_tail(path) {
+        let read = if watch {
+            logs::read_head_and_tail(path)
+        } else {
+            logs::read_tail(path)
+        };
+        match read {
             // What `kubectl logs -p > FILE` wrote when the kubelet had no previous log.
             Ok(text) if kubelet_has_no_log(&text) => {}
             Ok(text) => {

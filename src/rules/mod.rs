@@ -153,6 +153,21 @@ impl<'a> Ctx<'a> {
 pub const RELEASES_READ_BY_NAME: &[&str] =
     &[apigateway_too_old::APIGATEWAY, apigateway_too_old::BCS];
 
+/// The ready pods whose current logs the rules read (start and end), as the log signatures of the
+/// catalog name them by labels (`workloads`), an operator's `--rules` included: `app` hands the list
+/// to the collectors, which read no healthy pod's log otherwise.
+pub fn ready_logs_read(catalog: &Catalog) -> Vec<crate::snapshot::ready_logs::PodSelector> {
+    let mut out: Vec<_> = catalog
+        .rules
+        .iter()
+        .filter(|e| log_signatures::is_generic(e))
+        .flat_map(|e| e.workloads.iter().cloned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// What the rules read of a pod's spec: `app` hands it to a live `check`, which keeps only this of
 /// each pod (a `snapshot` keeps pods whole). A rule that reads another field of a pod's spec adds
 /// it here, or a live `check` never sees it.

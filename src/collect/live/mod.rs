@@ -19,6 +19,7 @@ pub mod lists;
 pub mod logs;
 pub mod payloads;
 pub mod progress;
+pub mod ready_logs;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -63,6 +64,8 @@ pub struct Scope {
     pub read_by_name: &'static [&'static str],
     /// What the rules read of a pod's spec, as they declare it: all a `check` keeps of it.
     pub pod_spec_read: PodSpecRead,
+    /// The ready pods whose current logs the rules read (start and end), as they declare them.
+    pub ready_logs_of: Vec<crate::snapshot::ready_logs::PodSelector>,
 }
 
 /// Identifies a helm storage object: driver kind (`secret`/`configmap`), namespace, name.
@@ -142,7 +145,8 @@ pub async fn collect(
     };
     let plan = helm_plan::payloads_to_fetch(&c.snap.helm_records, &want);
     let jobs = log_jobs_for(&c.snap);
-    let (payloads, logs) = tokio::join!(
+    let ready = ready_logs::ready_jobs(&c.snap, &scope.ready_logs_of);
+    let (payloads, logs, ready) = tokio::join!(
         fetch_payloads(
             &cluster.api,
             &c.snap.helm_records,
@@ -150,10 +154,12 @@ pub async fn collect(
             scope.for_snapshot,
             scope.namespace.is_none(),
         ),
-        fetch_logs(&cluster.api, jobs)
+        fetch_logs(&cluster.api, jobs),
+        ready_logs::fetch_ready_logs(&cluster.api, ready)
     );
     c.add_payloads(payloads?);
     c.add_logs(logs?);
+    c.add_ready_logs(ready?);
 
     let mut snap = c.snap;
     snap.skipped.extend(rules_not_run(catalog, &c.unread));
