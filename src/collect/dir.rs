@@ -261,6 +261,8 @@ fn kind_from_file_name(path: &Path) -> Option<&'static str> {
         "persistentvolumes" | "pvs" => "PersistentVolume",
         "storageclasses" => "StorageClass",
         "customresourcedefinitions" | "crds" => "CustomResourceDefinition",
+        "clusterrolebindings" => "ClusterRoleBinding",
+        "serviceaccounts" => "ServiceAccount",
         _ => return None,
     })
 }
