@@ -65,6 +65,11 @@ pub mod monitor_builtin_labels;
 pub mod saas_ingress_class;
 pub mod saas_registry_unreachable;
 pub mod site;
+// What is left when a pod or a release is gone, and the ages of what stayed behind.
+pub mod bkrepo_auth_restart;
+pub mod bkrepo_storage_lost;
+pub mod paas_token_stale;
+pub mod uninstall_residue;
 
 use jiff::Timestamp;
 
@@ -242,6 +247,10 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(bkrepo_auth_realm::check(ctx));
     out.extend(monitor_builtin_labels::check(ctx));
     out.extend(kubelet_unreachable::check(ctx));
+    out.extend(uninstall_residue::check(ctx));
+    out.extend(paas_token_stale::check(ctx));
+    out.extend(bkrepo_storage_lost::check(ctx));
+    out.extend(bkrepo_auth_restart::check(ctx));
 
     // Why pods do not run: each finding covers its pods, so pod-crash-loop stays quiet on them.
     // A SaaS pod that cannot pull from BlueKing's own registry is explained, with the
