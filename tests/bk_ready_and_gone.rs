@@ -46,7 +46,19 @@ fn fires(rule: &str, trigger: &str, object: &str, near_miss: &str) -> Vec<String
     for lang in LANGS {
         let (code, v) = check(trigger, lang);
         assert_eq!(code, 1, "{trigger}: {v:#}");
-        let f = one(&v, rule, object);
+        let f = match object.split_once(':') {
+            Some((ns, object)) => {
+                let hits: Vec<&Value> = v["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f["rule"] == rule && f["object"] == object && f["namespace"] == ns)
+                    .collect();
+                assert_eq!(hits.len(), 1, "{rule} {ns}:{object}: {v:#}");
+                hits[0]
+            }
+            None => one(&v, rule, object),
+        };
         let title = f["title"].as_str().unwrap();
         let cjk = title.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
         assert_eq!(cjk, lang == "zh", "{rule} title {title:?} for {lang}");
@@ -103,7 +115,7 @@ fn deleted_pre_release_hooks_are_found_by_their_events() {
     let dns = fires(
         "saas-registry-unreachable",
         "saas-hook-gone",
-        "pod/pre-release-hook",
+        "bkapp-bk0us0itsm-prod:pod/pre-release-hook",
         "saas-hook-gone-near-miss",
     );
     assert!(
