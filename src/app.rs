@@ -332,7 +332,10 @@ fn check_snapshot(
     match &source.snapshot {
         Some(dir) => {
             let namespace = if all_namespaces { None } else { namespace };
-            Ok((collect::dir::load_reading(dir, &rules::ready_logs_read(catalog))?, namespace))
+            Ok((
+                collect::dir::load_reading(dir, &rules::ready_logs_read(catalog))?,
+                namespace,
+            ))
         }
         None => {
             let choice = namespace_choice(namespace.as_deref(), all_namespaces);

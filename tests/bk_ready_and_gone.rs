@@ -60,7 +60,9 @@ fn fires(rule: &str, trigger: &str, object: &str, near_miss: &str) -> Vec<String
             None => one(&v, rule, object),
         };
         let title = f["title"].as_str().unwrap();
-        let cjk = title.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        let cjk = title
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
         assert_eq!(cjk, lang == "zh", "{rule} title {title:?} for {lang}");
         assert!(!lines(f, "evidence").is_empty());
         per_lang.push(commands(f));
@@ -70,7 +72,10 @@ fn fires(rule: &str, trigger: &str, object: &str, near_miss: &str) -> Vec<String
             "{near_miss}: {rule} fired: {v:#}"
         );
     }
-    assert_eq!(per_lang[0], per_lang[1], "{rule}: commands differ by language");
+    assert_eq!(
+        per_lang[0], per_lang[1],
+        "{rule}: commands differ by language"
+    );
     per_lang.remove(0)
 }
 
@@ -79,7 +84,12 @@ const GW: &str = "pod/bk-job-gateway-6f7d9c8b5-2xq7k";
 #[test]
 fn ready_pods_are_judged_by_their_current_log_start_and_end() {
     // The ESB error is the gateway's 2nd line of 600: only a read of the log's start finds it.
-    let cmds = fires("bkjob-esb-jwt", "bk-ready-errors", GW, "bk-ready-errors-near-miss");
+    let cmds = fires(
+        "bkjob-esb-jwt",
+        "bk-ready-errors",
+        GW,
+        "bk-ready-errors-near-miss",
+    );
     assert_eq!(
         cmds,
         ["kubectl rollout restart -n blueking deployment/bk-job-gateway"]
@@ -87,7 +97,11 @@ fn ready_pods_are_judged_by_their_current_log_start_and_end() {
     let (_, v) = check("bk-ready-errors", "en");
     let f = one(&v, "bkjob-esb-jwt", GW);
     assert!(mentions(f, "evidence", "(current log): "), "{f:#}");
-    assert!(mentions(f, "evidence", "Build esb jwt public key caught error"));
+    assert!(mentions(
+        f,
+        "evidence",
+        "Build esb jwt public key caught error"
+    ));
     let cmds = fires(
         "bklogin-static-missing",
         "bk-ready-errors",
@@ -104,8 +118,16 @@ fn ready_pods_are_judged_by_their_current_log_start_and_end() {
         ["bkjob-esb-jwt", "bklogin-static-missing"],
         "{v:#}"
     );
-    let cmds = fires("bkjob-rsa-key", "bk-ready-rsa", GW, "bk-ready-errors-near-miss");
-    assert_eq!(cmds, ["helmfile -f base-blueking.yaml.gotmpl -l name=bk-job sync"]);
+    let cmds = fires(
+        "bkjob-rsa-key",
+        "bk-ready-rsa",
+        GW,
+        "bk-ready-errors-near-miss",
+    );
+    assert_eq!(
+        cmds,
+        ["helmfile -f base-blueking.yaml.gotmpl -l name=bk-job sync"]
+    );
     let (code, v) = check("bk-ready-errors-near-miss", "en");
     assert_eq!((code, rules(&v)), (0, vec![]), "{v:#}");
 }
@@ -131,9 +153,17 @@ fn deleted_pre_release_hooks_are_found_by_their_events() {
             .iter()
             .find(|f| f["namespace"] == "bkapp-bk0us0sops-prod")
             .unwrap();
-        assert!(mentions(tls, "evidence", "x509: certificate is valid for ingress.local"));
+        assert!(mentions(
+            tls,
+            "evidence",
+            "x509: certificate is valid for ingress.local"
+        ));
         assert!(mentions(tls, "evidence", "node-2"));
-        let deleted = if lang == "zh" { "已被删除" } else { "deleted" };
+        let deleted = if lang == "zh" {
+            "已被删除"
+        } else {
+            "deleted"
+        };
         assert!(mentions(tls, "evidence", deleted), "{tls:#}");
         assert!(
             commands(tls).iter().any(|c| c
@@ -220,9 +250,12 @@ fn gse_socket_that_refuses() {
         assert!(mentions(f, "evidence", "connect: connection refused"));
         // Another socket refusing is not GSE's.
         assert!(
-            !v["findings"].as_array().unwrap().iter().any(|f| f["rule"]
-                == "gse-agent-missing"
-                && f["object"] == "pod/bkmonitor-operator-bkmonitorbeat-daemonset-m4q9z"),
+            !v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["rule"] == "gse-agent-missing"
+                    && f["object"] == "pod/bkmonitor-operator-bkmonitorbeat-daemonset-m4q9z"),
             "{v:#}"
         );
     }
@@ -264,7 +297,15 @@ fn live_findings_equal_offline_and_survive_a_snapshot() {
         let out = tmp.path().join("snap");
         let written = live.run(&["snapshot", out.to_str().unwrap()]);
         assert_eq!(written.code, 0, "{name}: {}", written.stderr);
-        let again = run(&["check", "--snapshot", out.to_str().unwrap(), "-o", "json", "--now", &now]);
+        let again = run(&[
+            "check",
+            "--snapshot",
+            out.to_str().unwrap(),
+            "-o",
+            "json",
+            "--now",
+            &now,
+        ]);
         assert_eq!(
             offline.json()["findings"],
             again.json()["findings"],
@@ -296,9 +337,15 @@ fn extra_log_reads_are_the_named_workloads_only() {
     // in one read; the cmdb pod, Ready and named by no signature, is not read.
     let logs = log_requests(FakeApi::new().load_dir(fixture("bk-ready-errors")));
     assert_eq!(logs.len(), 3, "{logs:#?}");
-    let gw: Vec<&String> = logs.iter().filter(|l| l.contains("bk-job-gateway")).collect();
+    let gw: Vec<&String> = logs
+        .iter()
+        .filter(|l| l.contains("bk-job-gateway"))
+        .collect();
     assert_eq!(gw.len(), 2, "{logs:#?}");
-    assert!(gw.iter().any(|l| l.contains("sinceTime=") && l.contains("limitBytes=65536")));
+    assert!(
+        gw.iter()
+            .any(|l| l.contains("sinceTime=") && l.contains("limitBytes=65536"))
+    );
     assert!(gw.iter().any(|l| l.contains("tailLines=150")));
     assert!(!logs.iter().any(|l| l.contains("bk-cmdb")), "{logs:#?}");
 
@@ -312,6 +359,9 @@ fn extra_log_reads_are_the_named_workloads_only() {
     });
     let failing = cluster.failing_pods.len();
     let logs = log_requests(cluster.into_server());
-    eprintln!("synthetic cluster: {failing} failing pods, {} log reads", logs.len());
+    eprintln!(
+        "synthetic cluster: {failing} failing pods, {} log reads",
+        logs.len()
+    );
     assert_eq!(logs.len(), failing, "{logs:#?}");
 }

@@ -20,7 +20,10 @@ fn catalog_ids() -> BTreeSet<String> {
 /// The tables of the page: each its header and its rows, as cells.
 fn tables(doc: &str) -> Vec<(Vec<String>, Vec<Vec<String>>)> {
     let cells = |l: &str| -> Vec<String> {
-        l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
+        l.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
     };
     let mut out: Vec<(Vec<String>, Vec<Vec<String>>)> = Vec::new();
     let mut in_table = false;
@@ -42,7 +45,10 @@ fn ids(cell: &str) -> Vec<&str> {
     cell.split('`')
         .skip(1)
         .step_by(2)
-        .filter(|s| s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        .filter(|s| {
+            s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
         .collect()
 }
 

@@ -142,7 +142,9 @@ pub fn read_head_and_tail(path: &Path) -> io::Result<String> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
     let mut head = Vec::new();
-    (&mut f).take(LOG_HEAD_BYTES as u64).read_to_end(&mut head)?;
+    (&mut f)
+        .take(LOG_HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
     let whole = len <= LOG_HEAD_BYTES as u64;
     if whole {
         return Ok(head_and_tail(&head, true, &[], false));
@@ -290,7 +292,10 @@ mod tests {
         assert_eq!(lines.last().copied(), Some("GET /api 4999 200"));
         // A short log is kept once, whole.
         let short = b"55 static files copied to '/app/staticfiles'.\nready\n";
-        assert_eq!(head_and_tail(short, true, b"", false), String::from_utf8_lossy(short));
+        assert_eq!(
+            head_and_tail(short, true, b"", false),
+            String::from_utf8_lossy(short)
+        );
         // A log just longer than the head: the tail overlaps it, no line comes twice.
         let lines: Vec<String> = (0..120).map(|i| format!("line {i}")).collect();
         let text = format!("{}\n", lines.join("\n"));
@@ -303,6 +308,10 @@ mod tests {
         let from_file = read_head_and_tail(&p).unwrap();
         assert_eq!(from_file, head_and_tail(head, false, bytes, false));
         std::fs::write(&p, &from_file).unwrap();
-        assert_eq!(read_head_and_tail(&p).unwrap(), from_file, "reads back the same");
+        assert_eq!(
+            read_head_and_tail(&p).unwrap(),
+            from_file,
+            "reads back the same"
+        );
     }
 }

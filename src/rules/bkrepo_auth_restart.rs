@@ -48,7 +48,12 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         let Ok(doc) = serde_yaml_ng::from_str::<Value>(text) else {
             continue;
         };
-        if doc.get("auth").and_then(|a| a.get("realm")).and_then(Value::as_str) != Some(REALM) {
+        if doc
+            .get("auth")
+            .and_then(|a| a.get("realm"))
+            .and_then(Value::as_str)
+            != Some(REALM)
+        {
             continue;
         }
         let release_name = cm
@@ -86,11 +91,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             format!("deployment/{name}"),
             &[("release", release_name)],
         );
-        f.evidence.push(ctx.text(
-            ID,
-            "realm",
-            &[("configmap", name), ("namespace", ns)],
-        ));
+        f.evidence
+            .push(ctx.text(ID, "realm", &[("configmap", name), ("namespace", ns)]));
         f.evidence.push(ctx.text(
             ID,
             "deployed",
@@ -101,11 +103,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             ],
         ));
         for (p, t) in &stale {
-            f.evidence.push(ctx.text(
-                ID,
-                "pod",
-                &[("pod", pod::name(p)), ("age", &ctx.age(*t))],
-            ));
+            f.evidence
+                .push(ctx.text(ID, "pod", &[("pod", pod::name(p)), ("age", &ctx.age(*t))]));
             f.covers.push((ns.to_string(), pod::name(p).to_string()));
         }
         f.remediation.push(ctx.text(ID, "restart", &[]));

@@ -75,8 +75,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             "kubectl get pvc -n {ns} {name} -o jsonpath='{{.metadata.creationTimestamp}}{{\"\\n\"}}'"
         ));
         for (r, _) in &older {
-            f.remediation
-                .push(format!("helm history -n {} {} --max 256", r.namespace, r.name));
+            f.remediation.push(format!(
+                "helm history -n {} {} --max 256",
+                r.namespace, r.name
+            ));
         }
         f.remediation.push(ctx.text(ID, "reinstall", &[]));
         out.push(f);

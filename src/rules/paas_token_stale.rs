@@ -9,8 +9,8 @@
 use jiff::SignedDuration;
 
 use super::Ctx;
-use super::uninstall_residue::{PAAS, PAAS_ENGINE, releases_known};
 use super::site;
+use super::uninstall_residue::{PAAS, PAAS_ENGINE, releases_known};
 use crate::findings::Finding;
 use crate::snapshot::meta;
 
@@ -53,7 +53,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         f.evidence.push(ctx.text(
             ID,
             "account",
-            &[("namespace", ns), ("name", PAAS_ENGINE), ("age", &ctx.age(created))],
+            &[
+                ("namespace", ns),
+                ("name", PAAS_ENGINE),
+                ("age", &ctx.age(created)),
+            ],
         ));
         f.evidence.push(ctx.text(
             ID,

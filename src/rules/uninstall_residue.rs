@@ -27,7 +27,10 @@ const NAMED_CONFIGMAPS: &[(&str, &str)] = &[
     ("bkpaas3-apiserver-3rd-apps", "bk-paas"),
 ];
 /// Secrets the guide deletes by name once bk-paas is gone (never read: only deleted if present).
-const NAMED_SECRETS: &[&str] = &["bkpaas3-engine-bkrepo-envs", "bkpaas3-workloads-bkrepo-envs"];
+const NAMED_SECRETS: &[&str] = &[
+    "bkpaas3-engine-bkrepo-envs",
+    "bkpaas3-workloads-bkrepo-envs",
+];
 const CRD_GROUP: &str = "tencent.com";
 
 /// Whether the helm release records were read: without them no release is known to be absent.
@@ -79,7 +82,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             let ns = meta::namespace(sa);
             evidence.push(text(
                 "sa",
-                &[("name", PAAS_ENGINE), ("namespace", ns), ("age", &age(ctx, sa))],
+                &[
+                    ("name", PAAS_ENGINE),
+                    ("namespace", ns),
+                    ("age", &age(ctx, sa)),
+                ],
             ));
             fix.push(format!("kubectl -n {ns} delete sa {PAAS_ENGINE}"));
         }
@@ -137,7 +144,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     }
 
     for (name, release) in NAMED_CONFIGMAPS {
-        for cm in snap.config_maps.iter().filter(|c| meta::name(&c.metadata) == *name) {
+        for cm in snap
+            .config_maps
+            .iter()
+            .filter(|c| meta::name(&c.metadata) == *name)
+        {
             let ns = meta::namespace(&cm.metadata);
             if exists(ctx, release, Some(ns)) {
                 continue;
@@ -146,7 +157,9 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                 "named",
                 &[("namespace", ns), ("configmap", name), ("release", release)],
             ));
-            fix.push(format!("kubectl delete configmap -n {ns} {name} --ignore-not-found"));
+            fix.push(format!(
+                "kubectl delete configmap -n {ns} {name} --ignore-not-found"
+            ));
         }
     }
 

@@ -69,10 +69,9 @@ mod tests {
 
     #[test]
     fn release_key_matches_either_label() {
-        let sel: PodSelector = serde_yaml_ng::from_str(
-            "{release: bk-job, app.kubernetes.io/component: job-gateway}",
-        )
-        .unwrap();
+        let sel: PodSelector =
+            serde_yaml_ng::from_str("{release: bk-job, app.kubernetes.io/component: job-gateway}")
+                .unwrap();
         let pod = |labels: serde_json::Value| -> Pod {
             serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "labels": labels}}))
                 .unwrap()
@@ -81,8 +80,10 @@ mod tests {
             "app.kubernetes.io/instance": "bk-job", "app.kubernetes.io/component": "job-gateway"}))));
         assert!(sel.matches(&pod(serde_json::json!({
             "release": "bk-job", "app.kubernetes.io/component": "job-gateway"}))));
-        assert!(!sel.matches(&pod(serde_json::json!({
-            "app.kubernetes.io/instance": "bk-job", "app.kubernetes.io/component": "job-manage"}))));
+        assert!(
+            !sel.matches(&pod(serde_json::json!({
+            "app.kubernetes.io/instance": "bk-job", "app.kubernetes.io/component": "job-manage"})))
+        );
         assert!(!PodSelector::default().matches(&pod(serde_json::json!({}))));
         assert_eq!(
             sel.kubectl_selector(),

@@ -32,7 +32,10 @@ pub(super) fn ready_jobs(snap: &Snapshot, selectors: &[PodSelector]) -> Vec<Read
     }
     let mut jobs = Vec::new();
     for p in snap.pods.iter().filter(|p| is_watched(selectors, p)) {
-        let statuses = p.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+        let statuses = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref());
         for c in statuses.into_iter().flatten() {
             let Some(running) = c.state.as_ref().and_then(|s| s.running.as_ref()) else {
                 continue;
@@ -99,7 +102,8 @@ impl Collector {
         }
         if !failures.is_empty() {
             super::logs::record_log_failures(&mut self.snap, &failures);
-            self.unread.push((super::logs::LOG_WORDS, "pod logs".to_string()));
+            self.unread
+                .push((super::logs::LOG_WORDS, "pod logs".to_string()));
         }
     }
 }

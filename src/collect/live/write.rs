@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Serialize;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Collected, StorageKey, storage_key};
@@ -328,7 +328,9 @@ taken, the API server's clock at that moment, and what could not be read.
 - `helm/`: helm's release records (Secrets of type `helm.sh/release.v1`, ConfigMaps of the
   configmap driver), one per revision.
 - `logs/<namespace>/<pod>/<container>.log` and `.previous.log`: the last {lines} lines (at most
-  {kib} KiB) of each container of the pods that were not ready or had restarted.
+  {kib} KiB) of each container of the pods that were not ready or had restarted; of the Ready pods
+  a log signature names (bk-job's gateway, bk-login-web), the current log's first lines and its
+  last ones, within the same bounds.
 
 ## What was left out
 
