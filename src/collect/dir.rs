@@ -119,7 +119,10 @@ pub fn load_reading(root: &Path, ready_logs_of: &[PodSelector]) -> Result<Snapsh
         match logs::read_cluster_info_logs(path) {
             Ok(sections) => {
                 for ((namespace, pod, container), text) in sections {
-                    if !wanted(&namespace, &pod) {
+                    // A dump's section of a Ready pod a signature names: its tail only, as the
+                    // dump is read from its end.
+                    let watch = watched.contains(&(namespace.as_str(), pod.as_str()));
+                    if !watch && !wanted(&namespace, &pod) {
                         continue;
                     }
                     let key = LogKey {

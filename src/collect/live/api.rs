@@ -359,7 +359,7 @@ impl Api {
         self.get_capped(req, None).await
     }
 
-    async fn get_capped(
+    pub(super) async fn get_capped(
         &self,
         req: http::Request<Vec<u8>>,
         cap: Option<usize>,
@@ -593,36 +593,6 @@ impl Api {
         let req = Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
             .logs(pod, &lp)
             .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-        self.log_request(req, limit_bytes).await
-    }
-
-    /// The start of a container's current log: its first `limit_bytes` since `since` (the
-    /// container's start), read from the beginning rather than the end.
-    pub async fn log_head(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        since: Option<jiff::Timestamp>,
-        limit_bytes: i64,
-    ) -> Result<Option<bytes::Bytes>, Failure> {
-        let lp = LogParams {
-            container: Some(container.to_string()),
-            since_time: since,
-            limit_bytes: Some(limit_bytes),
-            ..LogParams::default()
-        };
-        let req = Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
-            .logs(pod, &lp)
-            .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-        self.log_request(req, limit_bytes).await
-    }
-
-    async fn log_request(
-        &self,
-        req: http::Request<Vec<u8>>,
-        limit_bytes: i64,
-    ) -> Result<Option<bytes::Bytes>, Failure> {
         match self
             .get_capped(req, Some(limit_bytes.max(0) as usize))
             .await

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use kube::api::LogParams;
+use kube::core::Request;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -63,7 +65,7 @@ pub(super) async fn fetch_ready_logs(
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let (ns, p, c) = (&key.namespace, &key.pod, &key.container);
-            let head = match api.log_head(ns, p, c, since, LOG_HEAD_BYTES as i64).await {
+            let head = match log_head(&api, ns, p, c, since).await {
                 Ok(Some(b)) => b,
                 other => return (key, other.map(|_| None)),
             };
@@ -86,6 +88,34 @@ pub(super) async fn fetch_ready_logs(
     let mut out = drain(set).await?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// The start of a container's current log: its first [`LOG_HEAD_BYTES`] since `since` (the
+/// container's start), read from the beginning rather than the end. A pod gone or a container not
+/// running (400, 404) has none.
+async fn log_head(
+    api: &Api,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    since: Option<Timestamp>,
+) -> Result<Option<bytes::Bytes>, Failure> {
+    let lp = LogParams {
+        container: Some(container.to_string()),
+        since_time: since,
+        limit_bytes: Some(LOG_HEAD_BYTES as i64),
+        ..LogParams::default()
+    };
+    let req = Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
+        .logs(pod, &lp)
+        .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
+    match api.get_capped(req, Some(LOG_HEAD_BYTES)).await {
+        Ok(b) => Ok(Some(b)),
+        Err(Failure::Api {
+            code: 400 | 404, ..
+        }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 impl Collector {
