@@ -130,6 +130,17 @@ fn ready_pods_are_judged_by_their_current_log_start_and_end() {
     );
     let (code, v) = check("bk-ready-errors-near-miss", "en");
     assert_eq!((code, rules(&v)), (0, vec![]), "{v:#}");
+    // Not ready, its log as long: the start is read all the same.
+    let cmds = fires(
+        "bkjob-esb-jwt",
+        "bk-notready-long",
+        GW,
+        "bk-ready-errors-near-miss",
+    );
+    assert_eq!(
+        cmds,
+        ["kubectl rollout restart -n blueking deployment/bk-job-gateway"]
+    );
 }
 
 #[test]
@@ -265,6 +276,7 @@ const FIXTURES: &[&str] = &[
     "bk-ready-errors",
     "bk-ready-rsa",
     "bk-ready-errors-near-miss",
+    "bk-notready-long",
     "saas-hook-gone",
     "saas-hook-gone-near-miss",
     "bk-residue",

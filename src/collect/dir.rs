@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::ingest::Ingest;
 use super::logs;
 use crate::findings::Skipped;
-use crate::snapshot::ready_logs::{PodSelector, is_watched};
+use crate::snapshot::ready_logs::{PodSelector, is_watched, running_named};
 use crate::snapshot::{ContainerLogs, LogKey, Snapshot, kubelet_has_no_log, pod};
 
 /// Deeper than this is not a snapshot someone made by hand or with kubectl; it is a loop or a trap.
@@ -85,16 +85,19 @@ pub fn load_reading(root: &Path, ready_logs_of: &[PodSelector]) -> Result<Snapsh
         .filter(|p| is_watched(ready_logs_of, p))
         .map(|p| (pod::namespace(p), pod::name(p)))
         .collect();
+    // Read start and end, as a live collection reads them: the running containers of named pods.
+    let named: HashSet<(&str, &str, &str)> = running_named(ready_logs_of, &snap.pods).collect();
     let wanted = |ns: &str, name: &str| {
         !known.contains(&(ns, name)) || troubled.contains(&(ns.to_string(), name.to_string()))
     };
     let mut logs = std::mem::take(&mut snap.logs);
     for (key, previous, path) in &files.logs {
-        let watch = !*previous && watched.contains(&(key.namespace.as_str(), key.pod.as_str()));
-        if !watch && !wanted(&key.namespace, &key.pod) {
+        let (ns, pod_name) = (key.namespace.as_str(), key.pod.as_str());
+        let watch = !*previous && watched.contains(&(ns, pod_name));
+        if !watch && !wanted(ns, pod_name) {
             continue;
         }
-        let read = if watch {
+        let read = if !*previous && named.contains(&(ns, pod_name, key.container.as_str())) {
             logs::read_head_and_tail(path)
         } else {
             logs::read_tail(path)

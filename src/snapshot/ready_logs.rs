@@ -57,10 +57,36 @@ impl PodSelector {
     }
 }
 
+/// Whether one of `selectors` names the pod: its running containers' current logs are read
+/// start and end, in trouble or not.
+pub fn is_named(selectors: &[PodSelector], p: &Pod) -> bool {
+    selectors.iter().any(|s| s.matches(p))
+}
+
 /// Whether a pod is one whose current log is read though it is healthy: it is not in trouble
 /// (those are read anyway) and one of `selectors` names it.
 pub fn is_watched(selectors: &[PodSelector], p: &Pod) -> bool {
-    !pod::is_troubled(p) && selectors.iter().any(|s| s.matches(p))
+    !pod::is_troubled(p) && is_named(selectors, p)
+}
+
+/// The running containers of the pods `selectors` names: (namespace, pod, container).
+pub fn running_named<'a>(
+    selectors: &'a [PodSelector],
+    pods: &'a [Pod],
+) -> impl Iterator<Item = (&'a str, &'a str, &'a str)> + 'a {
+    pods.iter()
+        .filter(move |p| !selectors.is_empty() && is_named(selectors, p))
+        .flat_map(|p| {
+            let statuses = p
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref());
+            statuses
+                .into_iter()
+                .flatten()
+                .filter(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+                .map(move |c| (pod::namespace(p), pod::name(p), c.name.as_str()))
+        })
 }
 
 #[cfg(test)]

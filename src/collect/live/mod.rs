@@ -144,8 +144,12 @@ pub async fn collect(
             .collect(),
     };
     let plan = helm_plan::payloads_to_fetch(&c.snap.helm_records, &want);
-    let jobs = log_jobs_for(&c.snap);
     let ready = ready_logs::ready_jobs(&c.snap, &scope.ready_logs_of);
+    // A named container's current log is read start and end there, not as a tail here.
+    let jobs: Vec<_> = log_jobs_for(&c.snap)
+        .into_iter()
+        .filter(|((key, previous), _)| *previous || !ready.iter().any(|(k, _)| k == key))
+        .collect();
     let (payloads, logs, ready) = tokio::join!(
         fetch_payloads(
             &cluster.api,

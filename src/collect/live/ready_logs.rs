@@ -1,4 +1,4 @@
-//! The logs of healthy pods that the rules name (`Scope::ready_logs_of`): for each running
+//! The logs of the pods that the rules name (`Scope::ready_logs_of`), Ready or not: for each running
 //! container, the start of its current log (since the container started, bounded) and, when the
 //! log is longer than that, its tail; kept together as one current log. A handful of pods, each
 //! read at most twice; it reads no other pod's log and decides nothing about what a log means.
@@ -15,7 +15,7 @@ use super::api::{Api, Failure};
 use super::{Collector, drain};
 use crate::collect::logs::head_and_tail;
 use crate::snapshot::ready_logs::{
-    LOG_HEAD_BYTES, PodSelector, READY_TAIL_BYTES, READY_TAIL_LINES, is_watched,
+    LOG_HEAD_BYTES, PodSelector, READY_TAIL_BYTES, READY_TAIL_LINES, running_named,
 };
 use crate::snapshot::{LogKey, Snapshot, kubelet_has_no_log, pod};
 
@@ -26,29 +26,32 @@ const CONCURRENCY: usize = 4;
 pub(super) type ReadyJob = (LogKey, Option<Timestamp>);
 pub(super) type ReadyResult = (LogKey, Result<Option<String>, Failure>);
 
-/// The running containers of the ready pods `selectors` names (pods in trouble have their logs
-/// read anyway).
+/// The running containers of the pods `selectors` names, ready or not: their current log is read
+/// start and end instead of as a tail.
 pub(super) fn ready_jobs(snap: &Snapshot, selectors: &[PodSelector]) -> Vec<ReadyJob> {
-    if selectors.is_empty() {
-        return Vec::new();
-    }
     let mut jobs = Vec::new();
-    for p in snap.pods.iter().filter(|p| is_watched(selectors, p)) {
-        let statuses = p
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref());
-        for c in statuses.into_iter().flatten() {
-            let Some(running) = c.state.as_ref().and_then(|s| s.running.as_ref()) else {
-                continue;
-            };
-            let key = LogKey {
-                namespace: pod::namespace(p).to_string(),
-                pod: pod::name(p).to_string(),
-                container: c.name.clone(),
-            };
-            jobs.push((key, running.started_at.as_ref().map(|t| t.0)));
-        }
+    for (ns, name, container) in running_named(selectors, &snap.pods) {
+        let started = snap
+            .pods
+            .iter()
+            .find(|p| pod::namespace(p) == ns && pod::name(p) == name)
+            .and_then(|p| {
+                pod::container_statuses(p)
+                    .find(|c| c.name == container)?
+                    .state
+                    .as_ref()?
+                    .running
+                    .as_ref()?
+                    .started_at
+                    .as_ref()
+                    .map(|t| t.0)
+            });
+        let key = LogKey {
+            namespace: ns.to_string(),
+            pod: name.to_string(),
+            container: container.to_string(),
+        };
+        jobs.push((key, started));
     }
     jobs
 }
