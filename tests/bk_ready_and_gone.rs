@@ -377,3 +377,23 @@ fn extra_log_reads_are_the_named_workloads_only() {
     );
     assert_eq!(logs.len(), failing, "{logs:#?}");
 }
+
+#[test]
+fn no_residue_is_claimed_when_the_releases_could_not_be_read() {
+    // With helm's Secrets forbidden, no release is known to be gone: the leftovers are not called
+    // residue, and the report says what could not be read.
+    let live = serve(
+        FakeApi::new()
+            .load_dir(fixture("bk-residue"))
+            .forbid("secrets", None),
+    );
+    let r = live.run(&["check", "-A", "-o", "json"]);
+    let v = r.json();
+    assert!(!rules(&v).iter().any(|r| r == "uninstall-residue"), "{v:#}");
+    assert!(
+        common::skipped(&v)
+            .iter()
+            .any(|(what, _)| what.contains("uninstall-residue")),
+        "{v:#}"
+    );
+}
