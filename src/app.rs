@@ -253,6 +253,7 @@ fn snapshot(args: SnapshotArgs, catalog: &Catalog, out: &mut dyn Write) -> Resul
         every_release: args.all_releases,
         read_by_name: rules::RELEASES_READ_BY_NAME,
         pod_spec_read: rules::POD_SPEC_READ,
+        ready_logs_of: rules::ready_logs_read(catalog),
     })?;
     let about = live::write::About {
         context: &cluster.context,
@@ -362,7 +363,10 @@ fn check_snapshot(
     match &source.snapshot {
         Some(dir) => {
             let namespace = if all_namespaces { None } else { namespace };
-            Ok((collect::load(dir)?, namespace))
+            Ok((
+                collect::load_reading(dir, &rules::ready_logs_read(catalog))?,
+                namespace,
+            ))
         }
         None => {
             let choice = namespace_choice(namespace.as_deref(), all_namespaces);
@@ -374,6 +378,7 @@ fn check_snapshot(
                     every_release: all_releases,
                     read_by_name: rules::RELEASES_READ_BY_NAME,
                     pod_spec_read: rules::POD_SPEC_READ,
+                    ready_logs_of: rules::ready_logs_read(catalog),
                 })?;
             Ok((collected.snap, scope.namespace))
         }
@@ -473,7 +478,7 @@ fn release(
 ) -> Result<u8, Fatal> {
     let mut found_elsewhere = Vec::new();
     let snap = match &args.source.snapshot {
-        Some(dir) => collect::load(dir)?,
+        Some(dir) => collect::load_reading(dir, &rules::ready_logs_read(catalog))?,
         None => {
             let choice = namespace_choice(args.namespace.as_deref(), false);
             let name = args.name.clone();
@@ -485,6 +490,7 @@ fn release(
                     every_release: false,
                     read_by_name: rules::RELEASES_READ_BY_NAME,
                     pod_spec_read: rules::POD_SPEC_READ,
+                    ready_logs_of: rules::ready_logs_read(catalog),
                 })?;
             args.namespace = scope.namespace;
             found_elsewhere = collected.release_elsewhere;

@@ -56,6 +56,11 @@ pub struct RuleEntry {
     /// Command templates for a log-signature entry without code of its own.
     #[serde(default)]
     pub remediation: Vec<String>,
+    /// The workloads a log signature concerns, by pod labels (`release` stands for the release
+    /// label): their current logs are read, start and end, even when they are ready and never
+    /// restarted, since the failure leaves them Ready while they serve errors.
+    #[serde(default)]
+    pub workloads: Vec<crate::snapshot::ready_logs::PodSelector>,
     /// Error-output signatures: regular expressions matched against an error helm, helmfile or the
     /// one-click script printed (the error's first line and the lines that continue it), for
     /// `explain`. Many of these errors never reach the cluster, so no rule can see them there.

@@ -2,6 +2,7 @@
 //! directory, a live cluster) fill it; nothing downstream knows which one did.
 
 pub mod probe_report;
+pub mod ready_logs;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::findings::Skipped;
 use crate::helm::{self, Release, ReleaseRecord};
@@ -91,6 +93,10 @@ pub struct Snapshot {
     pub persistent_volumes: Vec<PersistentVolume>,
     /// networking.k8s.io/v1 Ingresses: the hosts tell the site's BlueKing domain.
     pub ingresses: Vec<Ingress>,
+    /// ClusterRoleBindings and ServiceAccounts, metadata only (listed as such): which exist, their
+    /// labels and ages; never a subject, a role or a token.
+    pub cluster_role_bindings: Vec<ObjectMeta>,
+    pub service_accounts: Vec<ObjectMeta>,
     /// Helm release storage from both drivers. No other Secret is ever kept.
     pub helm_records: Vec<ReleaseRecord>,
     pub logs: BTreeMap<LogKey, ContainerLogs>,
@@ -129,6 +135,8 @@ impl Snapshot {
             storage_classes,
             persistent_volumes,
             ingresses,
+            cluster_role_bindings,
+            service_accounts,
             helm_records,
             logs,
             skipped,
@@ -154,6 +162,8 @@ impl Snapshot {
         append(&mut self.storage_classes, storage_classes);
         append(&mut self.persistent_volumes, persistent_volumes);
         append(&mut self.ingresses, ingresses);
+        append(&mut self.cluster_role_bindings, cluster_role_bindings);
+        append(&mut self.service_accounts, service_accounts);
         append(&mut self.helm_records, helm_records);
         self.logs.extend(logs);
         self.skipped.extend(skipped);

@@ -202,6 +202,12 @@ const LISTS: &[(&str, Matcher)] = &[
     ("storageclasses", |r| {
         r.path == "/apis/storage.k8s.io/v1/storageclasses"
     }),
+    ("clusterrolebindings (metadata)", |r| {
+        r.path == "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+    }),
+    ("serviceaccounts (metadata)", |r| {
+        r.path == "/api/v1/serviceaccounts"
+    }),
 ];
 
 #[test]

@@ -593,6 +593,8 @@ fn nothing_readable_is_exit_2_with_one_line() {
         "customresourcedefinitions",
         "ingresses",
         "storageclasses",
+        "clusterrolebindings",
+        "serviceaccounts",
     ] {
         api = api.forbid(r, None);
     }

@@ -22,6 +22,7 @@ use super::dir::{LoadError, MAX_DEPTH, MAX_OBJECT_FILE};
 use super::logs::{self, DumpLogs, MAX_DUMP_LOG_READ};
 use super::source::{self, Files, NamedFile};
 use crate::findings::Skipped;
+use crate::snapshot::ready_logs::{LOG_HEAD_BYTES, PodSelector, READY_TAIL_BYTES};
 use crate::snapshot::{LOG_TAIL_BYTES, Snapshot};
 
 /// Entries (files and directories) one archive may hold. A 5,000-pod cluster's snapshot has a few
@@ -94,7 +95,14 @@ fn shown(raw: &str) -> String {
 /// no more memory than the directory would.
 enum Kept {
     Whole(Vec<u8>),
-    Tail(String),
+    /// A container log's first bytes (all of it when `whole`) and its last ones; `cut` says the
+    /// tail starts inside the log.
+    Log {
+        head: Vec<u8>,
+        whole: bool,
+        tail: Vec<u8>,
+        cut: bool,
+    },
     DumpLogs(DumpLogs),
     Nothing,
 }
@@ -125,7 +133,28 @@ impl NamedFile for ArchiveFile {
     }
     fn log_tail(&self) -> io::Result<String> {
         match self.kept.replace(Kept::Nothing) {
-            Kept::Tail(text) => Ok(text),
+            Kept::Log { tail, cut, .. } => Ok(logs::tail_of(&tail, cut)),
+            _ => Ok(String::new()),
+        }
+    }
+    fn log_head_and_tail(&self) -> io::Result<String> {
+        match self.kept.replace(Kept::Nothing) {
+            Kept::Log {
+                head, whole: true, ..
+            } => Ok(logs::head_and_tail(&head, true, &[], false)),
+            Kept::Log {
+                head, tail, cut, ..
+            } => {
+                // As a directory's is read: the last bytes the ready tail is allowed, and one more.
+                let want = READY_TAIL_BYTES + 1;
+                let start = tail.len().saturating_sub(want);
+                Ok(logs::head_and_tail(
+                    &head,
+                    false,
+                    &tail[start..],
+                    cut || start > 0,
+                ))
+            }
             _ => Ok(String::new()),
         }
     }
@@ -137,7 +166,7 @@ impl NamedFile for ArchiveFile {
     }
 }
 
-pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
+pub fn load(path: &Path, ready_logs_of: &[PodSelector]) -> Result<Snapshot, LoadError> {
     let refuse = |msg: String| LoadError::Archive(path.to_path_buf(), msg);
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => refuse("no such file".into()),
@@ -251,7 +280,7 @@ pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
     for f in files {
         sorted.add(Box::new(f));
     }
-    source::read(&sorted, &mut snap);
+    source::read(&sorted, &mut snap, ready_logs_of);
     Ok(snap)
 }
 
@@ -304,9 +333,27 @@ fn keep(path: &Path, entry: &mut impl Read) -> io::Result<Kept> {
         return Ok(Kept::DumpLogs(logs::parse_cluster_info_logs(&buf[..])?));
     }
     if lower.ends_with(".log") {
-        // As a directory's log is read: its last bytes and one more, to know whether a line was cut.
-        let (buf, cut) = last_bytes(entry, LOG_TAIL_BYTES + 1)?;
-        return Ok(Kept::Tail(logs::tail_of(&buf, cut)));
+        // As a directory's log is read: its first bytes for the pods a signature names, and its
+        // last bytes and one more, to know whether a line was cut.
+        let mut head = Vec::new();
+        entry
+            .by_ref()
+            .take(LOG_HEAD_BYTES as u64)
+            .read_to_end(&mut head)?;
+        let want = LOG_TAIL_BYTES + 1;
+        let (rest, rest_cut) = last_bytes(entry, want)?;
+        let whole = rest.is_empty() && !rest_cut;
+        // The tail may reach back into the head when the rest is short.
+        let from_head = want.saturating_sub(rest.len()).min(head.len());
+        let mut tail = head[head.len() - from_head..].to_vec();
+        tail.extend_from_slice(&rest);
+        let cut = rest_cut || from_head < head.len();
+        return Ok(Kept::Log {
+            head,
+            whole,
+            tail,
+            cut,
+        });
     }
     io::copy(entry, &mut io::sink())?;
     Ok(Kept::Nothing)

@@ -11,6 +11,7 @@ use super::logs;
 use super::source::{self, Files, NamedFile};
 use crate::findings::Skipped;
 use crate::snapshot::Snapshot;
+use crate::snapshot::ready_logs::PodSelector;
 
 /// Deeper than this is not a snapshot someone made by hand or with kubectl; it is a loop or a trap.
 pub const MAX_DEPTH: usize = 16;
@@ -55,12 +56,21 @@ impl NamedFile for DirFile {
     fn log_tail(&self) -> std::io::Result<String> {
         logs::read_tail(&self.path)
     }
+    fn log_head_and_tail(&self) -> std::io::Result<String> {
+        logs::read_head_and_tail(&self.path)
+    }
     fn dump_logs(&self) -> std::io::Result<logs::DumpLogs> {
         logs::read_cluster_info_logs(&self.path)
     }
 }
 
 pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
+    load_reading(root, &[])
+}
+
+/// [`load`], reading also the current logs of the ready pods `ready_logs_of` names, start and end,
+/// as a live collection reads them.
+pub fn load_reading(root: &Path, ready_logs_of: &[PodSelector]) -> Result<Snapshot, LoadError> {
     let meta = std::fs::metadata(root).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound(root.to_path_buf()),
         _ => LoadError::Unreadable(root.to_path_buf(), e),
@@ -73,7 +83,7 @@ pub fn load(root: &Path) -> Result<Snapshot, LoadError> {
     let mut snap = Snapshot::default();
     let mut files = Files::default();
     walk(root, root, 0, &mut files, &mut snap.skipped);
-    source::read(&files, &mut snap);
+    source::read(&files, &mut snap, ready_logs_of);
     Ok(snap)
 }
 

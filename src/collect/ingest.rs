@@ -282,6 +282,9 @@ impl Ingest {
                 typed(src, &mut snap.ingresses, s, what, |_| {})
             }
             "StorageClass" => typed(src, &mut snap.storage_classes, s, what, |_| {}),
+            // Listed metadata-only live; of a whole object in a file, the same part is kept.
+            "ClusterRoleBinding" => meta_only(src, &mut snap.cluster_role_bindings, s, what),
+            "ServiceAccount" => meta_only(src, &mut snap.service_accounts, s, what),
             _ => return false,
         }
         true
@@ -406,6 +409,26 @@ fn kept_env(env: Option<Vec<EnvVar>>, names: &[&str]) -> Option<Vec<EnvVar>> {
         })
         .collect();
     (!kept.is_empty()).then_some(kept)
+}
+
+/// The metadata of an object (a `PartialObjectMetadata` list item, or a whole object), without
+/// `managedFields`.
+fn meta_only(
+    src: Source,
+    into: &mut Vec<ObjectMeta>,
+    skipped: &mut Vec<Skipped>,
+    what: impl FnOnce() -> String,
+) {
+    match src.parse::<MetaOnly>() {
+        Ok(MetaOnly { mut metadata }) => {
+            metadata.managed_fields = None;
+            into.push(metadata);
+        }
+        Err(e) => skipped.push(Skipped::new(
+            what(),
+            format!("does not parse: {}", without_values(&e.to_string())),
+        )),
+    }
 }
 
 fn typed<T: DeserializeOwned + Metadata<Ty = ObjectMeta>>(

@@ -6,6 +6,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use crate::snapshot::ready_logs::{
+    LOG_HEAD_BYTES, LOG_HEAD_LINES, READY_TAIL_BYTES, READY_TAIL_LINES,
+};
 use crate::snapshot::{LOG_TAIL_BYTES, LOG_TAIL_LINES};
 
 /// Keeps the last lines of a text, within both bounds. Invalid UTF-8 becomes U+FFFD and CRLF line
@@ -75,6 +78,83 @@ pub fn read_tail(path: &Path) -> io::Result<String> {
     let mut buf = Vec::with_capacity(want.min(len) as usize);
     f.take(want).read_to_end(&mut buf)?;
     Ok(tail_of(&buf, cut))
+}
+
+/// The first lines of a log and its last ones, each within its bound (`ready_logs`), without the
+/// lines both hold twice. `head` is the log's start, read up to [`LOG_HEAD_BYTES`]; `whole` says it
+/// is the entire log (it stopped short of the bound), and then `tail` is not needed.
+pub fn head_and_tail(head: &[u8], whole: bool, tail: &[u8], tail_cut_at_start: bool) -> String {
+    let lines_of = |bytes: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|l| {
+                let mut out = String::new();
+                plain_text(l.strip_suffix('\r').unwrap_or(l), &mut out);
+                out
+            })
+            .collect()
+    };
+    let (first, last) = if whole {
+        let all = lines_of(head);
+        if all.len() <= LOG_HEAD_LINES + READY_TAIL_LINES {
+            return join(&all);
+        }
+        let last = all[all.len() - READY_TAIL_LINES..].to_vec();
+        (all[..LOG_HEAD_LINES].to_vec(), last)
+    } else {
+        // The head's last line may be cut by the byte bound: a fragment is left out.
+        let end = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut first = lines_of(&head[..end]);
+        first.truncate(LOG_HEAD_LINES);
+        let start = tail.len().saturating_sub(READY_TAIL_BYTES);
+        let mut slice = &tail[start..];
+        if (start > 0 || tail_cut_at_start)
+            && let Some(nl) = slice.iter().position(|&b| b == b'\n')
+        {
+            slice = &slice[nl + 1..];
+        }
+        let mut last = lines_of(slice);
+        last.drain(..last.len().saturating_sub(READY_TAIL_LINES));
+        (first, last)
+    };
+    // A log a little longer than the head: its tail starts inside the head.
+    let overlap = (0..=first.len().min(last.len()))
+        .rev()
+        .find(|&k| first[first.len() - k..] == last[..k])
+        .unwrap_or(0);
+    let mut all = first;
+    all.extend_from_slice(&last[overlap..]);
+    join(&all)
+}
+
+fn join(lines: &[String]) -> String {
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// [`head_and_tail`] of a log file: at most [`LOG_HEAD_BYTES`] from its start and
+/// [`READY_TAIL_BYTES`] from its end.
+pub fn read_head_and_tail(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut head = Vec::new();
+    (&mut f)
+        .take(LOG_HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
+    let whole = len <= LOG_HEAD_BYTES as u64;
+    if whole {
+        return Ok(head_and_tail(&head, true, &[], false));
+    }
+    let want = READY_TAIL_BYTES as u64 + 1;
+    let cut = len > want;
+    f.seek(SeekFrom::Start(len.saturating_sub(want)))?;
+    let mut tail = Vec::new();
+    f.take(want).read_to_end(&mut tail)?;
+    Ok(head_and_tail(&head, false, &tail, cut))
 }
 
 /// `kubectl cluster-info dump` writes every container's current log into one `<ns>/<pod>/logs.txt`
@@ -195,5 +275,43 @@ mod tests {
         };
         assert_eq!(logs[&k("consul")], "==> No private IPv4 address found\n");
         assert_eq!(logs[&k("init")], "ok\n");
+    }
+
+    #[test]
+    fn head_and_tail_keep_the_start_up_error_and_the_end() {
+        let mut log = String::from("ERROR Build esb jwt public key caught error!\n");
+        for i in 0..5000 {
+            log.push_str(&format!("GET /api {i} 200\n"));
+        }
+        let bytes = log.as_bytes();
+        let head = &bytes[..LOG_HEAD_BYTES.min(bytes.len())];
+        let t = head_and_tail(head, false, bytes, false);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), LOG_HEAD_LINES + READY_TAIL_LINES);
+        assert!(lines[0].contains("esb jwt"));
+        assert_eq!(lines.last().copied(), Some("GET /api 4999 200"));
+        // A short log is kept once, whole.
+        let short = b"55 static files copied to '/app/staticfiles'.\nready\n";
+        assert_eq!(
+            head_and_tail(short, true, b"", false),
+            String::from_utf8_lossy(short)
+        );
+        // A log just longer than the head: the tail overlaps it, no line comes twice.
+        let lines: Vec<String> = (0..120).map(|i| format!("line {i}")).collect();
+        let text = format!("{}\n", lines.join("\n"));
+        let t = head_and_tail(&text.as_bytes()[..200], false, text.as_bytes(), false);
+        assert_eq!(t.lines().count(), 120);
+        // The file reader gives what the live reads give.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        std::fs::write(&p, &log).unwrap();
+        let from_file = read_head_and_tail(&p).unwrap();
+        assert_eq!(from_file, head_and_tail(head, false, bytes, false));
+        std::fs::write(&p, &from_file).unwrap();
+        assert_eq!(
+            read_head_and_tail(&p).unwrap(),
+            from_file,
+            "reads back the same"
+        );
     }
 }

@@ -11,9 +11,18 @@ pub mod source;
 
 /// Reads an offline snapshot: a gzip-compressed tar archive, or else a directory.
 pub fn load(path: &std::path::Path) -> Result<crate::snapshot::Snapshot, dir::LoadError> {
+    load_reading(path, &[])
+}
+
+/// [`load`], reading also the start and end of the current logs of the ready pods `ready_logs_of`
+/// names, as a live collection reads them.
+pub fn load_reading(
+    path: &std::path::Path,
+    ready_logs_of: &[crate::snapshot::ready_logs::PodSelector],
+) -> Result<crate::snapshot::Snapshot, dir::LoadError> {
     if archive::is_archive(path) || (archive::has_archive_name(path) && !path.is_dir()) {
-        archive::load(path)
+        archive::load(path, ready_logs_of)
     } else {
-        dir::load(path)
+        dir::load_reading(path, ready_logs_of)
     }
 }

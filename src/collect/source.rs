@@ -12,6 +12,7 @@ use super::dir::{MAX_OBJECT_FILE, parse_json, parse_yaml, summarise_problems};
 use super::ingest::Ingest;
 use super::logs::DumpLogs;
 use crate::findings::Skipped;
+use crate::snapshot::ready_logs::{PodSelector, is_watched, running_named};
 use crate::snapshot::{ContainerLogs, LogKey, Snapshot, kubelet_has_no_log, pod};
 
 /// One file of a snapshot. Reading is lazy: a directory's logs are read only for the pods that need
@@ -26,6 +27,9 @@ pub trait NamedFile {
     fn bytes(&self) -> io::Result<Vec<u8>>;
     /// The bounded tail of a container log.
     fn log_tail(&self) -> io::Result<String>;
+    /// The bounded start and end of a container log, as a live collection reads the running
+    /// containers of the pods a signature names (an error logged once at start-up counts).
+    fn log_head_and_tail(&self) -> io::Result<String>;
     /// The sections of a `kubectl cluster-info dump` `logs.txt`.
     fn dump_logs(&self) -> io::Result<DumpLogs>;
 }
@@ -86,8 +90,9 @@ fn log_file(path: &Path) -> Option<(LogKey, bool)> {
     ))
 }
 
-/// Parses every file into `snap`: objects first, then the logs of the pods worth reading.
-pub fn read(files: &Files, snap: &mut Snapshot) {
+/// Parses every file into `snap`: objects first, then the logs of the pods worth reading: those in
+/// trouble, and the ready pods `ready_logs_of` names.
+pub fn read(files: &Files, snap: &mut Snapshot, ready_logs_of: &[PodSelector]) {
     let mut ingest = Ingest::default();
     for file in &files.objects {
         load_object_file(file.as_ref(), &mut ingest, snap);
@@ -106,16 +111,31 @@ pub fn read(files: &Files, snap: &mut Snapshot) {
         .filter(|p| pod::is_troubled(p))
         .map(|p| (pod::namespace(p).to_string(), pod::name(p).to_string()))
         .collect();
+    let watched: HashSet<(&str, &str)> = snap
+        .pods
+        .iter()
+        .filter(|p| is_watched(ready_logs_of, p))
+        .map(|p| (pod::namespace(p), pod::name(p)))
+        .collect();
+    // Read start and end, as a live collection reads them: the running containers of named pods.
+    let named: HashSet<(&str, &str, &str)> = running_named(ready_logs_of, &snap.pods).collect();
     let wanted = |ns: &str, name: &str| {
         !known.contains(&(ns, name)) || troubled.contains(&(ns.to_string(), name.to_string()))
     };
     let mut logs = std::mem::take(&mut snap.logs);
     let mut skipped = Vec::new();
     for (key, previous, file) in &files.logs {
-        if !wanted(&key.namespace, &key.pod) {
+        let (ns, pod_name) = (key.namespace.as_str(), key.pod.as_str());
+        let watch = !*previous && watched.contains(&(ns, pod_name));
+        if !watch && !wanted(ns, pod_name) {
             continue;
         }
-        match file.log_tail() {
+        let read = if !*previous && named.contains(&(ns, pod_name, key.container.as_str())) {
+            file.log_head_and_tail()
+        } else {
+            file.log_tail()
+        };
+        match read {
             // What `kubectl logs -p > FILE` wrote when the kubelet had no previous log.
             Ok(text) if kubelet_has_no_log(&text) => {}
             Ok(text) => {
@@ -133,7 +153,10 @@ pub fn read(files: &Files, snap: &mut Snapshot) {
         match file.dump_logs() {
             Ok(sections) => {
                 for ((namespace, pod, container), text) in sections {
-                    if !wanted(&namespace, &pod) {
+                    // A dump's section of a Ready pod a signature names: its tail only, as the
+                    // dump is read from its end.
+                    let watch = watched.contains(&(namespace.as_str(), pod.as_str()));
+                    if !watch && !wanted(&namespace, &pod) {
                         continue;
                     }
                     let key = LogKey {

@@ -1,6 +1,7 @@
 //! The generic log-signature rule: a catalog entry with `patterns` and no code of its own (built in,
 //! such as `ipv6-disabled`, or an operator's from `--rules FILE`) becomes one finding per pod whose
-//! log tail matches, with the entry's `remediation` templates filled in from that pod.
+//! log tail matches, with the entry's `remediation` templates filled in from that pod. An entry that
+//! names its `workloads` is matched against their ready pods' logs too (start and end).
 //!
 //! Placeholders: {namespace} {pod} {container} {node} {node_ip} {release} {workload} {line} {stream}, and
 //! {text.KEY} for a sentence of the entry's `text` in the report's language: advice is translated,
@@ -41,7 +42,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();
     for entry in ctx.catalog.rules.iter().filter(|e| is_generic(e)) {
         let mut by_pod: BTreeMap<(&str, &str), Vec<LogHit>> = BTreeMap::new();
-        for hit in logs::scan(ctx.snap, &entry.compiled) {
+        for hit in logs::scan_with(ctx.snap, &entry.compiled, &entry.workloads) {
             by_pod
                 .entry((hit.namespace, hit.pod))
                 .or_default()

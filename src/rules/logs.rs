@@ -1,12 +1,14 @@
-//! Scanning pod logs for signatures. Only pods that are not ready or have restarted are looked at
-//! (a healthy pod that once logged an error is not a problem now), and only the bounded tail the
-//! collector kept.
+//! Scanning pod logs for signatures. Pods that are not ready or have restarted are looked at (a
+//! healthy pod that once logged an error is not a problem now), and, for a signature that names the
+//! workloads it concerns, those workloads' ready pods too: their failure leaves them Ready. Only
+//! the bounded logs the collector kept are read.
 
 use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::Pod;
 use regex::Regex;
 
+use crate::snapshot::ready_logs::{PodSelector, is_watched};
 use crate::snapshot::{Snapshot, pod};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,12 +68,46 @@ pub fn troubled_logs(snap: &Snapshot) -> impl Iterator<Item = LogStream<'_>> {
     })
 }
 
+/// The current logs of the ready pods `workloads` names: what the collector read of them though
+/// they are healthy.
+pub fn watched_logs<'a>(
+    snap: &'a Snapshot,
+    workloads: &'a [PodSelector],
+) -> impl Iterator<Item = LogStream<'a>> {
+    snap.pods
+        .iter()
+        .filter(move |p| !workloads.is_empty() && is_watched(workloads, p))
+        .flat_map(move |p| {
+            pod::container_statuses(p).filter_map(move |c| {
+                let logs = snap.logs_of(pod::namespace(p), pod::name(p), &c.name)?;
+                Some(LogStream {
+                    namespace: pod::namespace(p),
+                    pod: pod::name(p),
+                    container: &c.name,
+                    previous: false,
+                    text: logs.current.as_deref()?,
+                    pod_obj: Some(p),
+                })
+            })
+        })
+}
+
 /// One hit per container and log stream (current, previous): the last line that matches any pattern.
 pub fn scan<'a>(snap: &'a Snapshot, patterns: &[Regex]) -> Vec<LogHit<'a>> {
+    scan_with(snap, patterns, &[])
+}
+
+/// [`scan`], and the current logs of the ready pods of `workloads` too.
+pub fn scan_with<'a>(
+    snap: &'a Snapshot,
+    patterns: &[Regex],
+    workloads: &'a [PodSelector],
+) -> Vec<LogHit<'a>> {
     if patterns.is_empty() {
         return Vec::new();
     }
     troubled_logs(snap)
+        .chain(watched_logs(snap, workloads))
         .filter_map(|s| {
             let line = s
                 .text

@@ -68,6 +68,11 @@ pub mod monitor_builtin_labels;
 pub mod saas_ingress_class;
 pub mod saas_registry_unreachable;
 pub mod site;
+// What is left when a pod or a release is gone, and the ages of what stayed behind.
+pub mod bkrepo_auth_restart;
+pub mod bkrepo_storage_lost;
+pub mod paas_token_stale;
+pub mod uninstall_residue;
 
 use jiff::Timestamp;
 
@@ -156,6 +161,21 @@ impl<'a> Ctx<'a> {
 pub const RELEASES_READ_BY_NAME: &[&str] =
     &[apigateway_too_old::APIGATEWAY, apigateway_too_old::BCS];
 
+/// The ready pods whose current logs the rules read (start and end), as the log signatures of the
+/// catalog name them by labels (`workloads`), an operator's `--rules` included: `app` hands the list
+/// to the collectors, which read no healthy pod's log otherwise.
+pub fn ready_logs_read(catalog: &Catalog) -> Vec<crate::snapshot::ready_logs::PodSelector> {
+    let mut out: Vec<_> = catalog
+        .rules
+        .iter()
+        .filter(|e| log_signatures::is_generic(e))
+        .flat_map(|e| e.workloads.iter().cloned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// What the rules read of a pod's spec: `app` hands it to a live `check`, which keeps only this of
 /// each pod (a `snapshot` keeps pods whole). A rule that reads another field of a pod's spec adds
 /// it here, or a live `check` never sees it.
@@ -230,6 +250,10 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(bkrepo_auth_realm::check(ctx));
     out.extend(monitor_builtin_labels::check(ctx));
     out.extend(kubelet_unreachable::check(ctx));
+    out.extend(uninstall_residue::check(ctx));
+    out.extend(paas_token_stale::check(ctx));
+    out.extend(bkrepo_storage_lost::check(ctx));
+    out.extend(bkrepo_auth_restart::check(ctx));
 
     // Why pods do not run: each finding covers its pods, so pod-crash-loop stays quiet on them.
     // A SaaS pod that cannot pull from BlueKing's own registry is explained, with the

@@ -3,12 +3,15 @@
 //! runtime, which does not use the cluster DNS. Two ways it fails (guide: 部署 SaaS 在执行部署前置命令
 //! 步骤出错): the node cannot resolve the name (`no such host`), or the runtime insists on TLS and
 //! gets ingress-nginx's default certificate (`x509: certificate is valid for ingress.local`).
+//! BlueKing's deployer deletes the hook pod once the step fails; its pull failures stay readable as
+//! events for about an hour, and the finding is rebuilt from them alone.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 
 use super::Ctx;
+use super::events;
 use super::saas_ingress_class::SAAS_NS_PREFIX;
 use super::site;
 use crate::findings::Finding;
@@ -114,6 +117,17 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             ));
         }
     }
+    let mut gone: Vec<(&str, &str)> = Vec::new();
+    for (ns, name, node, image, error) in vanished_pulls(ctx) {
+        let (Some(registry), Some(cause)) = (registry_of(image), cause_of(error)) else {
+            continue;
+        };
+        let pulls = found.entry((registry, cause)).or_default();
+        if !pulls.iter().any(|p| (p.0, p.1) == (ns, name)) {
+            pulls.push((ns, name, node, image, why(error)));
+            gone.push((ns, name));
+        }
+    }
     let nginx_ip = site::ingress_nginx_service(snap).and_then(site::cluster_ip);
     let mut out = Vec::new();
     for ((registry, cause), mut pods) in found {
@@ -126,9 +140,14 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             &[("registry", registry)],
         );
         for (ns, p, n, image, error) in &pods {
+            let key = if gone.contains(&(*ns, *p)) {
+                "pull_gone"
+            } else {
+                "pull"
+            };
             f.evidence.push(ctx.text(
                 ID,
-                "pull",
+                key,
                 &[
                     ("namespace", ns),
                     ("pod", p),
@@ -145,6 +164,52 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         }
         f.remediation.push(ctx.text(ID, "retry", &[]));
         out.push(f);
+    }
+    out
+}
+
+/// The failed pulls of SaaS pods that no longer exist, from their recent `Failed` events, newest
+/// first: (namespace, pod, node, image, error).
+fn vanished_pulls<'a>(ctx: &Ctx<'a>) -> Vec<Pull<'a>> {
+    let mut failed: Vec<&Event> = ctx
+        .snap
+        .events
+        .iter()
+        .filter(|e| {
+            let o = &e.involved_object;
+            o.kind.as_deref() == Some("Pod")
+                && o.namespace
+                    .as_deref()
+                    .is_some_and(|ns| ns.starts_with(SAAS_NS_PREFIX))
+                && events::reason(e) == "Failed"
+                && events::is_recent(ctx, e)
+        })
+        .collect();
+    failed.sort_by_key(|e| std::cmp::Reverse(events::last_seen(e)));
+    let mut out = Vec::new();
+    for e in failed {
+        let o = &e.involved_object;
+        let (Some(ns), Some(name)) = (o.namespace.as_deref(), o.name.as_deref()) else {
+            continue;
+        };
+        if ctx
+            .snap
+            .pods
+            .iter()
+            .any(|p| pod::namespace(p) == ns && pod::name(p) == name)
+        {
+            continue;
+        }
+        let message = events::message(e);
+        let Some(image) = message
+            .strip_prefix("Failed to pull image \"")
+            .and_then(|r| r.split_once('"'))
+            .map(|(image, _)| image)
+        else {
+            continue;
+        };
+        let node = e.source.as_ref().and_then(|s| s.host.as_deref());
+        out.push((ns, name, node.unwrap_or("?"), image, message));
     }
     out
 }

@@ -100,6 +100,13 @@ pub fn builtin() -> Vec<ResourceType> {
         t("events.k8s.io", "v1", "events", "Event", true).short(&["ev"]),
         t("networking.k8s.io", "v1", "ingresses", "Ingress", true).short(&["ing"]),
         t(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+            false,
+        ),
+        t(
             "storage.k8s.io",
             "v1",
             "storageclasses",

@@ -359,7 +359,7 @@ impl Api {
         self.get_capped(req, None).await
     }
 
-    async fn get_capped(
+    pub(super) async fn get_capped(
         &self,
         req: http::Request<Vec<u8>>,
         cap: Option<usize>,

@@ -37,6 +37,8 @@ pub struct Resource {
     pub field_selector: Option<&'static str>,
     /// Helm storage: listed metadata-only.
     pub helm: Option<Driver>,
+    /// Listed metadata-only (`PartialObjectMetadataList`): Secrets, whose values are never asked for.
+    pub metadata_only: bool,
     /// Listed in this namespace too when the scope is one namespace (node leases live in
     /// `kube-node-lease` whatever namespace is being checked).
     pub also_in: Option<&'static str>,
@@ -60,6 +62,7 @@ const fn res(
         selector: None,
         field_selector: None,
         helm: None,
+        metadata_only: false,
         also_in: None,
     }
 }
@@ -219,6 +222,29 @@ pub const RESOURCES: &[Resource] = &[
         "Ingress",
         true,
     ),
+    // Which bindings and accounts exist (uninstall residue), metadata only.
+    Resource {
+        metadata_only: true,
+        ..res(
+            "clusterrolebindings (metadata)",
+            &["clusterrolebindings"],
+            "/apis/rbac.authorization.k8s.io/v1",
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+            false,
+        )
+    },
+    Resource {
+        metadata_only: true,
+        ..res(
+            "serviceaccounts (metadata)",
+            &["serviceaccounts"],
+            "/api/v1",
+            "serviceaccounts",
+            "ServiceAccount",
+            true,
+        )
+    },
 ];
 
 impl Resource {
@@ -299,7 +325,7 @@ pub(super) async fn list_all(api: &Api, scope: &Scope) -> Result<Vec<ListResult>
                         &r.path(ns.as_deref()),
                         r.selector,
                         r.field_selector,
-                        r.helm.is_some(),
+                        r.helm.is_some() || r.metadata_only,
                         |page| match (page, r.helm) {
                             (None, _) => {
                                 listed = Listed::default();

@@ -120,7 +120,7 @@ impl Collector {
 }
 
 /// How the catalog's `reads` name pod logs.
-const LOG_WORDS: &[&str] = &["logs"];
+pub(super) const LOG_WORDS: &[&str] = &["logs"];
 
 /// (container, previous?) pairs worth a log request: every container of a pod that is not ready or
 /// has restarted, and the previous instance of those that restarted; each with its pod's node.
@@ -166,7 +166,7 @@ fn log_what(key: &LogKey, previous: bool) -> String {
 /// Not every failed log deserves a line: a forbidden `pods/log` fails them all alike.
 const MAX_LOG_FAILURE_ENTRIES: usize = 10;
 
-fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]) {
+pub(super) fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]) {
     // What the API server could not serve (5xx) goes to the rules too: its message is how a kubelet
     // out of reach shows. Refusals (403) and pods gone (404) say nothing about the node.
     for (key, previous, f) in failures {

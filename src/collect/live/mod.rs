@@ -19,6 +19,7 @@ pub mod lists;
 pub mod logs;
 pub mod payloads;
 pub mod progress;
+pub mod ready_logs;
 pub mod write;
 pub mod write_archive;
 
@@ -64,6 +65,8 @@ pub struct Scope {
     pub read_by_name: &'static [&'static str],
     /// What the rules read of a pod's spec, as they declare it: all a `check` keeps of it.
     pub pod_spec_read: PodSpecRead,
+    /// The ready pods whose current logs the rules read (start and end), as they declare them.
+    pub ready_logs_of: Vec<crate::snapshot::ready_logs::PodSelector>,
 }
 
 /// Identifies a helm storage object: driver kind (`secret`/`configmap`), namespace, name.
@@ -142,8 +145,13 @@ pub async fn collect(
             .collect(),
     };
     let plan = helm_plan::payloads_to_fetch(&c.snap.helm_records, &want);
-    let jobs = log_jobs_for(&c.snap);
-    let (payloads, logs) = tokio::join!(
+    let ready = ready_logs::ready_jobs(&c.snap, &scope.ready_logs_of);
+    // A named container's current log is read start and end there, not as a tail here.
+    let jobs: Vec<_> = log_jobs_for(&c.snap)
+        .into_iter()
+        .filter(|((key, previous), _)| *previous || !ready.iter().any(|(k, _)| k == key))
+        .collect();
+    let (payloads, logs, ready) = tokio::join!(
         fetch_payloads(
             &cluster.api,
             &c.snap.helm_records,
@@ -151,10 +159,12 @@ pub async fn collect(
             scope.for_snapshot,
             scope.namespace.is_none(),
         ),
-        fetch_logs(&cluster.api, jobs)
+        fetch_logs(&cluster.api, jobs),
+        ready_logs::fetch_ready_logs(&cluster.api, ready)
     );
     c.add_payloads(payloads?);
     c.add_logs(logs?);
+    c.add_ready_logs(ready?);
 
     let mut snap = c.snap;
     snap.skipped.extend(rules_not_run(catalog, &c.unread));

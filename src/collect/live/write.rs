@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -295,6 +296,25 @@ fn write_files(out: &mut Out, c: &Collected, about: &About) -> Result<(), String
     out.list("persistentvolumes.json", &snap.persistent_volumes)?;
     out.list("ingresses.json", &snap.ingresses)?;
     out.list("storageclasses.json", &snap.storage_classes)?;
+    // Read metadata-only: written as objects with nothing but their metadata.
+    let meta = |api_version: &str, kind: &str, items: &[ObjectMeta]| -> Vec<Value> {
+        items
+            .iter()
+            .map(|m| json!({"apiVersion": api_version, "kind": kind, "metadata": m}))
+            .collect()
+    };
+    out.list(
+        "clusterrolebindings.json",
+        &meta(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            &snap.cluster_role_bindings,
+        ),
+    )?;
+    out.list(
+        "serviceaccounts.json",
+        &meta("v1", "ServiceAccount", &snap.service_accounts),
+    )?;
 
     for (driver, file) in [
         (Driver::Secret, "helm/secrets.json"),
@@ -354,12 +374,15 @@ itself, unpacked or not); `snapshot-info.json` says when it was taken, the API s
 
 - One `kind: List` file per resource kind: nodes, namespaces, pods, services, configmaps (except
   helm release storage), deployments, daemonsets, statefulsets, jobs, events (Warning events
-  and those of PVCs), leases, CRDs, PVCs, PersistentVolumes, StorageClasses.
+  and those of PVCs), leases, CRDs, PVCs, PersistentVolumes, StorageClasses,
+  ClusterRoleBindings and ServiceAccounts (their metadata only).
   Objects are written as the tool parsed them; fields it does not model are not kept.
 - `helm/`: helm's release records (Secrets of type `helm.sh/release.v1`, ConfigMaps of the
   configmap driver), one per revision.
 - `logs/<namespace>/<pod>/<container>.log` and `.previous.log`: the last {lines} lines (at most
-  {kib} KiB) of each container of the pods that were not ready or had restarted.
+  {kib} KiB) of each container of the pods that were not ready or had restarted; of the Ready pods
+  a log signature names (bk-job's gateway, bk-login-web), the current log's first lines and its
+  last ones, within the same bounds.
 
 ## What was left out
 
