@@ -348,7 +348,7 @@ fn pod_unschedulable_reads_the_schedulers_reasons_back_into_the_cluster() {
         ),
         "{ev:?}"
     );
-    assert!(has(&ev, "the pod requests memory 6.0Gi"), "{ev:?}");
+    assert!(has(&ev, "the pod requests memory 6Gi"), "{ev:?}");
     assert!(
         has(
             &ev,
