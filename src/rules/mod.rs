@@ -245,7 +245,9 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     // BlueKing-specific fix, by saas-registry-unreachable above.
     let pulls = image_pull_failed::check(ctx);
     out.extend(not_covered(pulls, &out));
-    out.extend(pod_unschedulable::check(ctx));
+    // A pod whose claim lost its volume cannot be scheduled: volume-lost says why.
+    let lost = volume_lost::check(ctx);
+    out.extend(not_covered(pod_unschedulable::check(ctx), &lost));
     out.extend(container_oom_killed::check(ctx));
     out.extend(probe_failing::check(ctx));
     out.extend(init_container_failing::check(ctx));
@@ -271,7 +273,7 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(node_not_ready::check(ctx));
     out.extend(workload_create_failed::check(ctx));
     out.extend(job_retrying::check(ctx));
-    out.extend(volume_lost::check(ctx));
+    out.extend(lost);
     out.extend(storage_class_default_ambiguous::check(ctx));
     out.extend(node_condition::check(ctx));
     // Evicted pods of a node under pressure are node-not-ready's.
