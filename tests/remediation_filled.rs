@@ -18,7 +18,11 @@ fn fixture_names() -> Vec<String> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 40, "fixtures missing under {}", root.display());
+    assert!(
+        dirs.len() >= 40,
+        "fixtures missing under {}",
+        root.display()
+    );
     dirs.iter()
         .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
         .collect()
@@ -37,9 +41,7 @@ fn the_placeholder_pattern_tells_templates_from_shell_syntax() {
     assert!(re.is_match("{text.restart}"));
     assert!(!re.is_match("kubectl get cm coredns -o jsonpath='{.data.Corefile}'"));
     assert!(!re.is_match("curl -sk -w '%{http_code}\\n' https://10.0.0.13:10250/healthz"));
-    assert!(!re.is_match(
-        r#"kubectl patch sc x -p '{"metadata":{"annotations":{}}}'"#
-    ));
+    assert!(!re.is_match(r#"kubectl patch sc x -p '{"metadata":{"annotations":{}}}'"#));
 }
 
 #[test]

@@ -132,7 +132,10 @@ fn short_kind(object: &str) -> String {
 /// Names are never cut.
 fn label_sets(findings: &[Finding]) -> Vec<Vec<String>> {
     let full: Vec<String> = findings.iter().map(object_label).collect();
-    let mut namespaces: Vec<&str> = findings.iter().filter_map(|f| f.namespace.as_deref()).collect();
+    let mut namespaces: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| f.namespace.as_deref())
+        .collect();
     namespaces.sort();
     namespaces.dedup();
     let mut sets = vec![full];
@@ -186,8 +189,17 @@ fn overview(
         for ((f, s), object) in findings.iter().zip(&sevs).zip(labels) {
             let room = rest_w.saturating_sub(rule_w + 2 + obj_w + 2);
             // A title cut to a few columns says nothing: then it is left to the heading below.
-            let title = if room >= 8 { cut(&f.title, room) } else { String::new() };
-            let rest = format!("{}  {}  {}", pad(&f.rule, rule_w), pad(object, obj_w), title);
+            let title = if room >= 8 {
+                cut(&f.title, room)
+            } else {
+                String::new()
+            };
+            let rest = format!(
+                "{}  {}  {}",
+                pad(&f.rule, rule_w),
+                pad(object, obj_w),
+                title
+            );
             writeln!(out, "{}  {}", sev(f, s), rest.trim_end())?;
         }
         return Ok(());
@@ -198,7 +210,11 @@ fn overview(
         .iter()
         .find(|l| widest(l) <= rest_w)
         .unwrap_or(&sets[sets.len() - 1]);
-    let indent = if widest(labels) <= rest_w { sev_w + 2 } else { 0 };
+    let indent = if widest(labels) <= rest_w {
+        sev_w + 2
+    } else {
+        0
+    };
     for ((f, s), object) in findings.iter().zip(&sevs).zip(labels) {
         let rest = format!("{}  {}", pad(&f.rule, rule_w), f.title);
         writeln!(out, "{}  {}", sev(f, s), cut(&rest, rest_w).trim_end())?;

@@ -27,8 +27,15 @@ static NO_KEY: LazyLock<Regex> = LazyLock::new(|| {
 /// What the kubelet's message says is missing.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Missing {
-    Object { kind: String, name: String },
-    Key { kind: String, name: String, key: String },
+    Object {
+        kind: String,
+        name: String,
+    },
+    Key {
+        kind: String,
+        name: String,
+        key: String,
+    },
     Other,
 }
 

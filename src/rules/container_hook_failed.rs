@@ -106,11 +106,8 @@ fn finding(ctx: &Ctx, p: &Pod, container: &str, reason: &str, e: Option<&Event>)
     if let Some(r) = pod::release(p) {
         f.evidence.push(ctx.text(ID, "release", &[("release", r)]));
     }
-    f.remediation.push(ctx.text(
-        ID,
-        "show_hook",
-        &[("hook", hook), ("container", container)],
-    ));
+    f.remediation
+        .push(ctx.text(ID, "show_hook", &[("hook", hook), ("container", container)]));
     let field = if containers::is_init(p, container) {
         "initContainers"
     } else {

@@ -21,7 +21,13 @@ fn done(j: &Job) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .into_iter()
         .flatten()
-        .any(|c| c.status == "True" && matches!(c.type_.as_str(), "Complete" | "Failed" | "SuccessCriteriaMet" | "FailureTarget"))
+        .any(|c| {
+            c.status == "True"
+                && matches!(
+                    c.type_.as_str(),
+                    "Complete" | "Failed" | "SuccessCriteriaMet" | "FailureTarget"
+                )
+        })
 }
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
@@ -47,12 +53,13 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         }
         let mut pods: Vec<&Pod> = job_failed::job_pods(ctx, ns, name).collect();
         // The newest failing pod says why it fails now.
-        pods.sort_by_key(|p| std::cmp::Reverse(p.metadata.creation_timestamp.as_ref().map(|t| t.0)));
+        pods.sort_by_key(|p| {
+            std::cmp::Reverse(p.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        });
         let failing = pods.iter().find(|p| {
             pod::phase(p) == "Failed"
-                || pod::container_statuses(p).any(|c| {
-                    containers::last_termination(c).is_some_and(|t| t.exit_code != 0)
-                })
+                || pod::container_statuses(p)
+                    .any(|c| containers::last_termination(c).is_some_and(|t| t.exit_code != 0))
         });
         if let Some(p) = failing {
             let container = pod::container_statuses(p)

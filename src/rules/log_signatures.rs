@@ -70,7 +70,10 @@ fn finding(ctx: &Ctx, entry: &RuleEntry, ns: &str, pod_name: &str, hits: &[LogHi
         };
         push_new(&mut f.evidence, evidence);
         for template in &entry.remediation {
-            push_new(&mut f.remediation, command_or_advice(ctx, fill(template, &v)));
+            push_new(
+                &mut f.remediation,
+                command_or_advice(ctx, fill(template, &v)),
+            );
         }
     }
     f.covers.push((ns.to_string(), pod_name.to_string()));
@@ -198,7 +201,9 @@ pub fn workload(p: &Pod) -> Option<String> {
                 None => {
                     let (name, hash) = owner.name.rsplit_once('-')?;
                     let hashlike = (5..=10).contains(&hash.len())
-                        && hash.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                        && hash
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
                     if !hashlike {
                         return None;
                     }

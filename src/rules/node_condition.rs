@@ -15,7 +15,11 @@ use crate::snapshot::node;
 pub const ID: &str = "node-condition";
 
 /// Conditions that stop the node's work outright: its filesystem or kernel, not a slowdown.
-const SEVERE: &[&str] = &["KernelDeadlock", "ReadonlyFilesystem", "CorruptDockerOverlay2"];
+const SEVERE: &[&str] = &[
+    "KernelDeadlock",
+    "ReadonlyFilesystem",
+    "CorruptDockerOverlay2",
+];
 
 /// Whether a condition's type reads as good news when True.
 pub fn healthy_when_true(type_: &str) -> bool {

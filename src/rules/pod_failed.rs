@@ -70,14 +70,32 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             .push(p);
     }
     for ((ns, owner, reason), mut pods) in groups {
-        pods.sort_by_key(|p| std::cmp::Reverse(started(p)));
+        pods.sort_by_key(|p| (std::cmp::Reverse(ended(p)), pod::name(p)));
         out.push(removed(ctx, ns, &owner, reason, &pods));
     }
     out
 }
 
-fn started(p: &Pod) -> Option<jiff::Timestamp> {
-    p.status.as_ref()?.start_time.as_ref().map(|t| t.0)
+/// When the pod ended: its containers' last termination, else its newest condition change, else
+/// its start.
+fn ended(p: &Pod) -> Option<jiff::Timestamp> {
+    let s = p.status.as_ref()?;
+    pod::container_statuses(p)
+        .filter_map(|c| {
+            containers::last_termination(c)?
+                .finished_at
+                .as_ref()
+                .map(|t| t.0)
+        })
+        .max()
+        .or_else(|| {
+            s.conditions
+                .iter()
+                .flatten()
+                .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
+                .max()
+        })
+        .or_else(|| s.start_time.as_ref().map(|t| t.0))
 }
 
 fn severity_of(ctx: &Ctx, p: &Pod) -> Severity {
@@ -131,7 +149,11 @@ fn removed(ctx: &Ctx, ns: &str, owner: &str, reason: &str, pods: &[&Pod]) -> Fin
         f.evidence.push(ctx.text(
             ID,
             "same",
-            &[("n", &pods.len().to_string()), ("owner", owner), ("pods", &shown)],
+            &[
+                ("n", &pods.len().to_string()),
+                ("owner", owner),
+                ("pods", &shown),
+            ],
         ));
     }
     if let Some(r) = pod::release(newest) {
@@ -147,7 +169,8 @@ fn removed(ctx: &Ctx, ns: &str, owner: &str, reason: &str, pods: &[&Pod]) -> Fin
         .unwrap_or("");
     match (reason, resource) {
         ("Evicted", "ephemeral-storage" | "nodefs" | "imagefs") => {
-            f.remediation.push(ctx.text(ID, "fix_disk", &[("node", node)]));
+            f.remediation
+                .push(ctx.text(ID, "fix_disk", &[("node", node)]));
             f.remediation.push(containers::on_node(
                 ctx.snap,
                 newest,
@@ -156,8 +179,10 @@ fn removed(ctx: &Ctx, ns: &str, owner: &str, reason: &str, pods: &[&Pod]) -> Fin
             f.remediation.push(ctx.text(ID, "fix_ephemeral", &[]));
         }
         ("Evicted", "memory") => {
-            f.remediation.push(ctx.text(ID, "fix_memory", &[("node", node)]));
-            f.remediation.push(containers::on_node(ctx.snap, newest, "free -m"));
+            f.remediation
+                .push(ctx.text(ID, "fix_memory", &[("node", node)]));
+            f.remediation
+                .push(containers::on_node(ctx.snap, newest, "free -m"));
         }
         ("Evicted", _) => {
             f.remediation.push(format!("kubectl describe node {node}"));
@@ -184,12 +209,10 @@ fn removed(ctx: &Ctx, ns: &str, owner: &str, reason: &str, pods: &[&Pod]) -> Fin
         f.remediation
             .push(format!("kubectl delete pod -n {ns} {}", names.join(" ")));
     } else {
-        f.remediation
-            .push(ctx.text(ID, "bare", &[("pod", name)]));
+        f.remediation.push(ctx.text(ID, "bare", &[("pod", name)]));
     }
     for p in pods {
-        f.covers
-            .push((ns.to_string(), pod::name(p).to_string()));
+        f.covers.push((ns.to_string(), pod::name(p).to_string()));
     }
     f
 }
@@ -237,6 +260,7 @@ fn exited(ctx: &Ctx, p: &Pod) -> Finding {
         f.remediation
             .push(format!("kubectl describe pod -n {ns} {name}"));
     }
-    f.remediation.push(ctx.text(ID, "fix_exit", &[("pod", name)]));
+    f.remediation
+        .push(ctx.text(ID, "fix_exit", &[("pod", name)]));
     f
 }

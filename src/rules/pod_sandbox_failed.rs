@@ -178,7 +178,10 @@ mod tests {
         let calico = r#"Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "5e1c": plugin type="calico" failed (add): stat /var/lib/calico/nodename: no such file or directory: check that the calico/node container is running and has mounted /var/lib/calico/"#;
         assert_eq!(cause(calico), Cause::Plugin("calico".into()));
         let pause = r#"Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox image "registry.k8s.io/pause:3.9": failed to pull image "registry.k8s.io/pause:3.9""#;
-        assert_eq!(cause(pause), Cause::PauseImage("registry.k8s.io/pause:3.9".into()));
+        assert_eq!(
+            cause(pause),
+            Cause::PauseImage("registry.k8s.io/pause:3.9".into())
+        );
         assert_eq!(cause("something else"), Cause::Other);
     }
 }

@@ -288,12 +288,10 @@ fn insufficient(ctx: &Ctx, f: &mut Finding, p: &Pod, causes: &str, release: &str
         sizing(ctx, f);
     }
     for resource in resources {
-        let want = as_written(p, resource).unwrap_or_else(|| show(resource, pod_request(p, resource)));
-        f.evidence.push(ctx.text(
-            ID,
-            "asks",
-            &[("resource", resource), ("request", &want)],
-        ));
+        let want =
+            as_written(p, resource).unwrap_or_else(|| show(resource, pod_request(p, resource)));
+        f.evidence
+            .push(ctx.text(ID, "asks", &[("resource", resource), ("request", &want)]));
         for n in &ctx.snap.nodes {
             let Some(name) = n.metadata.name.as_deref() else {
                 continue;

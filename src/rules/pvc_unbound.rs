@@ -287,7 +287,10 @@ pub fn still_provisioning(ctx: &Ctx, ns: &str, name: &str) -> bool {
     }) else {
         return false;
     };
-    let class = claim.spec.as_ref().and_then(|s| s.storage_class_name.as_deref());
+    let class = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.storage_class_name.as_deref());
     let sc = class.and_then(|c| {
         ctx.snap
             .storage_classes

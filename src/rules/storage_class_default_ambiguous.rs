@@ -7,8 +7,8 @@
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::{Ctx, pvc_unbound};
-use crate::format::when;
 use crate::findings::Finding;
+use crate::format::when;
 use crate::snapshot::meta;
 
 pub const ID: &str = "storage-class-default-ambiguous";
@@ -64,8 +64,11 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             ],
         ));
     }
-    f.evidence
-        .push(ctx.text(ID, "picked", &[("class", meta::name(&defaults[0].metadata))]));
+    f.evidence.push(ctx.text(
+        ID,
+        "picked",
+        &[("class", meta::name(&defaults[0].metadata))],
+    ));
     let classless: Vec<String> = ctx
         .snap
         .pvcs
@@ -75,7 +78,13 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
                 .as_ref()
                 .is_none_or(|s| s.storage_class_name.is_none())
         })
-        .map(|c| format!("{}/{}", meta::namespace(&c.metadata), meta::name(&c.metadata)))
+        .map(|c| {
+            format!(
+                "{}/{}",
+                meta::namespace(&c.metadata),
+                meta::name(&c.metadata)
+            )
+        })
         .collect();
     if !classless.is_empty() {
         f.evidence
@@ -83,7 +92,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     }
     f.remediation
         .push(ctx.text(ID, "fix", &[("keep", keep_name)]));
-    for c in defaults.iter().filter(|c| meta::name(&c.metadata) != keep_name) {
+    for c in defaults
+        .iter()
+        .filter(|c| meta::name(&c.metadata) != keep_name)
+    {
         let a = c.metadata.annotations.as_ref();
         for key in ANNOTATIONS
             .iter()

@@ -47,7 +47,11 @@ fn lost_claim(ctx: &Ctx, c: &PersistentVolumeClaim) -> Finding {
         .any(|pv| meta::name(&pv.metadata) == volume);
     f.evidence.push(ctx.text(
         ID,
-        if exists { "lost_bound_elsewhere" } else { "lost" },
+        if exists {
+            "lost_bound_elsewhere"
+        } else {
+            "lost"
+        },
         &[("volume", volume)],
     ));
     if let Some(r) = meta::releases(&c.metadata).next() {
@@ -121,9 +125,10 @@ fn failed_volume(ctx: &Ctx, pv: &PersistentVolume) -> Finding {
         .and_then(|s| s.local.as_ref().map(|l| l.path.as_str()))
         .or_else(|| spec.and_then(|s| s.host_path.as_ref().map(|h| h.path.as_str())));
     match local {
-        Some(path) => f
-            .remediation
-            .push(ctx.text(ID, "fix_failed_local", &[("path", path), ("name", name)])),
+        Some(path) => {
+            f.remediation
+                .push(ctx.text(ID, "fix_failed_local", &[("path", path), ("name", name)]))
+        }
         None => f
             .remediation
             .push(ctx.text(ID, "fix_failed", &[("name", name)])),

@@ -95,7 +95,11 @@ fn stateful_set(s: &StatefulSet) -> Shape<'_> {
     Shape {
         kind: "StatefulSet",
         meta: &s.metadata,
-        ready: s.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0),
+        ready: s
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0),
         want: spec.and_then(|s| s.replicas).unwrap_or(1),
         selector: spec.map(|s| &s.selector),
         stuck: Vec::new(),
@@ -194,7 +198,10 @@ fn judge(
     f.evidence.push(ctx.text(
         ID,
         "counts",
-        &[("ready", &w.ready.to_string()), ("want", &w.want.to_string())],
+        &[
+            ("ready", &w.ready.to_string()),
+            ("want", &w.want.to_string()),
+        ],
     ));
     if let Some(r) = meta::releases(w.meta).next() {
         f.evidence.push(ctx.text(ID, "release", &[("release", r)]));
@@ -210,7 +217,10 @@ fn judge(
         f.evidence.push(ctx.text(
             ID,
             "missing",
-            &[("have", &pods.len().to_string()), ("want", &w.want.to_string())],
+            &[
+                ("have", &pods.len().to_string()),
+                ("want", &w.want.to_string()),
+            ],
         ));
     }
     let named: Vec<&Pod> = if overdue.is_empty() {
@@ -247,11 +257,11 @@ fn judge(
         f.remediation.extend(fixes.iter().cloned());
     }
     if stuck || slow {
-        f.remediation.push(ctx.text(ID, "fix", &[("object", &object)]));
+        f.remediation
+            .push(ctx.text(ID, "fix", &[("object", &object)]));
     }
     for p in unexplained {
-        f.covers
-            .push((ns.to_string(), pod::name(p).to_string()));
+        f.covers.push((ns.to_string(), pod::name(p).to_string()));
     }
     Some(f)
 }
@@ -311,17 +321,17 @@ fn stateful_set_gaps(
             ctx.text(ID, "no_service", &[("service", svc), ("namespace", ns)]),
             vec![
                 format!("kubectl get service -n {ns}"),
-                ctx.text(
-                    ID,
-                    "fix_service",
-                    &[("service", svc), ("release", release)],
-                ),
+                ctx.text(ID, "fix_service", &[("service", svc), ("release", release)]),
             ],
         ));
     }
     if read("storageclasses") {
         for t in spec.volume_claim_templates.iter().flatten() {
-            let Some(class) = t.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()) else {
+            let Some(class) = t
+                .spec
+                .as_ref()
+                .and_then(|s| s.storage_class_name.as_deref())
+            else {
                 continue;
             };
             let exists = class.is_empty()
@@ -331,9 +341,9 @@ fn stateful_set_gaps(
                     .iter()
                     .any(|c| meta::name(&c.metadata) == class);
             let claim_prefix = format!("persistentvolumeclaim/{}-{name}-", meta::name(&t.metadata));
-            let reported = earlier.iter().any(|f| {
-                f.namespace.as_deref() == Some(ns) && f.object.starts_with(&claim_prefix)
-            });
+            let reported = earlier
+                .iter()
+                .any(|f| f.namespace.as_deref() == Some(ns) && f.object.starts_with(&claim_prefix));
             if !exists && !reported {
                 let vars = [
                     ("template", meta::name(&t.metadata)),

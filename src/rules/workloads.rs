@@ -38,26 +38,42 @@ pub fn counts(snap: &Snapshot, ns: &str, kind: &str, name: &str) -> Option<(i32,
         meta::namespace(m) == ns && meta::name(m) == name
     };
     match kind {
-        "Deployment" => snap.deployments.iter().find(|d| here(&d.metadata)).map(|d| {
-            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-            (ready, want)
-        }),
+        "Deployment" => snap
+            .deployments
+            .iter()
+            .find(|d| here(&d.metadata))
+            .map(|d| {
+                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                let ready = d
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0);
+                (ready, want)
+            }),
         "StatefulSet" => snap
             .stateful_sets
             .iter()
             .find(|s| here(&s.metadata))
             .map(|s| {
                 let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                let ready = s.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+                let ready = s
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0);
                 (ready, want)
             }),
-        "DaemonSet" => snap.daemon_sets.iter().find(|d| here(&d.metadata)).map(|d| {
-            d.status
-                .as_ref()
-                .map(|s| (s.number_ready, s.desired_number_scheduled))
-                .unwrap_or((0, 0))
-        }),
+        "DaemonSet" => snap
+            .daemon_sets
+            .iter()
+            .find(|d| here(&d.metadata))
+            .map(|d| {
+                d.status
+                    .as_ref()
+                    .map(|s| (s.number_ready, s.desired_number_scheduled))
+                    .unwrap_or((0, 0))
+            }),
         _ => None,
     }
 }
