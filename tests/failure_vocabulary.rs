@@ -277,3 +277,46 @@ fn every_near_miss_is_quiet() {
         assert_eq!(code, 0);
     }
 }
+
+/// Live, through the fake API server over HTTPS, the same findings as offline, both languages.
+#[test]
+fn live_and_offline_give_the_same_findings() {
+    use fake_apiserver::FakeApi;
+    for fixture in [
+        "config-error",
+        "pod-failed",
+        "workload-not-ready",
+        "node-condition",
+        "volume-lost",
+        "mid-deploy",
+    ] {
+        let dir = common::fixture(fixture);
+        let d = dir.to_str().unwrap();
+        let now = common::run(&["check", "--snapshot", d, "-o", "json"]).json()["summary"]
+            ["snapshotTime"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let live = common::serve(FakeApi::new().load_dir(&dir));
+        for lang in ["en", "zh"] {
+            let offline = common::run(&[
+                "check",
+                "--snapshot",
+                d,
+                "-o",
+                "json",
+                "--now",
+                &now,
+                "--lang",
+                lang,
+            ]);
+            let online = live.run(&["check", "-o", "json", "--now", &now, "--lang", lang]);
+            assert_eq!(
+                offline.json()["findings"],
+                online.json()["findings"],
+                "{fixture} ({lang}): findings differ"
+            );
+            assert_eq!(offline.code, online.code, "{fixture}: exit codes differ");
+        }
+    }
+}

@@ -286,7 +286,7 @@ fn pod_unschedulable_compares_the_nodes_with_blueking_sizing() {
         "pod/bk-log-search-api-5f6d7c8b9-z8x7c",
     );
     assert!(
-        has(&lines(big, "evidence"), "the pod requests cpu 12000m"),
+        has(&lines(big, "evidence"), "the pod requests cpu 12 (12000m)"),
         "{big:#}"
     );
     assert!(

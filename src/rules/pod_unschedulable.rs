@@ -288,8 +288,17 @@ fn insufficient(ctx: &Ctx, f: &mut Finding, p: &Pod, causes: &str, release: &str
         sizing(ctx, f);
     }
     for resource in resources {
-        let want =
-            as_written(p, resource).unwrap_or_else(|| show(resource, pod_request(p, resource)));
+        let computed = show(resource, pod_request(p, resource));
+        // As written, with the nodes' unit beside it when the spec wrote another (`12 (12000m)`).
+        let unit = |q: &str| {
+            q.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .to_string()
+        };
+        let want = match as_written(p, resource) {
+            Some(w) if unit(&w) == unit(&computed) => w,
+            Some(w) => format!("{w} ({computed})"),
+            None => computed,
+        };
         f.evidence
             .push(ctx.text(ID, "asks", &[("resource", resource), ("request", &want)]));
         for n in &ctx.snap.nodes {
