@@ -396,7 +396,7 @@ fn log_signatures_of_the_deployment_guides() {
     let (_, v) = check("bk-signatures-near-miss", "en");
     assert_eq!(
         rules(&v),
-        ["pod-crash-loop", "pod-failed", "pod-crash-loop"]
+        ["pod-crash-loop", "pod-crash-loop", "pod-failed"]
     );
 }
 

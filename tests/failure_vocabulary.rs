@@ -181,6 +181,16 @@ fn workload_not_ready_only_where_no_pod_finding_explains_it() {
             .all(|f| f["object"] != "daemonset/bk-monitor-agent"),
         "{r:#}"
     );
+    // No pod, and the FailedCreate event is gone: the Deployment's ReplicaFailure condition says why.
+    let api = one(&r, "workload-not-ready", "deployment/bk-notice-api");
+    assert!(
+        text(api, "evidence").contains("only 0 of 1 pods exist"),
+        "{api:#}"
+    );
+    assert!(
+        commands(api).contains(&"kubectl get serviceaccount -n blueking bk-notice".to_string()),
+        "{api:#}"
+    );
     let zk = one(&r, "workload-not-ready", "statefulset/bk-zookeeper");
     assert_eq!(zk["severity"], "warning");
     assert!(text(zk, "evidence").contains("serviceName bk-zookeeper-headless"));

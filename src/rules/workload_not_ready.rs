@@ -248,10 +248,24 @@ fn judge(
         f.remediation
             .push(format!("kubectl describe pod -n {ns} {}", pod::name(p)));
     }
-    if w.stuck.iter().any(|(t, _, _)| t == "ReplicaFailure") {
-        f.remediation.push(format!(
-            "kubectl get events -n {ns} --field-selector involvedObject.kind=ReplicaSet"
-        ));
+    for (type_, _, message) in &w.stuck {
+        if type_ != "ReplicaFailure" {
+            continue;
+        }
+        match missing_service_account(message) {
+            Some(sa) => {
+                f.remediation
+                    .push(format!("kubectl get serviceaccount -n {ns} {sa}"));
+                f.remediation.push(ctx.text(
+                    ID,
+                    "fix_service_account",
+                    &[("sa", sa), ("namespace", ns)],
+                ));
+            }
+            None => f.remediation.push(format!(
+                "kubectl get events -n {ns} --field-selector involvedObject.kind=ReplicaSet"
+            )),
+        }
     }
     for (_, fixes) in &extra {
         f.remediation.extend(fixes.iter().cloned());
@@ -264,6 +278,16 @@ fn judge(
         f.covers.push((ns.to_string(), pod::name(p).to_string()));
     }
     Some(f)
+}
+
+/// `... serviceaccount "bk-notice" not found` → `bk-notice`: the ReplicaSet controller's words when
+/// the pod's service account does not exist.
+fn missing_service_account(message: &str) -> Option<&str> {
+    let rest = &message[message.find("serviceaccount \"")? + "serviceaccount \"".len()..];
+    let name = &rest[..rest.find('"')?];
+    rest[name.len()..]
+        .starts_with("\" not found")
+        .then_some(name)
 }
 
 /// `a=b,c=d` of a selector's matchLabels, for `kubectl get pods -l`.
@@ -361,4 +385,16 @@ fn stateful_set_gaps(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_account_a_create_lacks() {
+        let m = r#"pods "bk-notice-api-5b6c7d8e9f-" is forbidden: error looking up service account blueking/bk-notice: serviceaccount "bk-notice" not found"#;
+        assert_eq!(missing_service_account(m), Some("bk-notice"));
+        assert_eq!(missing_service_account("exceeded quota: q"), None);
+    }
 }
