@@ -85,6 +85,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             f.remediation
                 .push(format!("ssh {ip} \"grep ' ro,' /proc/mounts\""));
         }
+        if types.contains(&"ReadonlyFilesystem") {
+            f.remediation
+                .push(ctx.text(ID, "fix_readonly", &[("node", name)]));
+        }
         if types.iter().any(|t| t.contains("Restart")) {
             f.remediation.push(format!(
                 "ssh {ip} journalctl -u kubelet -u containerd -u docker --since -1h --no-pager | tail -n 50"
