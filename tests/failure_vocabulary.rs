@@ -191,6 +191,13 @@ fn workload_not_ready_only_where_no_pod_finding_explains_it() {
         commands(api).contains(&"kubectl get serviceaccount -n blueking bk-notice".to_string()),
         "{api:#}"
     );
+    // The release whose upgrade waited for it names it.
+    let release = one(&r, "helm-release-failed", "release/bk-notice");
+    assert!(
+        text(release, "evidence")
+            .contains("blocked by workload-not-ready on deployment/bk-notice-api"),
+        "{release:#}"
+    );
     let zk = one(&r, "workload-not-ready", "statefulset/bk-zookeeper");
     assert_eq!(zk["severity"], "warning");
     assert!(text(zk, "evidence").contains("serviceName bk-zookeeper-headless"));
