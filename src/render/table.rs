@@ -518,6 +518,33 @@ mod tests {
     }
 
     #[test]
+    fn an_object_too_long_beside_its_rule_goes_under_it_whole() {
+        let mut a = finding(&[]);
+        a.rule = "storage-class-default-ambiguous".into();
+        a.object = "pod/bk-monitor-operator-prometheus-node-exporter-7d9f8c6b5-x2k4q".into();
+        a.namespace = Some("bkmonitor-operator".into());
+        let mut b = finding(&[]);
+        b.namespace = Some("blueking".into());
+        let catalog = Catalog::builtin();
+        let look = Look {
+            lang: Lang::En,
+            color: false,
+            width: 80,
+        };
+        let mut out = Vec::new();
+        overview(&mut out, &[a, b], &catalog, look).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines.iter().all(|l| l.width() <= 80), "{text}");
+        assert_eq!(
+            lines[1].trim(),
+            "pod/bk-monitor-operator-prometheus-node-exporter-7d9f8c6b5-x2k4q"
+        );
+        assert_eq!(lines[3].trim(), "release/bk-paas");
+    }
+
+    #[test]
     fn commands_stay_whole_and_advice_stays_a_comment() {
         let long = format!("kubectl patch configmap -n x y -p '{}'", "a".repeat(60));
         let later =
