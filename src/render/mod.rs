@@ -4,6 +4,7 @@
 pub mod explain;
 pub mod grid;
 pub mod json;
+mod labels;
 pub mod markdown;
 pub mod rules;
 pub mod table;

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::grid::Grid;
+use super::labels::{label_sets, widest};
 use super::wrap::wrap;
 use super::{Look, ReleaseReport, Report};
 use crate::catalog::{Catalog, fill};
@@ -95,70 +96,12 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(fill))
 }
 
-fn object_label(f: &Finding) -> String {
+pub(super) fn object_label(f: &Finding) -> String {
     match &f.namespace {
         // `namespace/blueking -n blueking` says it twice.
         Some(ns) if f.object != format!("namespace/{ns}") => format!("{} -n {ns}", f.object),
         _ => f.object.clone(),
     }
-}
-
-/// kubectl's short names for the kinds findings name: the overview's first saving when objects are
-/// long, as an operator types them anyway.
-fn short_kind(object: &str) -> String {
-    let Some((kind, name)) = object.split_once('/') else {
-        return object.to_string();
-    };
-    let short = match kind {
-        "persistentvolumeclaim" => "pvc",
-        "persistentvolume" => "pv",
-        "storageclass" => "sc",
-        "deployment" => "deploy",
-        "statefulset" => "sts",
-        "daemonset" => "ds",
-        "replicaset" => "rs",
-        "namespace" => "ns",
-        "service" => "svc",
-        "ingress" => "ing",
-        "configmap" => "cm",
-        "node" => "no",
-        _ => kind,
-    };
-    format!("{short}/{name}")
-}
-
-/// The ways to write the overview's objects, longest first: with their namespace, without it when
-/// every finding is in the same one (the headings below still say it), with kubectl's short kinds.
-/// Names are never cut.
-fn label_sets(findings: &[Finding]) -> Vec<Vec<String>> {
-    let full: Vec<String> = findings.iter().map(object_label).collect();
-    let mut namespaces: Vec<&str> = findings
-        .iter()
-        .filter_map(|f| f.namespace.as_deref())
-        .collect();
-    namespaces.sort();
-    namespaces.dedup();
-    let mut sets = vec![full];
-    if namespaces.len() == 1 {
-        sets.push(findings.iter().map(|f| f.object.clone()).collect());
-        sets.push(findings.iter().map(|f| short_kind(&f.object)).collect());
-    } else {
-        sets.push(
-            findings
-                .iter()
-                .map(|f| match &f.namespace {
-                    Some(ns) => format!("{} -n {ns}", short_kind(&f.object)),
-                    None => short_kind(&f.object),
-                })
-                .collect(),
-        );
-        sets.push(findings.iter().map(|f| short_kind(&f.object)).collect());
-    }
-    sets
-}
-
-fn widest(labels: &[String]) -> usize {
-    labels.iter().map(|l| l.width()).max().unwrap_or(0)
 }
 
 /// One line per finding: severity, rule, object, title. The object's name is always whole: the
