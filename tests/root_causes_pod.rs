@@ -286,7 +286,7 @@ fn pod_unschedulable_compares_the_nodes_with_blueking_sizing() {
         "pod/bk-log-search-api-5f6d7c8b9-z8x7c",
     );
     assert!(
-        has(&lines(big, "evidence"), "the pod requests cpu 12000m"),
+        has(&lines(big, "evidence"), "the pod requests cpu 12 (12000m)"),
         "{big:#}"
     );
     assert!(
@@ -348,7 +348,7 @@ fn pod_unschedulable_reads_the_schedulers_reasons_back_into_the_cluster() {
         ),
         "{ev:?}"
     );
-    assert!(has(&ev, "the pod requests memory 6.0Gi"), "{ev:?}");
+    assert!(has(&ev, "the pod requests memory 6Gi"), "{ev:?}");
     assert!(
         has(
             &ev,

@@ -8,6 +8,7 @@ mod html_explain;
 mod html_release;
 mod html_style;
 pub mod json;
+mod labels;
 pub mod markdown;
 pub mod rules;
 pub mod table;

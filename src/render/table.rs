@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::grid::Grid;
+use super::labels::{label_sets, widest};
 use super::wrap::wrap;
 use super::{Look, ReleaseReport, Report};
 use crate::catalog::{Catalog, fill};
@@ -18,7 +19,7 @@ use crate::i18n::Lang;
 
 /// Evidence lines shown before "… and N more": enough to see the pattern, few enough to reach the fix.
 const MAX_EVIDENCE: usize = 12;
-/// Columns of the title the overview keeps when objects are long.
+/// Columns of the title the overview keeps before it writes objects shorter (never cut).
 const TITLE_ROOM: usize = 20;
 /// Where a finding's evidence and fix start: under the heading, not flush with it.
 const INDENT: &str = "  ";
@@ -95,7 +96,7 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(fill))
 }
 
-fn object_label(f: &Finding) -> String {
+pub(super) fn object_label(f: &Finding) -> String {
     match &f.namespace {
         // `namespace/blueking -n blueking` says it twice.
         Some(ns) if f.object != format!("namespace/{ns}") => format!("{} -n {ns}", f.object),
@@ -103,21 +104,9 @@ fn object_label(f: &Finding) -> String {
     }
 }
 
-/// The object in `width` columns: its name is cut before its namespace is.
-fn short_object(f: &Finding, width: usize) -> String {
-    let label = object_label(f);
-    if label.width() <= width {
-        return label;
-    }
-    let ns = &label[f.object.len()..];
-    if ns.width() + 8 <= width {
-        format!("{}{ns}", cut(&f.object, width - ns.width()))
-    } else {
-        cut(&label, width)
-    }
-}
-
-/// One line per finding: severity, rule, object, title, each line cut to the width.
+/// One line per finding: severity, rule, object, title. The object's name is always whole: the
+/// title gives way first, then the namespace (when there is one) and the kind's long name; when even
+/// that does not fit beside the rule, each finding takes two lines, the object under its rule.
 fn overview(
     out: &mut dyn Write,
     findings: &[Finding],
@@ -128,31 +117,51 @@ fn overview(
         .iter()
         .map(|f| severity(catalog, look.lang, f.severity))
         .collect();
-    let labels: Vec<String> = findings.iter().map(object_label).collect();
     let sev_w = sevs.iter().map(|s| s.width()).max().unwrap_or(0);
     let rule_w = findings.iter().map(|f| f.rule.width()).max().unwrap_or(0);
     let rest_w = look.width.saturating_sub(sev_w + 2);
-    // The title keeps some room: a longer object is cut rather than pushing every title off the line.
-    let obj_w = labels
+    let sets = label_sets(findings);
+    let beside = |labels: &Vec<String>, title: usize| widest(labels) + rule_w + 2 + title <= rest_w;
+    let one_line = sets
         .iter()
-        .map(|o| o.width())
-        .max()
-        .unwrap_or(0)
-        .min(rest_w.saturating_sub(rule_w + 4 + TITLE_ROOM).max(12));
-    let objects: Vec<String> = findings.iter().map(|f| short_object(f, obj_w)).collect();
-    for ((f, sev), object) in findings.iter().zip(&sevs).zip(&objects) {
-        let rest = format!(
-            "{}  {}  {}",
-            pad(&f.rule, rule_w),
-            pad(object, obj_w),
-            f.title
-        );
-        writeln!(
-            out,
-            "{}  {}",
-            paint(&pad(sev, sev_w), Style::Sev(f.severity), look.color),
-            cut(&rest, rest_w).trim_end()
-        )?;
+        .find(|l| beside(l, 2 + TITLE_ROOM))
+        .or_else(|| sets.iter().find(|l| beside(l, 0)));
+    let sev = |f: &Finding, s: &str| paint(&pad(s, sev_w), Style::Sev(f.severity), look.color);
+    if let Some(labels) = one_line {
+        let obj_w = widest(labels);
+        for ((f, s), object) in findings.iter().zip(&sevs).zip(labels) {
+            let room = rest_w.saturating_sub(rule_w + 2 + obj_w + 2);
+            // A title cut to a few columns says nothing: then it is left to the heading below.
+            let title = if room >= 8 {
+                cut(&f.title, room)
+            } else {
+                String::new()
+            };
+            let rest = format!(
+                "{}  {}  {}",
+                pad(&f.rule, rule_w),
+                pad(object, obj_w),
+                title
+            );
+            writeln!(out, "{}  {}", sev(f, s), rest.trim_end())?;
+        }
+        return Ok(());
+    }
+    // Two lines each: the rule and title, then the object, indented under the rule as far as it
+    // fits.
+    let labels = sets
+        .iter()
+        .find(|l| widest(l) <= rest_w)
+        .unwrap_or(&sets[sets.len() - 1]);
+    let indent = if widest(labels) <= rest_w {
+        sev_w + 2
+    } else {
+        0
+    };
+    for ((f, s), object) in findings.iter().zip(&sevs).zip(labels) {
+        let rest = format!("{}  {}", pad(&f.rule, rule_w), f.title);
+        writeln!(out, "{}  {}", sev(f, s), cut(&rest, rest_w).trim_end())?;
+        writeln!(out, "{}{object}", " ".repeat(indent))?;
     }
     Ok(())
 }
@@ -449,6 +458,33 @@ mod tests {
             covers: Vec::new(),
             brief: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_object_too_long_beside_its_rule_goes_under_it_whole() {
+        let mut a = finding(&[]);
+        a.rule = "storage-class-default-ambiguous".into();
+        a.object = "pod/bk-monitor-operator-prometheus-node-exporter-7d9f8c6b5-x2k4q".into();
+        a.namespace = Some("bkmonitor-operator".into());
+        let mut b = finding(&[]);
+        b.namespace = Some("blueking".into());
+        let catalog = Catalog::builtin();
+        let look = Look {
+            lang: Lang::En,
+            color: false,
+            width: 80,
+        };
+        let mut out = Vec::new();
+        overview(&mut out, &[a, b], &catalog, look).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines.iter().all(|l| l.width() <= 80), "{text}");
+        assert_eq!(
+            lines[1].trim(),
+            "pod/bk-monitor-operator-prometheus-node-exporter-7d9f8c6b5-x2k4q"
+        );
+        assert_eq!(lines[3].trim(), "release/bk-paas");
     }
 
     #[test]

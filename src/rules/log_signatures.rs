@@ -71,11 +71,56 @@ fn finding(ctx: &Ctx, entry: &RuleEntry, ns: &str, pod_name: &str, hits: &[LogHi
         };
         push_new(&mut f.evidence, evidence);
         for template in &entry.remediation {
-            push_new(&mut f.remediation, fill(template, &v));
+            push_new(
+                &mut f.remediation,
+                command_or_advice(ctx, fill(template, &v)),
+            );
         }
     }
     f.covers.push((ns.to_string(), pod_name.to_string()));
     f
+}
+
+/// A command the data could not fill in (a bare pod has no workload to restart) must not be run:
+/// it becomes advice that quotes it and names what is missing.
+fn command_or_advice(ctx: &Ctx, line: String) -> String {
+    if line.starts_with('#') {
+        return line;
+    }
+    let missing = unfilled(&line);
+    if missing.is_empty() {
+        return line;
+    }
+    fill(
+        ctx.catalog.ui("unfilled_command", ctx.lang),
+        &[("command", &line), ("missing", &missing.join(", "))],
+    )
+}
+
+/// The catalog placeholders left in a line: `{name}` or `{text.name}`. A jsonpath (`{.data}`) or a
+/// curl format (`%{http_code}`) is not one.
+pub fn unfilled(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    let mut prev = ' ';
+    while let Some(start) = rest.find('{') {
+        let before = rest[..start].chars().next_back().unwrap_or(prev);
+        let after = &rest[start + 1..];
+        if let Some(end) = after.find('}') {
+            let key = &after[..end];
+            let word = !key.is_empty()
+                && key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+            if word && before != '%' && before != '$' {
+                out.push(key);
+            }
+        }
+        prev = '{';
+        rest = after;
+    }
+    out
 }
 
 fn borrow(v: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -144,8 +189,28 @@ pub fn workload(p: &Pod) -> Option<String> {
         .find(|o| o.controller == Some(true))?;
     match owner.kind.as_str() {
         "ReplicaSet" => {
-            let hash = p.metadata.labels.as_ref()?.get("pod-template-hash")?;
-            let name = owner.name.strip_suffix(hash.as_str())?.strip_suffix('-')?;
+            // A ReplicaSet a Deployment made is `<deployment>-<pod-template-hash>`; the pod's label
+            // says which suffix is the hash, and without the label (a dump, a hand-copied pod) the
+            // last dash-part is, if it looks like one.
+            let hash = p
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("pod-template-hash"));
+            let name = match hash {
+                Some(hash) => owner.name.strip_suffix(hash.as_str())?.strip_suffix('-')?,
+                None => {
+                    let (name, hash) = owner.name.rsplit_once('-')?;
+                    let hashlike = (5..=10).contains(&hash.len())
+                        && hash
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                    if !hashlike {
+                        return None;
+                    }
+                    name
+                }
+            };
             Some(format!("deployment/{name}"))
         }
         "StatefulSet" | "DaemonSet" => {
@@ -159,6 +224,18 @@ pub fn workload(p: &Pod) -> Option<String> {
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
+
+    #[test]
+    fn placeholders_left_in_a_line() {
+        assert_eq!(
+            unfilled("kubectl rollout restart -n blueking {workload}"),
+            ["workload"]
+        );
+        assert!(unfilled("kubectl get cm -o jsonpath='{.data.Corefile}'").is_empty());
+        assert!(unfilled("curl -w '%{http_code}\\n' x").is_empty());
+        assert!(unfilled(r#"kubectl patch sc x -p '{"metadata":{}}'"#).is_empty());
+        assert_eq!(unfilled("{text.restart} {pod}"), ["text.restart", "pod"]);
+    }
 
     #[test]
     fn builtin_signatures_are_either_generic_with_templates_or_coded_without() {

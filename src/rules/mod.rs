@@ -73,6 +73,18 @@ pub mod bkrepo_auth_restart;
 pub mod bkrepo_storage_lost;
 pub mod paas_token_stale;
 pub mod uninstall_residue;
+// The Kubernetes failure vocabulary beyond helm releases: pods, workloads, nodes and volumes that
+// fail on their own, in a release or not.
+pub mod container_config_error;
+pub mod container_hook_failed;
+pub mod job_retrying;
+pub mod node_condition;
+pub mod pod_failed;
+pub mod pod_sandbox_failed;
+pub mod storage_class_default_ambiguous;
+pub mod volume_lost;
+pub mod workload_not_ready;
+pub mod workloads;
 
 use jiff::Timestamp;
 
@@ -260,11 +272,16 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     // BlueKing-specific fix, by saas-registry-unreachable above.
     let pulls = image_pull_failed::check(ctx);
     out.extend(not_covered(pulls, &out));
-    out.extend(pod_unschedulable::check(ctx));
+    // A pod whose claim lost its volume cannot be scheduled: volume-lost says why.
+    let lost = volume_lost::check(ctx);
+    out.extend(not_covered(pod_unschedulable::check(ctx), &lost));
     out.extend(container_oom_killed::check(ctx));
     out.extend(probe_failing::check(ctx));
     out.extend(init_container_failing::check(ctx));
     out.extend(volume_mount_failed::check(ctx));
+    out.extend(container_config_error::check(ctx));
+    out.extend(pod_sandbox_failed::check(ctx));
+    out.extend(container_hook_failed::check(ctx));
 
     // redis-cluster-stale-data reads the findings before it to say "fix DNS first".
     out.extend(dns_unresolvable::check(ctx));
@@ -282,6 +299,13 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(pvc_unbound::check(ctx));
     out.extend(node_not_ready::check(ctx));
     out.extend(workload_create_failed::check(ctx));
+    out.extend(job_retrying::check(ctx));
+    out.extend(lost);
+    out.extend(storage_class_default_ambiguous::check(ctx));
+    out.extend(node_condition::check(ctx));
+    // Evicted pods of a node under pressure are node-not-ready's.
+    let failed = pod_failed::check(ctx, &out);
+    out.extend(failed);
 
     // Then: only the crash loops that no finding above accounts for, and the not-ready pods of
     // failed or pending releases that nothing accounts for at all.
@@ -289,6 +313,9 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     out.extend(crash_loops);
     let not_ready = pod_not_ready::check(ctx, &out);
     out.extend(not_ready);
+    // A workload short of pods that nothing above explains.
+    let workloads = workload_not_ready::check(ctx, &out);
+    out.extend(workloads);
 
     // Last: each finding about a release names the findings that block its objects, in the
     // report's order, so that the evidence does not depend on the order objects were read in.

@@ -13,7 +13,7 @@ pub const ID: &str = "node-not-ready";
 
 /// A node flaps NotReady for a few seconds on a kubelet restart; a minute is trouble.
 pub const GRACE_SECS: i64 = 60;
-const PRESSURES: &[&str] = &[
+pub const PRESSURES: &[&str] = &[
     "DiskPressure",
     "MemoryPressure",
     "PIDPressure",

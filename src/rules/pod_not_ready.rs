@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{Ctx, events};
+use super::{Ctx, events, workloads};
 use crate::findings::Finding;
 use crate::helm::Status;
 use crate::snapshot::pod;
@@ -15,6 +15,8 @@ use crate::snapshot::pod;
 pub const ID: &str = "pod-not-ready";
 
 const EVENTS: usize = 3;
+/// How long a pod of no release may take to become ready: a Deployment's default progress deadline.
+const NO_RELEASE_AFTER_SECS: i64 = 600;
 
 pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let covered: HashSet<(&str, &str)> = earlier
@@ -36,6 +38,40 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             }
             out.push(finding(ctx, p, &rel.name));
         }
+    }
+    // A pod in no helm release (a SaaS app's in bkapp-*, one made by hand) has no release to wait
+    // for it: it is reported once it has been not ready for longer than a controller takes, when
+    // no workload in the snapshot can say it instead (workload-not-ready).
+    for p in &ctx.snap.pods {
+        let key = (pod::namespace(p), pod::name(p));
+        if pod::release(p).is_some()
+            || pod::is_ready(p)
+            || pod::phase(p) == "Failed"
+            || covered.contains(&key)
+            || !seen.insert(key)
+            || workloads::owner(ctx.snap, p)
+                .is_some_and(|(k, n)| workloads::counts(ctx.snap, key.0, k, n).is_some())
+        {
+            continue;
+        }
+        let Some(created) = p.metadata.creation_timestamp.as_ref() else {
+            continue;
+        };
+        if ctx.now.as_second() - created.0.as_second() < NO_RELEASE_AFTER_SECS {
+            continue;
+        }
+        let mut f = finding(ctx, p, "-");
+        f.title = ctx.text(
+            ID,
+            "title_no_release",
+            &[("pod", key.1), ("age", &ctx.age(created.0))],
+        );
+        f.evidence[0] = ctx.text(
+            ID,
+            "no_release",
+            &[("phase", pod::phase(p)), ("age", &ctx.age(created.0))],
+        );
+        out.push(f);
     }
     out
 }

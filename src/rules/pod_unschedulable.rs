@@ -54,11 +54,35 @@ fn seen(ctx: &Ctx, recent: &Recent, p: &Pod) -> Option<Seen> {
     (ctx.now.duration_since(created) > NO_SCHEDULER_AFTER).then_some(Seen::NoScheduler)
 }
 
+/// The scheduler waits for claims that a provisioner is still making: the pod waits for its
+/// controllers, as it should.
+fn waits_for_provisioning(ctx: &Ctx, p: &Pod, seen: &Seen) -> bool {
+    let Seen::Message(m) = seen else {
+        return false;
+    };
+    let causes = m.split(". preemption:").next().unwrap_or(m);
+    let claims: Vec<&str> = p
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.persistent_volume_claim.as_ref())
+        .map(|c| c.claim_name.as_str())
+        .collect();
+    causes.contains("unbound immediate PersistentVolumeClaims")
+        && !causes.contains("Insufficient")
+        && !claims.is_empty()
+        && claims
+            .iter()
+            .all(|c| super::pvc_unbound::still_provisioning(ctx, pod::namespace(p), c))
+}
+
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let recent = Recent::new(ctx.snap, ctx.now, events::RECENT);
     let mut out = Vec::new();
     for p in &ctx.snap.pods {
-        if let Some(s) = seen(ctx, &recent, p) {
+        if let Some(s) = seen(ctx, &recent, p)
+            && !waits_for_provisioning(ctx, p, &s)
+        {
             out.push(finding(ctx, p, s));
         }
     }
@@ -215,6 +239,30 @@ pub fn pod_request(p: &Pod, resource: &str) -> f64 {
     main.max(init)
 }
 
+/// The pod's request as its spec writes it (`24Gi`, `500m`), when one container's request is the
+/// pod's: the operator finds that text in the values file. A sum over containers has no written
+/// form and is shown computed.
+fn as_written(p: &Pod, resource: &str) -> Option<String> {
+    let spec = p.spec.as_ref()?;
+    let written = |c: &k8s_openapi::api::core::v1::Container| {
+        let q = c.resources.as_ref()?.requests.as_ref()?.get(resource)?;
+        Some((q.0.clone(), quantity(&q.0)?))
+    };
+    let main: Vec<(String, f64)> = spec.containers.iter().filter_map(written).collect();
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter_map(written)
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let total: f64 = main.iter().map(|(_, v)| v).sum();
+    match (main.as_slice(), init) {
+        (_, Some((text, v))) if v > total => Some(text),
+        ([(text, _)], _) => Some(text.clone()),
+        _ => None,
+    }
+}
+
 fn allocatable(n: &Node, resource: &str) -> Option<f64> {
     quantity(&n.status.as_ref()?.allocatable.as_ref()?.get(resource)?.0)
 }
@@ -240,12 +288,19 @@ fn insufficient(ctx: &Ctx, f: &mut Finding, p: &Pod, causes: &str, release: &str
         sizing(ctx, f);
     }
     for resource in resources {
-        let want = pod_request(p, resource);
-        f.evidence.push(ctx.text(
-            ID,
-            "asks",
-            &[("resource", resource), ("request", &show(resource, want))],
-        ));
+        let computed = show(resource, pod_request(p, resource));
+        // As written, with the nodes' unit beside it when the spec wrote another (`12 (12000m)`).
+        let unit = |q: &str| {
+            q.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .to_string()
+        };
+        let want = match as_written(p, resource) {
+            Some(w) if unit(&w) == unit(&computed) => w,
+            Some(w) => format!("{w} ({computed})"),
+            None => computed,
+        };
+        f.evidence
+            .push(ctx.text(ID, "asks", &[("resource", resource), ("request", &want)]));
         for n in &ctx.snap.nodes {
             let Some(name) = n.metadata.name.as_deref() else {
                 continue;

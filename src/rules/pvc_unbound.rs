@@ -17,6 +17,10 @@ pub const ID: &str = "pvc-unbound";
 /// A claim younger than this may still be provisioning.
 pub const YOUNG_SECS: i64 = 120;
 
+/// How long a provisioner that says it is working (`Provisioning`, `ExternalProvisioning`) may take
+/// before its claim is reported: a cloud disk takes a minute or two, a slow one a few more.
+pub const PROVISIONING_SECS: i64 = 600;
+
 /// The class BlueKing's `00-localpv.yaml.gotmpl` creates; preferred when one must become default.
 pub const BLUEKING_CLASS: &str = "local-storage";
 const LOCALPV_SYNC: &str = "helmfile -f 00-localpv.yaml.gotmpl sync";
@@ -102,6 +106,11 @@ fn finding(
     // that fits (or a provisioner that has not failed), the scheduler's reasons are the pod's,
     // not the claim's.
     let can_bind = !fits.is_empty() || (is_dynamic(sc) && !provisioning_failed);
+    // A claim younger than its controller's normal time, with a class that exists and nothing
+    // failed, is being made: not a finding, not even a warning.
+    if sc.is_some() && can_bind && !provisioning_failed && in_progress(ctx, claim, &recent) {
+        return None;
+    }
     if wait_for_consumer && (consumers.is_empty() || can_bind) {
         return None;
     }
@@ -249,6 +258,50 @@ fn finding(
         f.covers.push((ns.to_string(), p.to_string()));
     }
     Some(f)
+}
+
+/// Young, or younger than [`PROVISIONING_SECS`] with the provisioner saying it is at work.
+fn in_progress(
+    ctx: &Ctx,
+    claim: &PersistentVolumeClaim,
+    recent: &[&k8s_openapi::api::core::v1::Event],
+) -> bool {
+    let Some(created) = claim.metadata.creation_timestamp.as_ref() else {
+        return false;
+    };
+    let age = ctx.now.as_second() - created.0.as_second();
+    let working = recent.iter().any(|e| {
+        matches!(
+            e.reason.as_deref(),
+            Some("Provisioning" | "ExternalProvisioning" | "WaitForPodScheduled")
+        )
+    });
+    age < YOUNG_SECS || (working && age < PROVISIONING_SECS)
+}
+
+/// Whether a Pending claim is still being provisioned as it should: a pod waiting for it waits for
+/// its controller, not for a fix.
+pub fn still_provisioning(ctx: &Ctx, ns: &str, name: &str) -> bool {
+    let Some(claim) = ctx.snap.pvcs.iter().find(|c| {
+        meta::namespace(&c.metadata) == ns && meta::name(&c.metadata) == name && is_pending(c)
+    }) else {
+        return false;
+    };
+    let class = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.storage_class_name.as_deref());
+    let sc = class.and_then(|c| {
+        ctx.snap
+            .storage_classes
+            .iter()
+            .find(|s| meta::name(&s.metadata) == c)
+    });
+    let recent = events::recent(ctx, "PersistentVolumeClaim", Some(ns), name);
+    let failed = recent
+        .iter()
+        .any(|e| e.reason.as_deref() == Some("ProvisioningFailed"));
+    sc.is_some_and(|s| s.provisioner != STATIC) && !failed && in_progress(ctx, claim, &recent)
 }
 
 /// Was the list read? What a collection could not read is in the snapshot's `skipped`, named as
