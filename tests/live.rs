@@ -237,7 +237,13 @@ fn snapshot_round_trips_and_is_safe_to_send() {
     for dir in fixtures() {
         let fixture = name(&dir);
         let now = offline_time(&dir);
-        let live = serve(FakeApi::new().load_dir(&dir));
+        // The server's clock stands still at the snapshot's time: a running one moves between the
+        // check and the snapshot, and a skew measured a second apart rounds differently.
+        let live = serve(
+            FakeApi::new()
+                .load_dir(&dir)
+                .server_time(now.parse().unwrap()),
+        );
         let online = live.run(&["check", "-o", "json", "--now", &now]);
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("snap");
