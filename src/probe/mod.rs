@@ -389,8 +389,11 @@ async fn finished(api: &Api, ns: &str, pod_name: &str, date: Option<Timestamp>) 
         .log(ns, pod_name, pod::CONTAINER, false, 200, 64 * 1024)
         .await
     {
-        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-        Ok(None) => String::new(),
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        // A probe that printed nothing, or whose pod is already gone: its report says so.
+        Err(Failure::Api {
+            code: 400 | 404, ..
+        }) => String::new(),
         Err(f) => {
             return Outcome::Failed {
                 reason: "LogUnreadable".into(),

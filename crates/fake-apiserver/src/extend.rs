@@ -142,6 +142,30 @@ impl Objects<'_> {
 }
 
 impl FakeApi {
+    /// The log reads of one container (its previous instance's when `previous`) answered with
+    /// `respond` instead: a pod deleted since it was listed, a previous log rotated away. A read
+    /// that names no container matches too.
+    pub fn log_answer(
+        self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+        respond: Respond,
+    ) -> Self {
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
+        let container = container.to_string();
+        self.fault(Fault::new(
+            move |r| {
+                r.path == path
+                    && r.param("container")
+                        .is_none_or(|c| c.is_empty() || c == container)
+                    && matches!(r.param("previous"), Some("true" | "1")) == previous
+            },
+            respond,
+        ))
+    }
+
     /// The kubelet of the node running `pod` cannot be reached: its log requests get the 500 a
     /// real API server gives then (recorded/error-pod-log-kubelet-unreachable.txt), naming the
     /// node's InternalIP (127.0.0.9 if unknown) and the kubelet URL the API server built.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{FakeApi, Objects, RecordedRequest, kubeconfig, server, tls};
+use crate::{FakeApi, Objects, RecordedRequest, Respond, kubeconfig, server, tls};
 
 impl FakeApi {
     /// Starts serving on 127.0.0.1 on its own thread and tokio runtime, so synchronous tests can
@@ -35,6 +35,14 @@ impl FakeApi {
         // reach, so that live and offline see the same cluster.
         for (namespace, pod, error) in std::mem::take(&mut self.store.unreachable_kubelets) {
             self = self.kubelet_unreachable_with(&namespace, &pod, &error);
+        }
+        for a in std::mem::take(&mut self.store.recorded_log_answers) {
+            let status = Respond::Status {
+                code: a.code,
+                reason: a.reason,
+                message: a.message,
+            };
+            self = self.log_answer(&a.namespace, &a.pod, &a.container, a.previous, status);
         }
         self.store.changes = Some(tokio::sync::broadcast::channel(1024).0);
         let pki = tls::generate(&self.config.user, self.tls).expect("fake-apiserver: certificates");

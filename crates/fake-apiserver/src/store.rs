@@ -35,10 +35,25 @@ pub struct Store {
     /// Pods whose kubelet a snapshot recorded as out of reach (its `SnapshotInfo`'s
     /// `logFailures`): (namespace, pod, the dial error after `dial tcp IP:PORT: `).
     pub unreachable_kubelets: Vec<(String, String, String)>,
+    /// Other log reads a snapshot recorded as answered with an error (a pod gone, a container's
+    /// previous log rotated away, `pods/log` forbidden): served with that answer again.
+    pub recorded_log_answers: Vec<RecordedLogAnswer>,
     /// Files of a loaded directory that could not be read, with why.
     pub load_warnings: Vec<String>,
     /// Where changes go once the server runs, for watches. Loading sends nothing.
     pub changes: Option<tokio::sync::broadcast::Sender<Change>>,
+}
+
+/// A log read and the error a snapshot recorded for it.
+#[derive(Clone, Debug)]
+pub struct RecordedLogAnswer {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub previous: bool,
+    pub code: u16,
+    pub reason: String,
+    pub message: String,
 }
 
 /// One watch event: an object added, modified or deleted while the server runs.
@@ -154,6 +169,18 @@ impl Store {
                     if !self.unreachable_kubelets.contains(&entry) {
                         self.unreachable_kubelets.push(entry);
                     }
+                } else if let (Some(container), Some(code)) =
+                    (f["container"].as_str(), f["code"].as_u64())
+                {
+                    self.recorded_log_answers.push(RecordedLogAnswer {
+                        namespace: ns.to_string(),
+                        pod: pod.to_string(),
+                        container: container.to_string(),
+                        previous: f["previous"] == true,
+                        code: code as u16,
+                        reason: f["reason"].as_str().unwrap_or("").to_string(),
+                        message: message.to_string(),
+                    });
                 }
             }
             return;

@@ -59,20 +59,7 @@ impl Failure {
                 code,
                 reason,
                 message,
-            } => {
-                let class = match (*code, reason.as_str()) {
-                    (403, _) => "forbidden".to_string(),
-                    (404, _) => "not found".to_string(),
-                    (401, _) => "unauthorized".to_string(),
-                    (_, "") => format!("HTTP {code}"),
-                    (_, r) => format!("{r} ({code})"),
-                };
-                if message.is_empty() {
-                    class
-                } else {
-                    format!("{class}: {message}")
-                }
-            }
+            } => crate::snapshot::api_answer(*code, reason, message),
             Failure::Timeout(d) => format!("timed out after {}", humantime(*d)),
             Failure::Transport(e) => e.clone(),
             Failure::TooLarge(mib) => format!("the answer is larger than {mib} MiB; not read"),
@@ -299,9 +286,9 @@ impl Api {
     }
 
     /// The bounded tail of one container's log: never more than `limit_bytes`, even from a server
-    /// that ignores `limitBytes`; a body that long was cut. `Ok(None)` when there is none to read:
-    /// the API answers 400 for a container that has no previous instance or has not started, and
-    /// 404 for a pod deleted since it was listed; neither is a failure to collect.
+    /// that ignores `limitBytes`; a body that long was cut. Every other answer is a [`Failure`]: a
+    /// 400 (no previous instance, not started, the node's log rotated away) or a 404 (the pod
+    /// deleted since it was listed) is a log the caller wanted and did not get, and says so.
     pub async fn log(
         &self,
         namespace: &str,
@@ -310,7 +297,7 @@ impl Api {
         previous: bool,
         tail_lines: i64,
         limit_bytes: i64,
-    ) -> Result<Option<bytes::Bytes>, Failure> {
+    ) -> Result<bytes::Bytes, Failure> {
         let lp = LogParams {
             container: Some(container.to_string()),
             previous,
@@ -321,16 +308,8 @@ impl Api {
         let req = Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
             .logs(pod, &lp)
             .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-        match self
-            .get_capped(req, Some(limit_bytes.max(0) as usize))
+        self.get_capped(req, Some(limit_bytes.max(0) as usize))
             .await
-        {
-            Ok(b) => Ok(Some(b)),
-            Err(Failure::Api {
-                code: 400 | 404, ..
-            }) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 }
 
