@@ -23,6 +23,7 @@
 
 mod extend;
 mod kubeconfig;
+mod managed;
 mod resources;
 mod running;
 mod selector;
@@ -268,6 +269,14 @@ impl FakeApi {
     /// cache, which ignores `limit` and returns the whole list in one answer.
     pub fn without_watch_cache(mut self) -> Self {
         self.config.watch_cache = false;
+        self
+    }
+
+    /// Serves objects as they were given, without the `managedFields` a real server writes on
+    /// every object (by default they are filled in at the start, as kube-apiserver would have
+    /// written them): to measure what they cost a client.
+    pub fn without_managed_fields(mut self) -> Self {
+        self.store.managed_fields = false;
         self
     }
 

@@ -38,6 +38,8 @@ pub struct Store {
     /// Other log reads a snapshot recorded as answered with an error (a pod gone, a container's
     /// previous log rotated away, `pods/log` forbidden): served with that answer again.
     pub recorded_log_answers: Vec<RecordedLogAnswer>,
+    /// Whether objects get the `managedFields` a real server writes (see [`crate::managed`]).
+    pub managed_fields: bool,
     /// Files of a loaded directory that could not be read, with why.
     pub load_warnings: Vec<String>,
     /// Where changes go once the server runs, for watches. Loading sends nothing.
@@ -78,7 +80,28 @@ impl Store {
         Store {
             types: resources::builtin(),
             resource_version: 1000,
+            managed_fields: true,
             ..Default::default()
+        }
+    }
+
+    /// Gives every stored object without `managedFields` those a real server would have written.
+    pub fn fill_managed_fields(&mut self) {
+        if !self.managed_fields {
+            return;
+        }
+        let types = self.types.clone();
+        for ((group, resource), bucket) in &mut self.objects {
+            let Some(t) = types
+                .iter()
+                .find(|t| t.group == *group && t.resource == *resource)
+            else {
+                continue;
+            };
+            let api_version = t.api_version();
+            for object in bucket.values_mut() {
+                crate::managed::fill_in(&t.kind, &api_version, object);
+            }
         }
     }
 
@@ -202,6 +225,11 @@ impl Store {
         // Stored as the API returns single objects: with kind and apiVersion.
         value["kind"] = Value::String(t.kind.clone());
         value["apiVersion"] = Value::String(t.api_version());
+        // As every object a real server stores: who wrote which fields. Objects loaded before the
+        // start get theirs at the start ([`Store::fill_managed_fields`]), unless asked not to.
+        if self.changes.is_some() && self.managed_fields {
+            crate::managed::fill_in(&t.kind, &t.api_version(), &mut value);
+        }
         // The store's revision stays ahead of every object's, as etcd's does; once the server
         // runs, every write is a new revision.
         let given = value["metadata"]["resourceVersion"]

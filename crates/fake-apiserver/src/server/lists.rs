@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
 
-use super::order::{ListBody, ListItem, MetadataOnly};
+use super::order::{ListBody, ListItem, MetadataOnly, Object};
 use super::routing::{Shape, Target, shape};
 use super::tables::table;
 use super::{RecordedRequest, Resp, State, bad_request, json_response, not_found, now, raw};
@@ -33,7 +33,11 @@ pub(super) fn get(
     };
     scan.read(obj);
     scan.charge(match shape(req.accept.as_deref()) {
-        Shape::Full => json_response(200, obj),
+        Shape::Full => raw(
+            200,
+            "application/json",
+            serde_json::to_string(&Object(obj)).unwrap_or_default(),
+        ),
         Shape::Metadata => raw(
             200,
             "application/json",
