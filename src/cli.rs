@@ -1,5 +1,7 @@
 //! Command-line flags, spelled as kubectl spells them where kubectl has the same idea.
 
+pub mod before_verb;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

@@ -11,7 +11,8 @@ fn main() -> ExitCode {
     if let Some(code) = complete_for_kubectl_or_helm() {
         return code;
     }
-    let matches = Host::from_env().command().get_matches();
+    let argv = kubectl_bkdoctor::cli::before_verb::reorder(std::env::args_os().collect());
+    let matches = Host::from_env().command().get_matches_from(argv);
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stdout = io::stdout();
     cli.stdout_is_terminal = stdout.is_terminal();

@@ -53,9 +53,10 @@ pub struct ContainerLogs {
     pub previous: Option<String>,
 }
 
-/// A container log the collector asked for and the API server could not give: the server's own
-/// words. A kubelet the API server cannot reach shows only here (`dial tcp IP:10250: ...`), so it
-/// is data for the rules, not only a "not examined" line.
+/// A container log the collector asked for and the API server did not give: its answer, in its own
+/// words (a pod deleted since the list, a container gone, a node's log rotated away, a kubelet out
+/// of reach). A kubelet the API server cannot reach shows only here (`dial tcp IP:10250: ...`), so
+/// it is data for the rules, not only a "not examined" line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogFailure {
@@ -70,7 +71,38 @@ pub struct LogFailure {
     /// The HTTP status, if the server answered at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
+    /// The `reason` of the server's `Status` (`NotFound`, `BadRequest`), when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub message: String,
+}
+
+impl LogFailure {
+    /// What the server answered, as every other failed read is said: "not found: pods \"x\" not
+    /// found".
+    pub fn answer(&self) -> String {
+        match self.code {
+            Some(code) => api_answer(code, self.reason.as_deref().unwrap_or(""), &self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// An API server's error answer in words: the class an operator acts on ("forbidden", "not
+/// found", "BadRequest (400)"), then the server's own message.
+pub fn api_answer(code: u16, reason: &str, message: &str) -> String {
+    let class = match (code, reason) {
+        (403, _) => "forbidden".to_string(),
+        (404, _) => "not found".to_string(),
+        (401, _) => "unauthorized".to_string(),
+        (_, "") => format!("HTTP {code}"),
+        (_, r) => format!("{r} ({code})"),
+    };
+    if message.is_empty() {
+        class
+    } else {
+        format!("{class}: {message}")
+    }
 }
 
 #[derive(Debug, Default)]

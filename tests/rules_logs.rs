@@ -697,9 +697,9 @@ fn crash_loop_without_a_previous_log_says_so() {
             "pod/bk-repo-bkrepo-gateway-7d9c8b6f5-h4x8q",
         );
         let none = if lang == "zh" {
-            "快照中没有该容器的日志"
+            "未读取到该容器的日志"
         } else {
-            "the snapshot has no log of this container"
+            "no log of this container was read"
         };
         assert!(has_line(f, "evidence", none), "{f:#}");
         assert!(has_line(

@@ -166,6 +166,7 @@ impl Ingest {
                         )),
                     }
                 }
+                crate::collect::live::logs::say_recorded_failures(snap);
             }
             _ => {
                 let api_version = api_version.to_string();

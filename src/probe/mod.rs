@@ -9,12 +9,13 @@
 //! timeout and Ctrl-C/SIGTERM; each pod has its own `activeDeadlineSeconds` in case the process is
 //! killed outright, and the next run deletes such leftovers by label once their deadline is past.
 
+mod cleanup;
 pub mod pod;
 pub mod report;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -25,6 +26,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use self::cleanup::{Created, delete_all, interrupted, remove_leftovers};
 use self::pod::{PodPlan, PodState};
 use self::report::{NodeProbe, Outcome};
 use crate::collect::live::CONCURRENCY;
@@ -44,9 +46,6 @@ const POLL: Duration = Duration::from_millis(500);
 /// with the poll interval and the Date header's whole seconds, the node's clock was read at most
 /// this long before the API server's time it is compared with.
 pub const CLOCK_MARGIN_SECS: i64 = 3;
-/// Deleting everything on the way out may not take longer than this; what is left, the next run
-/// cleans up.
-const CLEANUP_LIMIT: Duration = Duration::from_secs(30);
 /// kubeadm's `kube-dns` Service fronts CoreDNS too; some installers name it `coredns`.
 const DNS_SERVICES: &[&str] = &["kube-dns", "coredns"];
 
@@ -94,27 +93,6 @@ pub enum ProbeError {
     },
 }
 
-/// The names of every pod this run asked the API server to create, registered before the request
-/// goes out: a request cancelled by Ctrl-C may still have created its pod.
-#[derive(Clone, Default)]
-struct Created(Arc<Mutex<Vec<String>>>);
-
-impl Created {
-    fn add(&self, name: &str) {
-        self.0.lock().unwrap().push(name.to_string());
-    }
-
-    /// The API server refused to create it: there is nothing to delete, and a DELETE would only
-    /// be refused in turn.
-    fn forget(&self, name: &str) {
-        self.0.lock().unwrap().retain(|n| n != name);
-    }
-
-    fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
 /// Probes every Ready node and deletes every pod it made, whatever happens.
 pub async fn run(api: &Api, opts: &Options) -> Result<Probed, ProbeError> {
     let created = Created::default();
@@ -147,26 +125,6 @@ pub async fn run(api: &Api, opts: &Options) -> Result<Probed, ProbeError> {
             }
             other
         }
-    }
-}
-
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -431,8 +389,11 @@ async fn finished(api: &Api, ns: &str, pod_name: &str, date: Option<Timestamp>) 
         .log(ns, pod_name, pod::CONTAINER, false, 200, 64 * 1024)
         .await
     {
-        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-        Ok(None) => String::new(),
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        // A probe that printed nothing, or whose pod is already gone: its report says so.
+        Err(Failure::Api {
+            code: 400 | 404, ..
+        }) => String::new(),
         Err(f) => {
             return Outcome::Failed {
                 reason: "LogUnreadable".into(),
@@ -505,70 +466,6 @@ async fn list_pods(
         .map_err(|e| Failure::Transport(format!("the server's answer is not JSON: {e}")))?;
     let items = list["items"].as_array().cloned().unwrap_or_default();
     Ok((items, raw.date))
-}
-
-/// Pods of earlier runs that were killed before they could clean up. Best effort: a failure here
-/// must not stop this run's probes.
-async fn remove_leftovers(api: &Api, ns: &str) {
-    let Ok((pods, Some(now))) = list_pods(api, ns, pod::SELECTOR).await else {
-        return;
-    };
-    let old: Vec<String> = pods
-        .iter()
-        .filter(|p| pod::abandoned(p, now))
-        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
-        .collect();
-    if old.is_empty() {
-        return;
-    }
-    let left = delete_all(api, ns, &old).await;
-    let deleted: Vec<&String> = old.iter().filter(|n| !left.contains(n)).collect();
-    if !deleted.is_empty() {
-        eprintln!(
-            "note: deleted {} probe pod(s) left by an earlier run in namespace {ns}: {}",
-            deleted.len(),
-            deleted
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-}
-
-/// Deletes the named probe pods; returns those that could not be deleted. A pod that is already
-/// gone (404) counts as deleted.
-async fn delete_all(api: &Api, ns: &str, names: &[String]) -> Vec<String> {
-    let sem = Arc::new(Semaphore::new(CONCURRENCY));
-    let mut set = JoinSet::new();
-    for name in names {
-        let (api, sem, ns, name) = (api.clone(), sem.clone(), ns.to_string(), name.clone());
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let res = api
-                .probe_write(ProbeWrite::Delete {
-                    namespace: &ns,
-                    name: &name,
-                })
-                .await;
-            let ok =
-                matches!(res, Ok(ref raw) if (200..300).contains(&raw.status) || raw.status == 404);
-            (name, ok)
-        });
-    }
-    let mut left = Vec::new();
-    let all = async {
-        while let Some(done) = set.join_next().await {
-            if let Ok((name, false)) = done {
-                left.push(name);
-            }
-        }
-    };
-    if tokio::time::timeout(CLEANUP_LIMIT, all).await.is_err() {
-        return names.to_vec();
-    }
-    left.sort();
-    left
 }
 
 /// Short and unique enough that two runs, even at the same second, label different pods.

@@ -126,7 +126,21 @@ pub fn push_log_tail(
             Some(previous)
         }
         None => {
-            evidence.push(ctx.text(rule, "no_log", &[("container", container)]));
+            // A log the collection wanted and the server did not give: its answer, not silence.
+            let (ns, name) = (pod::namespace(p), pod::name(p));
+            let failed = ctx
+                .snap
+                .log_failures
+                .iter()
+                .filter(|f| f.namespace == ns && f.pod == name && f.container == container)
+                .max_by_key(|f| f.previous);
+            evidence.push(match failed {
+                Some(f) => fill(
+                    ctx.catalog.ui("log_unread", ctx.lang),
+                    &[("container", container), ("answer", &f.answer())],
+                ),
+                None => ctx.text(rule, "no_log", &[("container", container)]),
+            });
             None
         }
     }

@@ -18,23 +18,28 @@
 //! ```
 //!
 //! Extending it: a new kind of misbehaviour is a [`Respond`] variant matched by a [`Fault`];
-//! behaviour that depends on what was sent (issue 5's probe pods: create, phases, delete) is a
+//! behaviour that depends on what was sent (the node probes' pods: create, phases, delete) is a
 //! [`Handler`] over the served [`Objects`]. Without a handler every write is refused with 405.
 
+mod extend;
 mod kubeconfig;
+mod managed;
 mod resources;
+mod running;
 mod selector;
 mod server;
 mod store;
 mod tls;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use serde_json::Value;
 
+pub use extend::{Fault, Handler, Objects, Respond};
+pub use running::{CONTEXT, FakeApiServer};
 pub use server::{Auth, RecordedRequest};
 
 /// The user the recorded 403 names; RBAC denials are phrased for this user.
@@ -50,138 +55,6 @@ pub const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old t
 /// helm Secrets of ~210 KiB of JSON each (~630 MiB) took 3.06 s, since the server decodes every
 /// whole object it scans before it cuts it down to metadata or drops it for not matching.
 pub const MEASURED_ETCD_READ_RATE: u64 = 200 << 20;
-
-/// What a [`Fault`] makes the server do instead of (or before) answering normally.
-#[derive(Clone, Debug)]
-pub enum Respond {
-    /// A `Status` body with this code, reason and message, as the API server writes errors.
-    Status {
-        code: u16,
-        reason: String,
-        message: String,
-    },
-    /// Any body, e.g. a truncated JSON or a proxy's HTML error page.
-    Raw {
-        code: u16,
-        content_type: String,
-        body: String,
-    },
-    /// Wait, then answer normally: a slow server.
-    Delay(Duration),
-    /// Never answer: the client's request timeout must fire.
-    Hang,
-    /// Answer normally but drop the connection after this many bytes of the body, with the
-    /// Content-Length of the whole one.
-    CutAfter(usize),
-}
-
-/// A misbehaviour for the requests `matches` selects; `times` limits how often (None: always).
-#[derive(Clone)]
-pub struct Fault {
-    matches: Arc<dyn Fn(&RecordedRequest) -> bool + Send + Sync>,
-    respond: Respond,
-    times: Option<usize>,
-}
-
-impl Fault {
-    pub fn new(
-        matches: impl Fn(&RecordedRequest) -> bool + Send + Sync + 'static,
-        respond: Respond,
-    ) -> Self {
-        Fault {
-            matches: Arc::new(matches),
-            respond,
-            times: None,
-        }
-    }
-
-    /// Requests whose path is exactly `path`.
-    pub fn path(path: &str, respond: Respond) -> Self {
-        let path = path.to_string();
-        Fault::new(move |r| r.path == path, respond)
-    }
-
-    /// A list continued with a token the server no longer honours: the 410 Expired etcd gives
-    /// once the token's revision is compacted. The client must start the list again.
-    pub fn continue_expired() -> Self {
-        Fault::new(
-            |r| r.param("continue").is_some_and(|c| !c.is_empty()),
-            Respond::Status {
-                code: 410,
-                reason: "Expired".into(),
-                message: EXPIRED_CONTINUE.into(),
-            },
-        )
-    }
-
-    /// Only the first `n` matching requests.
-    pub fn times(mut self, n: usize) -> Self {
-        self.times = Some(n);
-        self
-    }
-}
-
-/// Answers a request itself, with a status code and a JSON body, or lets the server answer
-/// (`None`). Runs after authentication, before the server refuses writes: issue 5's probe pods
-/// (create, then phases advancing per poll, then delete) are a handler over [`Objects`].
-pub type Handler =
-    Arc<dyn Fn(&RecordedRequest, &mut Objects<'_>) -> Option<(u16, Value)> + Send + Sync>;
-
-/// The objects and logs a running server holds, for handlers and tests to change.
-pub struct Objects<'a> {
-    pub(crate) store: &'a mut store::Store,
-}
-
-impl Objects<'_> {
-    /// `group` is `""` for the core group; `namespace` is `None` for cluster-scoped objects.
-    pub fn get(
-        &self,
-        group: &str,
-        resource: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<&Value> {
-        self.store
-            .objects
-            .get(&(group.to_string(), resource.to_string()))?
-            .get(&store::key(namespace, name))
-    }
-
-    /// Adds or replaces an object (it must have kind and apiVersion). It gets a new
-    /// resourceVersion, as every write does, and watchers see it.
-    pub fn put(&mut self, mut object: Value) {
-        if let Some(m) = object["metadata"].as_object_mut() {
-            m.remove("resourceVersion");
-        }
-        self.store.add(object, None, true);
-    }
-
-    pub fn remove(
-        &mut self,
-        group: &str,
-        resource: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<Value> {
-        self.store
-            .remove(group, resource, &store::key(namespace, name))
-    }
-
-    pub fn set_log(
-        &mut self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        previous: bool,
-        text: impl AsRef<[u8]>,
-    ) {
-        self.store.set_log(
-            (namespace.into(), pod.into(), container.into()),
-            previous,
-            text.as_ref().to_vec(),
-        );
-    }
-}
 
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -399,6 +272,14 @@ impl FakeApi {
         self
     }
 
+    /// Serves objects as they were given, without the `managedFields` a real server writes on
+    /// every object (by default they are filled in at the start, as kube-apiserver would have
+    /// written them): to measure what they cost a client.
+    pub fn without_managed_fields(mut self) -> Self {
+        self.store.managed_fields = false;
+        self
+    }
+
     /// See [`Handler`]; handlers are asked in the order added.
     pub fn handler(
         mut self,
@@ -416,268 +297,5 @@ impl FakeApi {
             .faults
             .push((fault, Arc::new(AtomicUsize::new(0))));
         self
-    }
-
-    /// The kubelet of the node running `pod` cannot be reached: its log requests get the 500 a
-    /// real API server gives then (recorded/error-pod-log-kubelet-unreachable.txt), naming the
-    /// node's InternalIP (127.0.0.9 if unknown) and the kubelet URL the API server built.
-    pub fn kubelet_unreachable(self, namespace: &str, pod: &str) -> Self {
-        self.kubelet_unreachable_with(namespace, pod, "connect: connection refused")
-    }
-
-    /// As [`FakeApi::kubelet_unreachable`], with the dial error the API server met, e.g.
-    /// `connect: no route to host` (a firewall's reject) or `i/o timeout` (a drop).
-    pub fn kubelet_unreachable_with(self, namespace: &str, pod: &str, error: &str) -> Self {
-        let error = error.to_string();
-        let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
-        let (namespace, pod) = (namespace.to_string(), pod.to_string());
-        self.handler(move |r, objects| {
-            if r.path != path {
-                return None;
-            }
-            let object = objects.get("", "pods", Some(&namespace), &pod);
-            let container = match r.param("container").filter(|c| !c.is_empty()) {
-                Some(c) => c.to_string(),
-                None => {
-                    // Without a container the API server first needs the pod to name one.
-                    let containers = object?["spec"]["containers"].as_array()?;
-                    (containers.len() == 1)
-                        .then(|| containers[0]["name"].as_str())??
-                        .to_string()
-                }
-            };
-            let ip = object
-                .and_then(|p| p["spec"]["nodeName"].as_str())
-                .and_then(|n| objects.get("", "nodes", None, n))
-                .and_then(|n| {
-                    n["status"]["addresses"]
-                        .as_array()?
-                        .iter()
-                        .find(|a| a["type"] == "InternalIP")?["address"]
-                        .as_str()
-                })
-                .unwrap_or("127.0.0.9")
-                .to_string();
-            // The kubelet query as the API server encodes it: set options only, keys sorted.
-            let query: Vec<String> = ["follow", "limitBytes", "previous", "sinceSeconds", "tailLines", "timestamps"]
-                .iter()
-                .filter_map(|k| {
-                    let v = r.param(k).filter(|v| !v.is_empty() && *v != "false")?;
-                    Some(format!("{k}={v}"))
-                })
-                .collect();
-            let query = if query.is_empty() {
-                String::new()
-            } else {
-                format!("?{}", query.join("&"))
-            };
-            Some((
-                500,
-                serde_json::json!({
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Failure",
-                    "message": format!(
-                        "Get \"https://{ip}:10250/containerLogs/{namespace}/{pod}/{container}{query}\": dial tcp {ip}:10250: {error}"
-                    ),
-                    "code": 500,
-                }),
-            ))
-        })
-    }
-
-    /// Starts serving on 127.0.0.1 on its own thread and tokio runtime, so synchronous tests can
-    /// run a binary against it. Stops when the returned handle is dropped.
-    pub fn start(mut self) -> FakeApiServer {
-        if let Some(e) = self.load_error.take() {
-            panic!("fake-apiserver: cannot load {e}");
-        }
-        if self.config.server_time.is_none()
-            && let Some(t) = self
-                .store
-                .snapshot_server_time
-                .clone()
-                .or_else(|| self.store.lease_time())
-                .and_then(|t| t.parse().ok())
-        {
-            self.config.clock_from = Some((t, std::time::Instant::now()));
-        }
-        if self.config.implicit_namespaces {
-            self.store.add_implicit_namespaces();
-        }
-        // A snapshot that recorded a kubelet out of reach is served with that kubelet out of
-        // reach, so that live and offline see the same cluster.
-        for (namespace, pod, error) in std::mem::take(&mut self.store.unreachable_kubelets) {
-            self = self.kubelet_unreachable_with(&namespace, &pod, &error);
-        }
-        self.store.changes = Some(tokio::sync::broadcast::channel(1024).0);
-        let pki = tls::generate(&self.config.user, self.tls).expect("fake-apiserver: certificates");
-        let state = Arc::new(server::State::new(
-            self.store,
-            self.config.clone(),
-            pki.client_verifier.clone(),
-        ));
-        let listener =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("fake-apiserver: bind 127.0.0.1");
-        let port = listener.local_addr().expect("local addr").port();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-        let tls_config = pki.server_config.clone();
-        let thread_state = state.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-apiserver-{port}"))
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("fake-apiserver: tokio runtime");
-                rt.block_on(server::serve(listener, tls_config, thread_state, stop_rx));
-            })
-            .expect("fake-apiserver: thread");
-        FakeApiServer {
-            url: format!("https://127.0.0.1:{port}"),
-            pki,
-            state,
-            token: self.config.token.clone(),
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-/// A running fake API server. Dropping it stops it.
-pub struct FakeApiServer {
-    url: String,
-    pki: tls::Pki,
-    state: Arc<server::State>,
-    token: Option<String>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// The context name written into generated kubeconfigs.
-pub const CONTEXT: &str = "fake";
-
-impl FakeApiServer {
-    /// `https://127.0.0.1:PORT`
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub fn ca_pem(&self) -> &str {
-        &self.pki.ca_pem
-    }
-
-    pub fn client_cert_pem(&self) -> &str {
-        &self.pki.client_cert_pem
-    }
-
-    pub fn client_key_pem(&self) -> &str {
-        &self.pki.client_key_pem
-    }
-
-    pub fn token(&self) -> Option<&str> {
-        self.token.as_deref()
-    }
-
-    /// Writes a kubeconfig authenticating with the bearer token, context [`CONTEXT`], default
-    /// namespace `default`; returns its path.
-    pub fn kubeconfig_with_token(&self, path: impl AsRef<Path>) -> PathBuf {
-        self.write_kubeconfig(path, kubeconfig::User::Token, "default")
-    }
-
-    /// Writes a kubeconfig authenticating with the client certificate; returns its path.
-    pub fn kubeconfig_with_client_cert(&self, path: impl AsRef<Path>) -> PathBuf {
-        self.write_kubeconfig(path, kubeconfig::User::ClientCert, "default")
-    }
-
-    /// Writes a kubeconfig whose context has `namespace` as its default namespace.
-    pub fn kubeconfig_in_namespace(&self, path: impl AsRef<Path>, namespace: &str) -> PathBuf {
-        self.write_kubeconfig(path, kubeconfig::User::Token, namespace)
-    }
-
-    /// The kubeconfig text itself, for tests that need to edit it.
-    pub fn kubeconfig_yaml(&self, client_cert: bool, namespace: &str) -> String {
-        let user = if client_cert {
-            kubeconfig::User::ClientCert
-        } else {
-            kubeconfig::User::Token
-        };
-        kubeconfig::render(self, user, namespace)
-    }
-
-    fn write_kubeconfig(
-        &self,
-        path: impl AsRef<Path>,
-        user: kubeconfig::User,
-        namespace: &str,
-    ) -> PathBuf {
-        let path = path.as_ref().to_path_buf();
-        std::fs::write(&path, kubeconfig::render(self, user, namespace))
-            .unwrap_or_else(|e| panic!("fake-apiserver: write {}: {e}", path.display()));
-        path
-    }
-
-    /// Every request received so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state.requests.lock().unwrap().clone()
-    }
-
-    /// Requests other than GET: the doctor must never send one.
-    pub fn writes(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method != "GET")
-            .collect()
-    }
-
-    /// Changes [`FakeApi::latency`] while serving, e.g. to measure one cluster near and far.
-    pub fn set_latency(&self, d: Duration) {
-        self.state
-            .latency_us
-            .store(d.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    pub fn clear_requests(&self) {
-        self.state.requests.lock().unwrap().clear();
-    }
-
-    /// The most requests that were being answered at the same moment: proof of concurrency
-    /// (together with [`FakeApi::latency`]).
-    pub fn max_in_flight(&self) -> usize {
-        self.state.max_in_flight.load(Ordering::SeqCst)
-    }
-
-    /// Files of a loaded directory that could not be parsed.
-    pub fn load_warnings(&self) -> Vec<String> {
-        self.state.store.read().unwrap().load_warnings.clone()
-    }
-
-    /// Reads or changes the served objects and logs while the server runs.
-    pub fn with_objects<R>(&self, f: impl FnOnce(&mut Objects<'_>) -> R) -> R {
-        let mut store = self.state.store.write().unwrap();
-        f(&mut Objects { store: &mut store })
-    }
-
-    /// Adds or replaces objects while the server runs.
-    pub fn add_objects(&self, objects: impl IntoIterator<Item = Value>) {
-        self.with_objects(|o| {
-            for object in objects {
-                o.put(object);
-            }
-        })
-    }
-}
-
-impl Drop for FakeApiServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -35,10 +35,27 @@ pub struct Store {
     /// Pods whose kubelet a snapshot recorded as out of reach (its `SnapshotInfo`'s
     /// `logFailures`): (namespace, pod, the dial error after `dial tcp IP:PORT: `).
     pub unreachable_kubelets: Vec<(String, String, String)>,
+    /// Other log reads a snapshot recorded as answered with an error (a pod gone, a container's
+    /// previous log rotated away, `pods/log` forbidden): served with that answer again.
+    pub recorded_log_answers: Vec<RecordedLogAnswer>,
+    /// Whether objects get the `managedFields` a real server writes (see [`crate::managed`]).
+    pub managed_fields: bool,
     /// Files of a loaded directory that could not be read, with why.
     pub load_warnings: Vec<String>,
     /// Where changes go once the server runs, for watches. Loading sends nothing.
     pub changes: Option<tokio::sync::broadcast::Sender<Change>>,
+}
+
+/// A log read and the error a snapshot recorded for it.
+#[derive(Clone, Debug)]
+pub struct RecordedLogAnswer {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub previous: bool,
+    pub code: u16,
+    pub reason: String,
+    pub message: String,
 }
 
 /// One watch event: an object added, modified or deleted while the server runs.
@@ -63,7 +80,28 @@ impl Store {
         Store {
             types: resources::builtin(),
             resource_version: 1000,
+            managed_fields: true,
             ..Default::default()
+        }
+    }
+
+    /// Gives every stored object without `managedFields` those a real server would have written.
+    pub fn fill_managed_fields(&mut self) {
+        if !self.managed_fields {
+            return;
+        }
+        let types = self.types.clone();
+        for ((group, resource), bucket) in &mut self.objects {
+            let Some(t) = types
+                .iter()
+                .find(|t| t.group == *group && t.resource == *resource)
+            else {
+                continue;
+            };
+            let api_version = t.api_version();
+            for object in bucket.values_mut() {
+                crate::managed::fill_in(&t.kind, &api_version, object);
+            }
         }
     }
 
@@ -154,6 +192,18 @@ impl Store {
                     if !self.unreachable_kubelets.contains(&entry) {
                         self.unreachable_kubelets.push(entry);
                     }
+                } else if let (Some(container), Some(code)) =
+                    (f["container"].as_str(), f["code"].as_u64())
+                {
+                    self.recorded_log_answers.push(RecordedLogAnswer {
+                        namespace: ns.to_string(),
+                        pod: pod.to_string(),
+                        container: container.to_string(),
+                        previous: f["previous"] == true,
+                        code: code as u16,
+                        reason: f["reason"].as_str().unwrap_or("").to_string(),
+                        message: message.to_string(),
+                    });
                 }
             }
             return;
@@ -175,6 +225,11 @@ impl Store {
         // Stored as the API returns single objects: with kind and apiVersion.
         value["kind"] = Value::String(t.kind.clone());
         value["apiVersion"] = Value::String(t.api_version());
+        // As every object a real server stores: who wrote which fields. Objects loaded before the
+        // start get theirs at the start ([`Store::fill_managed_fields`]), unless asked not to.
+        if self.changes.is_some() && self.managed_fields {
+            crate::managed::fill_in(&t.kind, &t.api_version(), &mut value);
+        }
         // The store's revision stays ahead of every object's, as etcd's does; once the server
         // runs, every write is a new revision.
         let given = value["metadata"]["resourceVersion"]

@@ -31,7 +31,7 @@ pub const LOG_CONCURRENCY: usize = 64;
 pub const LOG_CONCURRENCY_PER_NODE: usize = 4;
 
 type LogJob = (LogKey, bool);
-type LogResult = (LogJob, Result<Option<bytes::Bytes>, Failure>);
+type LogResult = (LogJob, Result<bytes::Bytes, Failure>);
 
 /// Reads the logs of `jobs` (each with the node its pod runs on): all at once when they are few,
 /// else [`LOG_CONCURRENCY`] at a time and [`LOG_CONCURRENCY_PER_NODE`] per node.
@@ -66,7 +66,7 @@ pub(super) async fn fetch_logs(
             let mut res = read(LOG_TAIL_LINES).await;
             // The kubelet applies limitBytes after tailLines: lines too long for the limit lose
             // their end, which is where a crash says why. Fewer lines may fit.
-            if matches!(&res, Ok(Some(b)) if b.len() >= LOG_TAIL_BYTES) {
+            if matches!(&res, Ok(b) if b.len() >= LOG_TAIL_BYTES) {
                 res = read(LOG_RETRY_LINES).await;
             }
             (job, res)
@@ -82,7 +82,7 @@ impl Collector {
         let mut failures = Vec::new();
         for ((key, previous), res) in logs {
             match res {
-                Ok(Some(mut bytes)) => {
+                Ok(mut bytes) => {
                     if bytes.len() >= LOG_TAIL_BYTES {
                         // Cut at the limit: the last line is a fragment that could match a
                         // signature out of context, and the lines after it were not read.
@@ -108,7 +108,6 @@ impl Collector {
                         entry.current = Some(text);
                     }
                 }
-                Ok(None) => {}
                 Err(f) => failures.push((key, previous, f)),
             }
         }
@@ -155,7 +154,7 @@ pub(super) fn log_jobs_for(snap: &Snapshot) -> Vec<(LogJob, String)> {
     jobs
 }
 
-fn log_what(key: &LogKey, previous: bool) -> String {
+pub(crate) fn log_what(key: &LogKey, previous: bool) -> String {
     let which = if previous { " (previous)" } else { "" };
     format!(
         "log of {}/{} container {}{which}",
@@ -167,15 +166,18 @@ fn log_what(key: &LogKey, previous: bool) -> String {
 const MAX_LOG_FAILURE_ENTRIES: usize = 10;
 
 pub(super) fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool, Failure)]) {
-    // What the API server could not serve (5xx) goes to the rules too: its message is how a kubelet
-    // out of reach shows. Refusals (403) and pods gone (404) say nothing about the node.
+    // Every answer the API server gave goes to the rules too, in its own words: a 5xx is how a
+    // kubelet out of reach shows, a 404 or 400 names what was gone. A timeout or a broken
+    // connection has no answer to keep; it is said in `skipped` alone.
     for (key, previous, f) in failures {
-        let Failure::Api { code, message, .. } = f else {
+        let Failure::Api {
+            code,
+            reason,
+            message,
+        } = f
+        else {
             continue;
         };
-        if *code < 500 || message.is_empty() {
-            continue;
-        }
         let node = snap
             .pods
             .iter()
@@ -189,20 +191,58 @@ pub(super) fn record_log_failures(snap: &mut Snapshot, failures: &[(LogKey, bool
             previous: *previous,
             node,
             code: Some(*code),
+            reason: (!reason.is_empty()).then(|| reason.clone()),
             message: message.clone(),
         });
     }
-    for (key, previous, f) in failures.iter().take(MAX_LOG_FAILURE_ENTRIES) {
-        snap.skipped
-            .push(Skipped::new(log_what(key, *previous), f.describe()));
+    say_failures(
+        snap,
+        failures
+            .iter()
+            .map(|(key, previous, f)| (log_what(key, *previous), f.describe())),
+    );
+}
+
+/// The "not examined" lines of logs not read: the first [`MAX_LOG_FAILURE_ENTRIES`] by name, then
+/// how many more.
+fn say_failures(snap: &mut Snapshot, said: impl ExactSizeIterator<Item = (String, String)>) {
+    let n = said.len();
+    for (what, why) in said.take(MAX_LOG_FAILURE_ENTRIES) {
+        snap.skipped.push(Skipped::new(what, why));
     }
-    if failures.len() > MAX_LOG_FAILURE_ENTRIES {
+    if n > MAX_LOG_FAILURE_ENTRIES {
         snap.skipped.push(Skipped::new(
             "pod logs",
             format!(
                 "{} more logs could not be read",
-                failures.len() - MAX_LOG_FAILURE_ENTRIES
+                n - MAX_LOG_FAILURE_ENTRIES
             ),
         ));
     }
+}
+
+/// A snapshot whose `logFailures` were not also said in its `skipped` (one not written by this
+/// tool, or by a version before it said them): the same lines a live run gives, from the recorded
+/// answers, so that a log the collection could not read is never silently missing offline.
+pub(crate) fn say_recorded_failures(snap: &mut Snapshot) {
+    let said = snap
+        .skipped
+        .iter()
+        .any(|s| s.what.starts_with("log of ") || s.what == "pod logs");
+    if said || snap.log_failures.is_empty() {
+        return;
+    }
+    let lines: Vec<(String, String)> = snap
+        .log_failures
+        .iter()
+        .map(|f| {
+            let key = LogKey {
+                namespace: f.namespace.clone(),
+                pod: f.pod.clone(),
+                container: f.container.clone(),
+            };
+            (log_what(&key, f.previous), f.answer())
+        })
+        .collect();
+    say_failures(snap, lines.into_iter());
 }

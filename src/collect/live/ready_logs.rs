@@ -69,8 +69,8 @@ pub(super) async fn fetch_ready_logs(
             let _permit = sem.acquire_owned().await;
             let (ns, p, c) = (&key.namespace, &key.pod, &key.container);
             let head = match log_head(&api, ns, p, c, since).await {
-                Ok(Some(b)) => b,
-                other => return (key, other.map(|_| None)),
+                Ok(b) => b,
+                Err(f) => return (key, Err(f)),
             };
             if head.len() < LOG_HEAD_BYTES {
                 return (key, Ok(Some(head_and_tail(&head, true, &[], false))));
@@ -80,7 +80,6 @@ pub(super) async fn fetch_ready_logs(
                 .log(ns, p, c, false, lines, READY_TAIL_BYTES as i64)
                 .await;
             let text = tail.map(|t| {
-                let t = t.unwrap_or_default();
                 // Cut by the byte bound: its first line may be a fragment.
                 let cut = t.len() >= READY_TAIL_BYTES;
                 Some(head_and_tail(&head, false, &t, cut))
@@ -95,14 +94,14 @@ pub(super) async fn fetch_ready_logs(
 
 /// The start of a container's current log: its first [`LOG_HEAD_BYTES`] since `since` (the
 /// container's start), read from the beginning rather than the end. A pod gone or a container not
-/// running (400, 404) has none.
+/// running (400, 404) is a failure like any other: a log wanted and not read.
 async fn log_head(
     api: &Api,
     namespace: &str,
     pod: &str,
     container: &str,
     since: Option<Timestamp>,
-) -> Result<Option<bytes::Bytes>, Failure> {
+) -> Result<bytes::Bytes, Failure> {
     let lp = LogParams {
         container: Some(container.to_string()),
         since_time: since,
@@ -112,13 +111,7 @@ async fn log_head(
     let req = Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
         .logs(pod, &lp)
         .map_err(|e| Failure::Transport(format!("cannot build the request: {e}")))?;
-    match api.get_capped(req, Some(LOG_HEAD_BYTES)).await {
-        Ok(b) => Ok(Some(b)),
-        Err(Failure::Api {
-            code: 400 | 404, ..
-        }) => Ok(None),
-        Err(e) => Err(e),
-    }
+    api.get_capped(req, Some(LOG_HEAD_BYTES)).await
 }
 
 impl Collector {
