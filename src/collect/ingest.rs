@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::findings::Skipped;
 use crate::helm;
+use crate::snapshot::secret::SecretMeta;
 use crate::snapshot::{LogFailure, PodSpecRead, Snapshot, event};
 
 mod prune;
@@ -115,7 +116,8 @@ impl Ingest {
         };
         match kind {
             "Secret" => {
-                // Only helm release storage is kept; any other Secret is dropped unread.
+                // Helm release storage is decoded; of any other Secret, only that it exists and its
+                // key names are kept, never a value.
                 if helm::secrets::is_release(&value) {
                     match helm::secrets::from_object(&value) {
                         Some(r) => snap.helm_records.push(r),
@@ -124,6 +126,8 @@ impl Ingest {
                             "helm release Secret with unusable metadata",
                         )),
                     }
+                } else if let Some(s) = SecretMeta::from_value(&value) {
+                    snap.secrets.push(s);
                 }
             }
             "ConfigMap" if helm::configmaps::is_release(&value) => {
@@ -283,6 +287,39 @@ impl Ingest {
                 typed(src, &mut snap.ingresses, s, what, |_| {})
             }
             "StorageClass" => typed(src, &mut snap.storage_classes, s, what, |_| {}),
+            "IngressClass" => typed(src, &mut snap.ingress_classes, s, what, |_| {}),
+            // discovery.k8s.io/v1beta1 slices have another shape (`topology`); v1 is served from
+            // Kubernetes 1.21.
+            "EndpointSlice" if api_version.is_empty() || api_version == "discovery.k8s.io/v1" => {
+                typed(
+                    src,
+                    &mut snap.endpoint_slices,
+                    s,
+                    what,
+                    prune::endpoint_slice,
+                )
+            }
+            "ValidatingWebhookConfiguration" => {
+                typed(src, &mut snap.validating_webhooks, s, what, |w| {
+                    prune::webhooks(w.webhooks.as_mut(), |h| &mut h.client_config)
+                })
+            }
+            "MutatingWebhookConfiguration" => {
+                typed(src, &mut snap.mutating_webhooks, s, what, |w| {
+                    prune::webhooks(w.webhooks.as_mut(), |h| &mut h.client_config)
+                })
+            }
+            "ReplicaSet" => typed(src, &mut snap.replica_sets, s, what, prune::replica_set),
+            "CronJob" => typed(src, &mut snap.cron_jobs, s, what, prune::cron_job),
+            // A live list item (metadata-only); a file's Secret is read in `add_object`.
+            "Secret" => match src
+                .parse::<Value>()
+                .ok()
+                .and_then(|v| SecretMeta::from_value(&v))
+            {
+                Some(meta) => snap.secrets.push(meta),
+                None => s.push(Skipped::new(what(), "a Secret without a name")),
+            },
             // Listed metadata-only live; of a whole object in a file, the same part is kept.
             "ClusterRoleBinding" => meta_only(src, &mut snap.cluster_role_bindings, s, what),
             "ServiceAccount" => meta_only(src, &mut snap.service_accounts, s, what),

@@ -1,8 +1,15 @@
-//! What of a parsed object is kept: a pod's spec cut down to what the rules declare they read.
+//! What of a parsed object is kept: a pod's spec cut down to what the rules declare they read;
+//! the bulk no rule reads of other kinds (pod templates, CA bundles, topology hints) dropped.
 //! Works on typed objects only; it parses nothing and must never keep a value the rules do not read
 //! (an environment variable's value above all).
 
-use k8s_openapi::api::core::v1::{Affinity, Container, EnvVar, Pod, PodSpec, Volume};
+use k8s_openapi::api::admissionregistration::v1::WebhookClientConfig;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{
+    Affinity, Container, EnvVar, Pod, PodSpec, PodTemplateSpec, Volume,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::snapshot::{ContainerRead, PodSpecRead, pod};
 
@@ -91,6 +98,40 @@ fn kept_env(env: Option<Vec<EnvVar>>, names: &[&str]) -> Option<Vec<EnvVar>> {
         })
         .collect();
     (!kept.is_empty()).then_some(kept)
+}
+
+/// A ReplicaSet's pod template is its Deployment's, which is read already: a cluster keeps ten
+/// old ReplicaSets per Deployment, and their templates would be most of their size.
+pub(super) fn replica_set(rs: &mut ReplicaSet) {
+    if let Some(spec) = rs.spec.as_mut() {
+        spec.template = None;
+    }
+}
+
+/// Of a CronJob, its schedule, history and status are read; the Job's pod template is not.
+pub(super) fn cron_job(cj: &mut CronJob) {
+    if let Some(job) = cj.spec.as_mut().and_then(|s| s.job_template.spec.as_mut()) {
+        job.template = PodTemplateSpec::default();
+    }
+}
+
+/// Which pods back a Service and whether they are ready; zone hints and node topology are not.
+pub(super) fn endpoint_slice(slice: &mut EndpointSlice) {
+    for e in &mut slice.endpoints {
+        e.hints = None;
+        e.deprecated_topology = None;
+        e.zone = None;
+    }
+}
+
+/// A webhook's CA bundle is kilobytes of base64 per webhook, and only the Service it calls is read.
+pub(super) fn webhooks<W>(
+    hooks: Option<&mut Vec<W>>,
+    config: impl Fn(&mut W) -> &mut WebhookClientConfig,
+) {
+    for h in hooks.into_iter().flatten() {
+        config(h).ca_bundle = None;
+    }
 }
 
 #[cfg(test)]
