@@ -294,17 +294,17 @@ fn assert_safe(dir: &Path, fixture: &str) {
                     // Any other Secret: that it exists, never a value.
                     assert!(item.get("data").is_none(), "{fixture}: {item}");
                     assert!(item.get("stringData").is_none(), "{fixture}: {item}");
-                } else if item["kind"] == "Secret" {
-                    if let Some(b64) = item["data"]["release"].as_str() {
-                        let stored = STANDARD.decode(b64).unwrap();
-                        let json = kubectl_bkdoctor::helm::decode::release_json(&stored).unwrap();
-                        let release: Value = serde_json::from_slice(&json).unwrap();
-                        for k in ["config", "manifest"] {
-                            assert!(release.get(k).is_none(), "{fixture}: {k} kept");
-                        }
-                        for k in ["values", "templates", "files"] {
-                            assert!(release["chart"].get(k).is_none(), "{fixture}: chart.{k}");
-                        }
+                } else if item["kind"] == "Secret"
+                    && let Some(b64) = item["data"]["release"].as_str()
+                {
+                    let stored = STANDARD.decode(b64).unwrap();
+                    let json = kubectl_bkdoctor::helm::decode::release_json(&stored).unwrap();
+                    let release: Value = serde_json::from_slice(&json).unwrap();
+                    for k in ["config", "manifest"] {
+                        assert!(release.get(k).is_none(), "{fixture}: {k} kept");
+                    }
+                    for k in ["values", "templates", "files"] {
+                        assert!(release["chart"].get(k).is_none(), "{fixture}: chart.{k}");
                     }
                 }
             }
