@@ -3,23 +3,29 @@
 
 pub mod probe_report;
 pub mod ready_logs;
+pub mod secret;
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::findings::Skipped;
 use crate::helm::{self, Release, ReleaseRecord};
+use secret::SecretMeta;
 
 /// Bounds on what is kept of one container's log. Rules look for recent errors; the tail is where
 /// they are, and a crash-looping pod's log can be gigabytes.
@@ -129,6 +135,17 @@ pub struct Snapshot {
     /// labels and ages; never a subject, a role or a token.
     pub cluster_role_bindings: Vec<ObjectMeta>,
     pub service_accounts: Vec<ObjectMeta>,
+    /// Secrets other than helm release storage: which exist, never a value (`secret`).
+    pub secrets: Vec<SecretMeta>,
+    /// discovery.k8s.io/v1: which pods back a Service, and whether they are ready.
+    pub endpoint_slices: Vec<EndpointSlice>,
+    /// Admission webhooks, without their CA bundles: the Service each one calls.
+    pub validating_webhooks: Vec<ValidatingWebhookConfiguration>,
+    pub mutating_webhooks: Vec<MutatingWebhookConfiguration>,
+    pub ingress_classes: Vec<IngressClass>,
+    /// ReplicaSets and CronJobs without their pod templates: their conditions and owners.
+    pub replica_sets: Vec<ReplicaSet>,
+    pub cron_jobs: Vec<CronJob>,
     /// Helm release storage from both drivers. No other Secret is ever kept.
     pub helm_records: Vec<ReleaseRecord>,
     pub logs: BTreeMap<LogKey, ContainerLogs>,
@@ -169,6 +186,13 @@ impl Snapshot {
             ingresses,
             cluster_role_bindings,
             service_accounts,
+            secrets,
+            endpoint_slices,
+            validating_webhooks,
+            mutating_webhooks,
+            ingress_classes,
+            replica_sets,
+            cron_jobs,
             helm_records,
             logs,
             skipped,
@@ -196,6 +220,13 @@ impl Snapshot {
         append(&mut self.ingresses, ingresses);
         append(&mut self.cluster_role_bindings, cluster_role_bindings);
         append(&mut self.service_accounts, service_accounts);
+        append(&mut self.secrets, secrets);
+        append(&mut self.endpoint_slices, endpoint_slices);
+        append(&mut self.validating_webhooks, validating_webhooks);
+        append(&mut self.mutating_webhooks, mutating_webhooks);
+        append(&mut self.ingress_classes, ingress_classes);
+        append(&mut self.replica_sets, replica_sets);
+        append(&mut self.cron_jobs, cron_jobs);
         append(&mut self.helm_records, helm_records);
         self.logs.extend(logs);
         self.skipped.extend(skipped);

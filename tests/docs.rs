@@ -424,10 +424,6 @@ fn module_map_matches_the_source_tree() {
     );
 }
 
-/// Files still being split into files of one job. This list must shrink to empty: a file leaves it
-/// when it is split, and none is ever added.
-const OVER_600_FOR_NOW: &[&str] = &["src/collect/ingest.rs"];
-
 #[test]
 fn no_source_file_is_over_600_lines() {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -445,30 +441,16 @@ fn no_source_file_is_over_600_lines() {
     walk(&root().join("crates"), &mut files);
     assert!(files.len() > 50, "only {} source files found", files.len());
     let mut over = Vec::new();
-    let mut split: Vec<String> = OVER_600_FOR_NOW
-        .iter()
-        .filter(|f| !root().join(f).exists())
-        .map(|f| f.to_string())
-        .collect();
     for f in files {
         let name = shown(&f);
         let lines = read(&f).lines().count();
-        let allowed = OVER_600_FOR_NOW.contains(&name.as_str());
-        if lines > 600 && !allowed {
+        if lines > 600 {
             over.push(format!("{name}: {lines} lines"));
-        }
-        if lines <= 600 && allowed {
-            split.push(name);
         }
     }
     assert!(
         over.is_empty(),
         "over 600 lines: split by job, each file with a //! doc saying what it does:\n{}",
         over.join("\n")
-    );
-    assert!(
-        split.is_empty(),
-        "split (600 lines or fewer, or gone): remove from OVER_600_FOR_NOW in tests/docs.rs: {}",
-        split.join(", ")
     );
 }

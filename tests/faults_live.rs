@@ -157,7 +157,10 @@ const INTERNAL_ERROR_DESCRIBED: &str = "InternalError (500): an error on the ser
 type Matcher = fn(&RecordedRequest) -> bool;
 const LISTS: &[(&str, Matcher)] = &[
     ("secrets (helm release records)", |r| {
-        r.path == "/api/v1/secrets"
+        r.path == "/api/v1/secrets" && r.param("labelSelector") == Some("owner=helm")
+    }),
+    ("secrets (metadata)", |r| {
+        r.path == "/api/v1/secrets" && r.param("labelSelector") == Some("owner!=helm")
     }),
     ("configmaps (helm release records)", |r| {
         r.path == "/api/v1/configmaps" && r.param("labelSelector") == Some("owner=helm")
@@ -207,6 +210,20 @@ const LISTS: &[(&str, Matcher)] = &[
     }),
     ("serviceaccounts (metadata)", |r| {
         r.path == "/api/v1/serviceaccounts"
+    }),
+    ("cronjobs", |r| r.path == "/apis/batch/v1/cronjobs"),
+    ("replicasets", |r| r.path == "/apis/apps/v1/replicasets"),
+    ("endpointslices", |r| {
+        r.path == "/apis/discovery.k8s.io/v1/endpointslices"
+    }),
+    ("validatingwebhookconfigurations", |r| {
+        r.path == "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    }),
+    ("mutatingwebhookconfigurations", |r| {
+        r.path == "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+    }),
+    ("ingressclasses", |r| {
+        r.path == "/apis/networking.k8s.io/v1/ingressclasses"
     }),
 ];
 

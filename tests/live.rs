@@ -284,7 +284,7 @@ fn snapshot_round_trips_and_is_safe_to_send() {
     }
 }
 
-/// No planted value, no decoded helm payload part, no Secret but helm release storage.
+/// No planted value, no decoded helm payload part, no Secret's data but helm release storage.
 fn assert_safe(dir: &Path, fixture: &str) {
     for entry in walk(dir) {
         let text = std::fs::read_to_string(&entry).unwrap();
@@ -296,18 +296,21 @@ fn assert_safe(dir: &Path, fixture: &str) {
         if entry.extension().is_some_and(|e| e == "json") {
             let v: Value = serde_json::from_str(&text).unwrap();
             for item in v["items"].as_array().into_iter().flatten() {
-                if item["kind"] == "Secret" {
-                    assert_eq!(item["type"], "helm.sh/release.v1", "{fixture}: {item}");
-                    if let Some(b64) = item["data"]["release"].as_str() {
-                        let stored = STANDARD.decode(b64).unwrap();
-                        let json = kubectl_bkdoctor::helm::decode::release_json(&stored).unwrap();
-                        let release: Value = serde_json::from_slice(&json).unwrap();
-                        for k in ["config", "manifest"] {
-                            assert!(release.get(k).is_none(), "{fixture}: {k} kept");
-                        }
-                        for k in ["values", "templates", "files"] {
-                            assert!(release["chart"].get(k).is_none(), "{fixture}: chart.{k}");
-                        }
+                if item["kind"] == "Secret" && item["type"] != "helm.sh/release.v1" {
+                    // Any other Secret: that it exists, never a value.
+                    assert!(item.get("data").is_none(), "{fixture}: {item}");
+                    assert!(item.get("stringData").is_none(), "{fixture}: {item}");
+                } else if item["kind"] == "Secret"
+                    && let Some(b64) = item["data"]["release"].as_str()
+                {
+                    let stored = STANDARD.decode(b64).unwrap();
+                    let json = kubectl_bkdoctor::helm::decode::release_json(&stored).unwrap();
+                    let release: Value = serde_json::from_slice(&json).unwrap();
+                    for k in ["config", "manifest"] {
+                        assert!(release.get(k).is_none(), "{fixture}: {k} kept");
+                    }
+                    for k in ["values", "templates", "files"] {
+                        assert!(release["chart"].get(k).is_none(), "{fixture}: chart.{k}");
                     }
                 }
             }
@@ -375,7 +378,7 @@ fn helm_payloads_are_fetched_only_for_the_revisions_rules_read() {
     // Every Secret list is metadata-only, selects helm storage, and follows continue tokens.
     let lists: Vec<_> = requests
         .iter()
-        .filter(|r| r.path == "/api/v1/secrets")
+        .filter(|r| r.path == "/api/v1/secrets" && r.param("labelSelector") == Some("owner=helm"))
         .collect();
     assert!(
         lists.len() >= 4,
@@ -607,6 +610,12 @@ fn nothing_readable_is_exit_2_with_one_line() {
         "storageclasses",
         "clusterrolebindings",
         "serviceaccounts",
+        "cronjobs",
+        "replicasets",
+        "endpointslices",
+        "validatingwebhookconfigurations",
+        "mutatingwebhookconfigurations",
+        "ingressclasses",
     ] {
         api = api.forbid(r, None);
     }
@@ -1052,7 +1061,11 @@ fn an_expired_continue_token_restarts_the_list_once() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pending-upgrade");
     let now = offline_time(&dir);
     let expired = Fault::new(
-        |r| r.path == "/api/v1/secrets" && r.param("continue").is_some(),
+        |r| {
+            r.path == "/api/v1/secrets"
+                && r.param("labelSelector") == Some("owner=helm")
+                && r.param("continue").is_some()
+        },
         Respond::Status {
             code: 410,
             reason: "Expired".into(),
@@ -1073,7 +1086,11 @@ fn an_expired_continue_token_restarts_the_list_once() {
         .server
         .requests()
         .iter()
-        .filter(|r| r.path == "/api/v1/secrets" && r.param("continue").is_none())
+        .filter(|r| {
+            r.path == "/api/v1/secrets"
+                && r.param("labelSelector") == Some("owner=helm")
+                && r.param("continue").is_none()
+        })
         .count();
     assert_eq!(firsts, 2, "the list started over once");
 }

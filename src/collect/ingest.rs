@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use k8s_openapi::Metadata;
-use k8s_openapi::api::core::v1::{Affinity, Container, EnvVar, Pod, PodSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -12,7 +11,10 @@ use serde_json::value::RawValue;
 
 use crate::findings::Skipped;
 use crate::helm;
-use crate::snapshot::{ContainerRead, LogFailure, PodSpecRead, Snapshot, event, pod};
+use crate::snapshot::secret::SecretMeta;
+use crate::snapshot::{LogFailure, PodSpecRead, Snapshot, event};
+
+mod prune;
 
 /// The tool's own marker object in a snapshot directory it wrote: when and from where.
 pub const INFO_KIND: &str = "SnapshotInfo";
@@ -114,7 +116,8 @@ impl Ingest {
         };
         match kind {
             "Secret" => {
-                // Only helm release storage is kept; any other Secret is dropped unread.
+                // Helm release storage is decoded; of any other Secret, only that it exists and its
+                // key names are kept, never a value.
                 if helm::secrets::is_release(&value) {
                     match helm::secrets::from_object(&value) {
                         Some(r) => snap.helm_records.push(r),
@@ -123,6 +126,8 @@ impl Ingest {
                             "helm release Secret with unusable metadata",
                         )),
                     }
+                } else if let Some(s) = SecretMeta::from_value(&value) {
+                    snap.secrets.push(s);
                 }
             }
             "ConfigMap" if helm::configmaps::is_release(&value) => {
@@ -248,7 +253,7 @@ impl Ingest {
             "ConfigMap" => typed(src, &mut snap.config_maps, s, what, |_| {}),
             "Pod" => typed(src, &mut snap.pods, s, what, |p| {
                 if let Some(read) = &pod_spec {
-                    slim_pod(p, read)
+                    prune::slim_pod(p, read)
                 }
             }),
             "Node" => typed(src, &mut snap.nodes, s, what, |_| {}),
@@ -283,6 +288,39 @@ impl Ingest {
                 typed(src, &mut snap.ingresses, s, what, |_| {})
             }
             "StorageClass" => typed(src, &mut snap.storage_classes, s, what, |_| {}),
+            "IngressClass" => typed(src, &mut snap.ingress_classes, s, what, |_| {}),
+            // discovery.k8s.io/v1beta1 slices have another shape (`topology`); v1 is served from
+            // Kubernetes 1.21.
+            "EndpointSlice" if api_version.is_empty() || api_version == "discovery.k8s.io/v1" => {
+                typed(
+                    src,
+                    &mut snap.endpoint_slices,
+                    s,
+                    what,
+                    prune::endpoint_slice,
+                )
+            }
+            "ValidatingWebhookConfiguration" => {
+                typed(src, &mut snap.validating_webhooks, s, what, |w| {
+                    prune::webhooks(w.webhooks.as_mut(), |h| &mut h.client_config)
+                })
+            }
+            "MutatingWebhookConfiguration" => {
+                typed(src, &mut snap.mutating_webhooks, s, what, |w| {
+                    prune::webhooks(w.webhooks.as_mut(), |h| &mut h.client_config)
+                })
+            }
+            "ReplicaSet" => typed(src, &mut snap.replica_sets, s, what, prune::replica_set),
+            "CronJob" => typed(src, &mut snap.cron_jobs, s, what, prune::cron_job),
+            // A live list item (metadata-only); a file's Secret is read in `add_object`.
+            "Secret" => match src
+                .parse::<Value>()
+                .ok()
+                .and_then(|v| SecretMeta::from_value(&v))
+            {
+                Some(meta) => snap.secrets.push(meta),
+                None => s.push(Skipped::new(what(), "a Secret without a name")),
+            },
             // Listed metadata-only live; of a whole object in a file, the same part is kept.
             "ClusterRoleBinding" => meta_only(src, &mut snap.cluster_role_bindings, s, what),
             "ServiceAccount" => meta_only(src, &mut snap.service_accounts, s, what),
@@ -323,93 +361,6 @@ impl Source<'_> {
             Source::Raw(r) => serde_json::from_str(r.get()),
         }
     }
-}
-
-/// Keeps of a pod's spec what `read` names; the rest of the pod stays as it is. Applied to the
-/// typed pod as it is parsed, so no pod is held whole for longer than its own parse.
-fn slim_pod(pod: &mut Pod, read: &PodSpecRead) {
-    let read = match read.of_healthy {
-        Some(healthy) if !pod::is_troubled(pod) => healthy,
-        _ => read,
-    };
-    let Some(spec) = pod.spec.as_mut() else {
-        return;
-    };
-    let containers = |cs: Vec<Container>| -> Vec<Container> {
-        cs.into_iter()
-            .map(|c| slim_container(c, &read.containers))
-            .collect()
-    };
-    let volumes = read.volumes.and_then(|r| {
-        spec.volumes.take().map(|vs| {
-            // A projected service-account token or an emptyDir names nothing a rule looks up, and
-            // a Volume is a large struct: keep only those naming a source that is read.
-            vs.into_iter()
-                .map(|v| Volume {
-                    name: v.name,
-                    persistent_volume_claim: v
-                        .persistent_volume_claim
-                        .filter(|_| r.persistent_volume_claim),
-                    secret: v.secret.filter(|_| r.secret),
-                    config_map: v.config_map.filter(|_| r.config_map),
-                    ..Volume::default()
-                })
-                .filter(|v| {
-                    v.persistent_volume_claim.is_some()
-                        || v.secret.is_some()
-                        || v.config_map.is_some()
-                })
-                .collect()
-        })
-    });
-    let node_affinity = spec
-        .affinity
-        .take()
-        .filter(|_| read.node_affinity)
-        .and_then(|a| a.node_affinity)
-        .map(|n| Affinity {
-            node_affinity: Some(n),
-            ..Affinity::default()
-        });
-    *spec = PodSpec {
-        node_name: spec.node_name.take().filter(|_| read.node_name),
-        host_network: spec.host_network.filter(|_| read.host_network),
-        node_selector: spec.node_selector.take().filter(|_| read.node_selector),
-        affinity: node_affinity,
-        tolerations: spec.tolerations.take().filter(|_| read.tolerations),
-        volumes,
-        containers: containers(std::mem::take(&mut spec.containers)),
-        init_containers: spec.init_containers.take().map(containers),
-        ..PodSpec::default()
-    };
-}
-
-fn slim_container(c: Container, read: &ContainerRead) -> Container {
-    let probe = |p: Option<_>| p.filter(|_| read.probes);
-    Container {
-        name: c.name,
-        image: c.image.filter(|_| read.image),
-        resources: c.resources.filter(|_| read.resources),
-        readiness_probe: probe(c.readiness_probe),
-        liveness_probe: probe(c.liveness_probe),
-        startup_probe: probe(c.startup_probe),
-        restart_policy: c.restart_policy.filter(|_| read.restart_policy),
-        env: kept_env(c.env, read.env_names),
-        ..Container::default()
-    }
-}
-
-/// The variables named in `names`, by name only: never their values, which can be secrets.
-fn kept_env(env: Option<Vec<EnvVar>>, names: &[&str]) -> Option<Vec<EnvVar>> {
-    let kept: Vec<EnvVar> = env?
-        .into_iter()
-        .filter(|e| names.contains(&e.name.as_str()))
-        .map(|e| EnvVar {
-            name: e.name,
-            ..EnvVar::default()
-        })
-        .collect();
-    (!kept.is_empty()).then_some(kept)
 }
 
 /// The metadata of an object (a `PartialObjectMetadata` list item, or a whole object), without
@@ -483,28 +434,9 @@ fn without_values(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::prune::tests::{READ, pod};
     use super::*;
-    use crate::snapshot::VolumeRead;
-
-    fn pod() -> Value {
-        serde_json::json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "bk-paas-0", "namespace": "blueking", "labels": {"app": "paas"},
-                         "managedFields": [{"manager": "kubelet", "operation": "Update"}]},
-            "spec": {"nodeName": "node-1", "hostNetwork": true, "serviceAccountName": "paas",
-                     "nodeSelector": {"kubernetes.io/os": "linux"},
-                     "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
-                     "volumes": [{"name": "conf", "configMap": {"name": "paas"}},
-                                 {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}],
-                     "initContainers": [{"name": "wait", "image": "busybox:1.36", "command": ["sh"]}],
-                     "containers": [{"name": "app", "image": "bk-paas:1.4.2",
-                                     "env": [{"name": "DB_PASSWORD", "value": "x"}],
-                                     "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}},
-                                     "volumeMounts": [{"name": "conf", "mountPath": "/conf"}],
-                                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": 80}}}]},
-            "status": {"phase": "Running", "podIP": "10.244.1.5",
-                       "containerStatuses": [{"name": "app", "ready": true, "restartCount": 2,
-                                              "image": "bk-paas:1.4.2", "imageID": ""}]}})
-    }
+    use crate::snapshot::pod;
 
     #[test]
     fn a_big_page_parsed_in_halves_is_the_page_parsed_in_order() {
@@ -543,42 +475,6 @@ mod tests {
             "{:?}",
             snap.skipped
         );
-    }
-
-    /// What the rules declare they read of a pod's spec (`rules::POD_SPEC_READ`, which this layer
-    /// does not name): that a live `check` keeps no less is what the live tests' "same findings
-    /// live as offline" shows; here, that the declaration is applied.
-    const READ: PodSpecRead = PodSpecRead {
-        node_name: true,
-        host_network: true,
-        node_selector: true,
-        node_affinity: true,
-        tolerations: true,
-        volumes: Some(VolumeRead {
-            persistent_volume_claim: true,
-            secret: true,
-            config_map: true,
-        }),
-        containers: ContainerRead {
-            image: true,
-            resources: true,
-            probes: true,
-            restart_policy: true,
-            env_names: &["BK_REPO_EXT_IP"],
-        },
-        of_healthy: None,
-    };
-
-    /// The pod as a file gives it and as a live list item gives it: both must come out the same.
-    fn ingest(read: Option<PodSpecRead>) -> Value {
-        let mut from_file = Snapshot::default();
-        Ingest::new(read).add(&mut from_file, pod(), "pods", None);
-        let mut live = Snapshot::default();
-        let raw = RawValue::from_string(pod().to_string()).unwrap();
-        Ingest::new(read).add_raw(&mut live, "Pod", &raw, "pods");
-        assert_eq!(from_file.pods.len(), 1);
-        assert_eq!(from_file.pods, live.pods);
-        serde_json::to_value(&from_file.pods[0]).unwrap()
     }
 
     #[test]
@@ -620,120 +516,6 @@ mod tests {
         assert_eq!(snap.skipped[0].what, "pods: Pod x/p0");
         assert!(snap.skipped[0].reason.starts_with("does not parse"));
         assert!(!snap.skipped[0].reason.contains("do-not-print"));
-    }
-
-    #[test]
-    fn a_healthy_pod_keeps_only_what_is_read_of_healthy_pods() {
-        const HEALTHY: PodSpecRead = PodSpecRead {
-            node_name: true,
-            containers: ContainerRead {
-                image: true,
-                resources: true,
-                ..ContainerRead::NONE
-            },
-            ..PodSpecRead::NONE
-        };
-        let read = PodSpecRead {
-            of_healthy: Some(&HEALTHY),
-            ..READ
-        };
-        let mut healthy = pod();
-        healthy["status"] = serde_json::json!({"phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True"}],
-            "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0,
-                                   "image": "bk-paas:1.4.2", "imageID": ""}]});
-        let mut snap = Snapshot::default();
-        Ingest::new(Some(read)).add(&mut snap, healthy, "pods", None);
-        assert_eq!(
-            serde_json::to_value(&snap.pods[0]).unwrap()["spec"],
-            serde_json::json!({"nodeName": "node-1",
-                "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
-                "containers": [{"name": "app", "image": "bk-paas:1.4.2",
-                                "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}}}]})
-        );
-        // The same pod restarted is in trouble: the whole declaration applies.
-        assert_eq!(ingest(Some(read))["spec"], ingest(Some(READ))["spec"]);
-    }
-
-    #[test]
-    fn slim_pods_keep_what_rules_read() {
-        let slim = ingest(Some(READ));
-        assert_eq!(
-            slim["spec"],
-            serde_json::json!({"nodeName": "node-1", "hostNetwork": true,
-                "nodeSelector": {"kubernetes.io/os": "linux"},
-                "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
-                "volumes": [{"name": "conf", "configMap": {"name": "paas"}}],
-                "initContainers": [{"name": "wait", "image": "busybox:1.36"}],
-                "containers": [{"name": "app", "image": "bk-paas:1.4.2",
-                                "resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "500m"}},
-                                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 80}}}]})
-        );
-        assert_eq!(slim["status"], pod()["status"]);
-        assert_eq!(slim["metadata"]["labels"], pod()["metadata"]["labels"]);
-        assert!(slim["metadata"].get("managedFields").is_none());
-
-        let whole = ingest(None);
-        let mut expected = pod();
-        expected["metadata"]
-            .as_object_mut()
-            .unwrap()
-            .remove("managedFields");
-        assert_eq!(whole, expected);
-    }
-
-    #[test]
-    fn the_declaration_decides_what_a_pod_keeps() {
-        let no_probes = PodSpecRead {
-            containers: ContainerRead {
-                probes: false,
-                ..READ.containers
-            },
-            ..READ
-        };
-        let slim = ingest(Some(no_probes));
-        let app = &slim["spec"]["containers"][0];
-        assert!(app.get("readinessProbe").is_none(), "{app}");
-        assert_eq!(
-            app["resources"],
-            pod()["spec"]["containers"][0]["resources"]
-        );
-
-        // An env var named is kept by name; its value never is.
-        let env = PodSpecRead {
-            containers: ContainerRead {
-                env_names: &["DB_PASSWORD"],
-                ..READ.containers
-            },
-            ..READ
-        };
-        let slim = ingest(Some(env));
-        assert_eq!(
-            slim["spec"]["containers"][0]["env"],
-            serde_json::json!([{"name": "DB_PASSWORD"}])
-        );
-
-        // Only what is declared: volumes' ConfigMaps and the node's name left out here.
-        let no_config_maps = PodSpecRead {
-            node_name: false,
-            volumes: Some(VolumeRead {
-                config_map: false,
-                ..READ.volumes.unwrap()
-            }),
-            ..READ
-        };
-        let slim = ingest(Some(no_config_maps));
-        assert!(slim["spec"].get("nodeName").is_none());
-        assert_eq!(slim["spec"]["hostNetwork"], true);
-        assert_eq!(slim["spec"]["volumes"], serde_json::json!([]));
-
-        // A declaration of nothing keeps the containers' names, which their statuses are found by.
-        let slim = ingest(Some(PodSpecRead::default()));
-        assert_eq!(
-            slim["spec"],
-            serde_json::json!({"initContainers": [{"name": "wait"}], "containers": [{"name": "app"}]})
-        );
-        assert_eq!(slim["status"], pod()["status"]);
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         let Some(cond) = failed_condition(j) else {
             continue;
         };
+        // A CronJob's failed Jobs are its finding (`cronjob-failed`), not one each.
+        if super::cronjob_failed::owner(ctx.snap, j).is_some() {
+            continue;
+        }
         let (ns, name) = (meta::namespace(&j.metadata), meta::name(&j.metadata));
         let mut f = ctx.finding(ID, Some(ns), format!("job/{name}"), &[("job", name)]);
         let reason = cond.reason.as_deref().unwrap_or("Failed");
@@ -100,7 +104,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 
 /// The last lines of a failed pod's log: the current one (a Job's pod that failed is not
 /// restarted, so the container that died is the current one), else the previous.
-fn quote_log(ctx: &Ctx, f: &mut Finding, p: &Pod) {
+pub fn quote_log(ctx: &Ctx, f: &mut Finding, p: &Pod) {
     let (ns, name) = (pod::namespace(p), pod::name(p));
     let containers = p
         .spec

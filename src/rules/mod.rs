@@ -85,6 +85,12 @@ pub mod storage_class_default_ambiguous;
 pub mod volume_lost;
 pub mod workload_not_ready;
 pub mod workloads;
+// Kinds beyond pods and workloads: Services, Ingresses, admission webhooks, CronJobs.
+pub mod cronjob_failed;
+pub mod endpoints;
+pub mod ingress_backend_missing;
+pub mod service_no_endpoints;
+pub mod webhook_unavailable;
 
 use jiff::Timestamp;
 
@@ -296,6 +302,9 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
 
     // Root causes in the cluster's state.
     out.extend(job_failed::check(ctx));
+    out.extend(cronjob_failed::check(ctx));
+    out.extend(webhook_unavailable::check(ctx));
+    out.extend(ingress_backend_missing::check(ctx));
     out.extend(pvc_unbound::check(ctx));
     out.extend(node_not_ready::check(ctx));
     out.extend(workload_create_failed::check(ctx));
@@ -316,6 +325,9 @@ pub fn run_all(ctx: &Ctx) -> Vec<Finding> {
     // A workload short of pods that nothing above explains.
     let workloads = workload_not_ready::check(ctx, &out);
     out.extend(workloads);
+    // A Service whose pods no finding above accounts for.
+    let services = service_no_endpoints::check(ctx, &out);
+    out.extend(services);
 
     // Last: each finding about a release names the findings that block its objects, in the
     // report's order, so that the evidence does not depend on the order objects were read in.

@@ -100,6 +100,34 @@ pub fn builtin() -> Vec<ResourceType> {
         t("events.k8s.io", "v1", "events", "Event", true).short(&["ev"]),
         t("networking.k8s.io", "v1", "ingresses", "Ingress", true).short(&["ing"]),
         t(
+            "networking.k8s.io",
+            "v1",
+            "ingressclasses",
+            "IngressClass",
+            false,
+        ),
+        t(
+            "discovery.k8s.io",
+            "v1",
+            "endpointslices",
+            "EndpointSlice",
+            true,
+        ),
+        t(
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingwebhookconfigurations",
+            "ValidatingWebhookConfiguration",
+            false,
+        ),
+        t(
+            "admissionregistration.k8s.io",
+            "v1",
+            "mutatingwebhookconfigurations",
+            "MutatingWebhookConfiguration",
+            false,
+        ),
+        t(
             "rbac.authorization.k8s.io",
             "v1",
             "clusterrolebindings",
@@ -137,6 +165,10 @@ pub fn kind_from_file_stem(stem: &str) -> Option<&'static str> {
         "persistentvolumes" | "pvs" => "PersistentVolume",
         "storageclasses" => "StorageClass",
         "customresourcedefinitions" | "crds" => "CustomResourceDefinition",
+        "cronjobs" => "CronJob",
+        "ingresses" => "Ingress",
+        "ingressclasses" => "IngressClass",
+        "endpointslices" => "EndpointSlice",
         _ => return None,
     })
 }

@@ -195,6 +195,54 @@ pub const RESOURCES: &[Resource] = &[
         true,
     ),
     res("jobs", &["jobs"], "/apis/batch/v1", "jobs", "Job", true),
+    res(
+        "cronjobs",
+        &["cronjobs"],
+        "/apis/batch/v1",
+        "cronjobs",
+        "CronJob",
+        true,
+    ),
+    res(
+        "replicasets",
+        &["replicasets"],
+        "/apis/apps/v1",
+        "replicasets",
+        "ReplicaSet",
+        true,
+    ),
+    res(
+        "endpointslices",
+        &["endpointslices", "endpoints"],
+        "/apis/discovery.k8s.io/v1",
+        "endpointslices",
+        "EndpointSlice",
+        true,
+    ),
+    res(
+        "validatingwebhookconfigurations",
+        &["validatingwebhookconfigurations", "webhooks"],
+        "/apis/admissionregistration.k8s.io/v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        false,
+    ),
+    res(
+        "mutatingwebhookconfigurations",
+        &["mutatingwebhookconfigurations", "webhooks"],
+        "/apis/admissionregistration.k8s.io/v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        false,
+    ),
+    res(
+        "ingressclasses",
+        &["ingressclasses"],
+        "/apis/networking.k8s.io/v1",
+        "ingressclasses",
+        "IngressClass",
+        false,
+    ),
     Resource {
         also_in: Some("kube-node-lease"),
         ..res(
@@ -232,6 +280,20 @@ pub const RESOURCES: &[Resource] = &[
             "clusterrolebindings",
             "ClusterRoleBinding",
             false,
+        )
+    },
+    // Which Secrets exist (a TLS Secret an Ingress names, one a pod mounts): metadata only, so
+    // that no value is ever sent; helm's own are the first list.
+    Resource {
+        metadata_only: true,
+        selector: Some(NOT_HELM_SELECTOR),
+        ..res(
+            "secrets (metadata)",
+            &["secrets"],
+            "/api/v1",
+            "secrets",
+            "Secret",
+            true,
         )
     },
     Resource {

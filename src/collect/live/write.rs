@@ -2,8 +2,8 @@
 //! offline format (so `check --snapshot DIR` finds the same), safe to send to support; or the same
 //! files as one archive (`snapshot FILE.tar.gz`, [`super::write_archive`]).
 //!
-//! Safe means: no Secret but helm release records, and in those the release re-encoded without
-//! the parts that hold user data (values, rendered manifests, notes). A record whose payload was not
+//! Safe means: no Secret value (other Secrets are written by name, type and key names only), and
+//! in helm release records the release re-encoded without the parts that hold user data (values, rendered manifests, notes). A record whose payload was not
 //! fetched or did not decode is written without `data`, with an annotation saying which
 //! ([`helm::PAYLOAD_ANNOTATION`]), so that reading it back gives the same analysis.
 
@@ -296,6 +296,21 @@ fn write_files(out: &mut Out, c: &Collected, about: &About) -> Result<(), String
     out.list("persistentvolumes.json", &snap.persistent_volumes)?;
     out.list("ingresses.json", &snap.ingresses)?;
     out.list("storageclasses.json", &snap.storage_classes)?;
+    out.list("ingressclasses.json", &snap.ingress_classes)?;
+    out.list("endpointslices.json", &snap.endpoint_slices)?;
+    out.list(
+        "validatingwebhookconfigurations.json",
+        &snap.validating_webhooks,
+    )?;
+    out.list(
+        "mutatingwebhookconfigurations.json",
+        &snap.mutating_webhooks,
+    )?;
+    out.list("replicasets.json", &snap.replica_sets)?;
+    out.list("cronjobs.json", &snap.cron_jobs)?;
+    // Secrets as listed: metadata, never `data` (`snapshot::secret`).
+    let secrets: Vec<Value> = snap.secrets.iter().map(|s| s.to_value()).collect();
+    out.list("secrets.json", &secrets)?;
     // Read metadata-only: written as objects with nothing but their metadata.
     let meta = |api_version: &str, kind: &str, items: &[ObjectMeta]| -> Vec<Value> {
         items
