@@ -27,6 +27,7 @@ mod selector;
 mod server;
 mod store;
 mod tls;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
