@@ -270,3 +270,33 @@ fn a_command_runs_through_and_its_failure_is_explained() {
     );
     assert!(out.stderr.contains("Fix (run in order):"), "{}", out.stderr);
 }
+
+/// The scripted deployment alone, slowly, for a person to watch in a terminal (`--ignored`):
+/// writes the kubeconfig to `$WATCH_DEMO_DIR/config`, waits for `$WATCH_DEMO_DIR/go`, then plays.
+#[test]
+#[ignore]
+fn demo_for_a_terminal() {
+    let dir = std::path::PathBuf::from(std::env::var("WATCH_DEMO_DIR").unwrap());
+    let server = FakeApi::new()
+        .objects([node(), release(1, "deployed"), deployment(1), pod(None)])
+        .start();
+    server.kubeconfig_with_token(dir.join("config"));
+    while !dir.join("go").exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let step = || std::thread::sleep(Duration::from_secs(3));
+    let message = format!(
+        "rpc error: code = NotFound desc = failed to pull and unpack image \"{IMAGE}\": failed to resolve reference \"{IMAGE}\": {IMAGE}: not found"
+    );
+    server.add_objects([release(2, "pending-upgrade"), deployment(0)]);
+    step();
+    server.add_objects([pod(Some(("ErrImagePull", &message)))]);
+    step();
+    let backoff = format!("Back-off pulling image \"{IMAGE}\"");
+    server.add_objects([pod(Some(("ImagePullBackOff", &backoff)))]);
+    step();
+    server.add_objects([pod(None), deployment(1)]);
+    step();
+    server.add_objects([release(1, "superseded"), release(2, "deployed")]);
+    step();
+}

@@ -129,8 +129,7 @@ impl<'a> Out<'a> {
                 .iter()
                 .map(|(n, r, d)| format!("{n} {r}/{d}"))
                 .collect();
-            s.push_str(": ");
-            s.push_str(&names.join(", "));
+            s.push_str(&self.ui("watch_waiting", &[("list", &names.join(", "))]));
         }
         s
     }
@@ -199,9 +198,11 @@ impl<'a> Out<'a> {
         table::detail(self.w, f, self.catalog, self.look)?;
         if fatal {
             let t = self.ui("watch_fatal", &[]);
-            match self.look.color {
-                true => writeln!(self.w, "\x1b[1;31m{t}\x1b[0m")?,
-                false => writeln!(self.w, "{t}")?,
+            for l in crate::render::wrap::wrap(&t, self.look.width, "") {
+                match self.look.color {
+                    true => writeln!(self.w, "\x1b[1;31m{l}\x1b[0m")?,
+                    false => writeln!(self.w, "{l}")?,
+                }
             }
         }
         writeln!(self.w)

@@ -187,7 +187,11 @@ impl State {
             Kind::DaemonSets => s.daemon_sets = fresh.daemon_sets,
             Kind::Jobs => s.jobs = fresh.jobs,
             Kind::Pvcs => s.pvcs = fresh.pvcs,
-            Kind::Events => s.events = fresh.events,
+            Kind::Events => {
+                // Only Warnings are watched; the claims' Normal events of the first reading stay.
+                s.events.retain(|e| e.type_.as_deref() != Some("Warning"));
+                s.events.extend(fresh.events);
+            }
             Kind::Nodes => s.nodes = fresh.nodes,
             Kind::HelmSecrets => {
                 // A payload read earlier stays with its record while the record is unchanged.
