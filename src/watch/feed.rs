@@ -3,7 +3,7 @@
 //! last one it saw after a dropped connection or an API server restart, and relists on `410 Gone`
 //! (every relist is an [`Update::Relist`] … [`Update::Listed`] pair, so nothing deleted meanwhile
 //! lingers). Helm's Secrets are watched metadata-only; the payload of a release's newest revision
-//! is fetched only when it failed or is in progress. GET and watch requests only; it parses no
+//! is fetched only when it changes to failed or in progress. GET and watch requests only; it parses no
 //! object itself ([`super::state`] does).
 
 use std::time::Duration;
@@ -100,7 +100,10 @@ async fn run(
         let update = match item {
             Ok(Event::Init) => Update::Relist(kind),
             Ok(Event::InitDone) => Update::Listed(kind),
-            Ok(Event::InitApply(o) | Event::Apply(o)) => {
+            // A (re)list brings every record: the first reading fetched the payloads the rules
+            // need, and a record whose labels did not change keeps its payload.
+            Ok(Event::InitApply(o)) => Update::Seen(kind, o),
+            Ok(Event::Apply(o)) => {
                 let o = match &payloads {
                     Some(api) => with_payload(api, o).await,
                     None => o,

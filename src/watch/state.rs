@@ -4,6 +4,8 @@
 //! Gone`) replaces its kind whole, so an object deleted while disconnected does not linger. It
 //! knows no rule and makes no request.
 
+use std::collections::HashSet;
+
 use k8s_openapi::Metadata;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -79,8 +81,9 @@ pub enum Update {
 pub struct State {
     pub snap: Snapshot,
     pod_spec: PodSpecRead,
-    /// Objects of a relist in progress, by kind: they replace the kind when it ends.
-    relisting: Vec<(Kind, Snapshot)>,
+    /// The objects each relist in progress has brought so far (namespace, name): those it did not
+    /// bring are dropped when it ends. Marked, not staged: a second copy of 5,000 pods is memory.
+    relisting: Vec<(Kind, HashSet<(String, String)>)>,
 }
 
 fn key(m: &ObjectMeta) -> (&str, &str) {
@@ -139,21 +142,25 @@ impl State {
         match update {
             Update::Relist(kind) => {
                 self.relisting.retain(|(k, _)| *k != kind);
-                self.relisting.push((kind, Snapshot::default()));
+                self.relisting.push((kind, HashSet::new()));
             }
             Update::Listed(kind) => {
                 let Some(i) = self.relisting.iter().position(|(k, _)| *k == kind) else {
                     return;
                 };
-                let (_, fresh) = self.relisting.swap_remove(i);
-                self.replace(kind, fresh);
+                let (_, seen) = self.relisting.swap_remove(i);
+                self.sweep(kind, &seen);
             }
             Update::Seen(kind, value) => {
-                let one = self.parse(kind, value);
-                match self.relisting.iter_mut().find(|(k, _)| *k == kind) {
-                    Some((_, staged)) => merge(staged, kind, one),
-                    None => merge(&mut self.snap, kind, one),
+                if let Some((_, seen)) = self.relisting.iter_mut().find(|(k, _)| *k == kind) {
+                    let meta = &value["metadata"];
+                    seen.insert((
+                        meta["namespace"].as_str().unwrap_or("").to_string(),
+                        meta["name"].as_str().unwrap_or("").to_string(),
+                    ));
                 }
+                let one = self.parse(kind, value);
+                merge(&mut self.snap, kind, one);
             }
             Update::Gone(kind, value) => {
                 let meta = &value["metadata"];
@@ -177,46 +184,33 @@ impl State {
         }
     }
 
-    /// A relist's result in place of everything of its kind.
-    fn replace(&mut self, kind: Kind, fresh: Snapshot) {
+    /// After a relist: what it did not bring is gone from the cluster.
+    fn sweep(&mut self, kind: Kind, seen: &HashSet<(String, String)>) {
+        fn keep<T: Metadata<Ty = ObjectMeta>>(v: &mut Vec<T>, seen: &HashSet<(String, String)>) {
+            v.retain(|o| {
+                let (ns, name) = key(o.metadata());
+                seen.contains(&(ns.to_string(), name.to_string()))
+            });
+        }
         let s = &mut self.snap;
         match kind {
-            Kind::Pods => s.pods = fresh.pods,
-            Kind::Deployments => s.deployments = fresh.deployments,
-            Kind::StatefulSets => s.stateful_sets = fresh.stateful_sets,
-            Kind::DaemonSets => s.daemon_sets = fresh.daemon_sets,
-            Kind::Jobs => s.jobs = fresh.jobs,
-            Kind::Pvcs => s.pvcs = fresh.pvcs,
-            Kind::Events => {
-                // Only Warnings are watched; the claims' Normal events of the first reading stay.
-                s.events.retain(|e| e.type_.as_deref() != Some("Warning"));
-                s.events.extend(fresh.events);
-            }
-            Kind::Nodes => s.nodes = fresh.nodes,
-            Kind::HelmSecrets => {
-                // A payload read earlier stays with its record while the record is unchanged.
-                let mut records = fresh.helm_records;
-                for r in &mut records {
-                    if let Some(old) = s.helm_records.iter().find(|o| {
-                        o.namespace == r.namespace
-                            && o.object_name == r.object_name
-                            && o.label_status == r.label_status
-                    }) && matches!(r.payload, Payload::NotLoaded)
-                    {
-                        r.payload = old.payload.clone();
-                    }
-                }
-                s.helm_records = records;
-            }
+            Kind::Pods => keep(&mut s.pods, seen),
+            Kind::Deployments => keep(&mut s.deployments, seen),
+            Kind::StatefulSets => keep(&mut s.stateful_sets, seen),
+            Kind::DaemonSets => keep(&mut s.daemon_sets, seen),
+            Kind::Jobs => keep(&mut s.jobs, seen),
+            Kind::Pvcs => keep(&mut s.pvcs, seen),
+            // Only Warnings are watched; the claims' Normal events of the first reading stay.
+            Kind::Events => s.events.retain(|e| {
+                let (ns, name) = key(&e.metadata);
+                e.type_.as_deref() != Some("Warning")
+                    || seen.contains(&(ns.to_string(), name.to_string()))
+            }),
+            Kind::Nodes => keep(&mut s.nodes, seen),
+            Kind::HelmSecrets => s
+                .helm_records
+                .retain(|r| seen.contains(&(r.namespace.clone(), r.object_name.clone()))),
         }
-    }
-
-    /// Whether a release record still needs its payload read: the newest revision of a release
-    /// that failed or is in progress, whose description a rule quotes.
-    pub fn wants_payload(&self, value: &Value) -> bool {
-        let labels = &value["metadata"]["labels"];
-        let status = labels["status"].as_str().unwrap_or("");
-        value.get("data").is_none() && (status == "failed" || status.starts_with("pending-"))
     }
 }
 
@@ -278,7 +272,7 @@ mod tests {
         assert_eq!(s.snap.pods.len(), 2);
         s.apply(Update::Relist(Kind::Pods));
         s.apply(Update::Seen(Kind::Pods, pod("b", "ErrImagePull")));
-        // The old picture stays whole until the relist has ended.
+        // What the relist has not brought yet stays until it has ended.
         assert_eq!(s.snap.pods.len(), 2);
         s.apply(Update::Listed(Kind::Pods));
         assert_eq!(s.snap.pods.len(), 1);
@@ -292,7 +286,6 @@ mod tests {
         let meta = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
             "metadata": {"name": "sh.helm.release.v1.bk-repo.v4", "namespace": "blueking",
                 "labels": {"owner": "helm", "name": "bk-repo", "status": "pending-upgrade", "version": "4"}}});
-        assert!(s.wants_payload(&meta));
         s.apply(Update::Seen(Kind::HelmSecrets, meta));
         let r = &s.snap.helm_records[0];
         assert_eq!((r.name.as_str(), r.revision), ("bk-repo", 4));
