@@ -237,7 +237,7 @@ fn json_lines_one_event_each() {
 fn a_command_runs_through_and_its_failure_is_explained() {
     let live = serve(FakeApi::new().objects([node(), release(1, "deployed")]));
     let script = "echo 'Upgrading bk-repo'; echo 'Error: UPGRADE FAILED: \"bk-repo\" has no deployed releases' >&2; exit 3";
-    let mut argv = vec![
+    let argv = [
         "watch",
         "--kubeconfig",
         live.kc(),
@@ -248,7 +248,7 @@ fn a_command_runs_through_and_its_failure_is_explained() {
         "-c",
         script,
     ];
-    let out = common::output(command(&argv.drain(..).collect::<Vec<_>>()));
+    let out = common::output(command(&argv));
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     // The command's standard output is its own, unchanged.
     assert_eq!(out.stdout, "Upgrading bk-repo\n", "{}", out.stderr);

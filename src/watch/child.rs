@@ -107,8 +107,10 @@ impl Running {
     /// Its exit code and the end of its output, once its output has all gone through.
     pub async fn finish(mut self) -> Ended {
         let status = self.child.wait().await;
+        // What the command wrote before it exited is in the pipes; a process it left running in
+        // the background may hold them open for long, and is not waited for.
         for c in self.copies.drain(..) {
-            let _ = c.await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), c).await;
         }
         let code = match status {
             Ok(s) => match s.code() {

@@ -44,6 +44,9 @@ pub enum Happening {
     },
 }
 
+/// Workloads ready, of how many, and those not ready (name, ready, desired).
+type Progress = (usize, usize, Vec<(String, i32, i32)>);
+
 /// A finding is the same while its rule and object are.
 type Key = (String, Option<String>, String);
 
@@ -58,7 +61,7 @@ pub struct Tracker {
     findings: BTreeMap<Key, Finding>,
     /// (namespace, release) → (revision, status) at the last run.
     releases: BTreeMap<(String, String), (u32, String)>,
-    progress: BTreeMap<(String, String), (usize, usize, Vec<(String, i32, i32)>)>,
+    progress: BTreeMap<(String, String), Progress>,
     /// Releases seen in progress during this watch.
     pub moved: BTreeSet<(String, String)>,
     started: bool,
