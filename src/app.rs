@@ -21,6 +21,7 @@ use crate::probe;
 use crate::render::{self, Format, Look, ReleaseReport, Report, Summary};
 use crate::rules::{self, Ctx};
 use crate::snapshot::{Snapshot, pod};
+use crate::watch;
 
 /// Could not run: bad input or nothing to read. Exit status 2, one line on stderr.
 #[derive(Debug)]
@@ -72,6 +73,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Fatal> {
         Command::Check(args) => check(args, &catalog, look, cli.now, out),
         Command::Release(args) => release(args, &catalog, look, cli.now, out),
         Command::Explain(args) => explain(args, &catalog, look, cli.now, out),
+        Command::Watch(a) => {
+            watch::run(a.options(cli.stdout_is_terminal), &catalog, look, out).map_err(Fatal::Msg)
+        }
         Command::Rules(args) => list_rules(args, &catalog, look, out),
         Command::Snapshot(args) => snapshot(args, &catalog, out),
         Command::Probe(args) => probe_only(args, &catalog, look, cli.now, out),

@@ -64,6 +64,11 @@ pub enum Command {
         after_help = "Examples:\n  kubectl bkdoctor explain deploy.log\n  helmfile -f base-blueking.yaml.gotmpl sync 2>&1 | kubectl bkdoctor explain -\n  kubectl bkdoctor explain --error 'Error: UPGRADE FAILED: \"bk-paas\" has no deployed releases'\n  kubectl bkdoctor explain deploy.log --snapshot ./cluster-dump\n  kubectl bkdoctor explain deploy.log --no-cluster\n\nOnly the lines that show an error are repeated; nothing else of the input is printed."
     )]
     Explain(ExplainArgs),
+    /// Follow a deployment as it runs: each release's progress, each finding the moment it appears (with its fix), when it clears
+    #[command(
+        after_help = "Examples:\n  kubectl bkdoctor watch -n blueking\n  kubectl bkdoctor watch --release bk-repo --timeout 15m\n  kubectl bkdoctor watch -- helmfile -f base-blueking.yaml.gotmpl sync\n  kubectl bkdoctor watch -o json -- ./bk_install blueking\n\nEnds when the releases it saw start have settled, at --timeout, on Ctrl-C, or when the command ends. Exit status as check's; the command's own when it failed and nothing was found."
+    )]
+    Watch(WatchArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     #[command(after_help = crate::completion::EXAMPLES)]
     Completion(crate::completion::CompletionArgs),
@@ -379,6 +384,57 @@ pub struct ExplainArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatchFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Only this namespace
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    /// All namespaces (the default)
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Only this release (repeatable)
+    #[arg(long = "release", value_name = "NAME")]
+    pub releases: Vec<String>,
+
+    /// Give up after this long ("30m", "1h", "0" = no limit)
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_timeout)]
+    pub timeout: Timeout,
+
+    /// Output: a live log (table) or one JSON object per line (json)
+    #[arg(short = 'o', long, value_enum, default_value_t = WatchFormat::Table)]
+    pub output: WatchFormat,
+
+    /// The deployment command to run while watching, after --
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+impl WatchArgs {
+    pub fn options(&self, stdout_is_terminal: bool) -> crate::watch::Options {
+        crate::watch::Options {
+            cluster: self.cluster.options(),
+            namespace: self.namespace.clone(),
+            all_namespaces: self.all_namespaces,
+            releases: self.releases.clone(),
+            timeout: self.timeout.0,
+            json: self.output == WatchFormat::Json,
+            command: self.command.clone(),
+            stdout_is_terminal,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -237,6 +237,7 @@ pub mod dynamic {
                     "probe",
                     "release",
                     "explain",
+                    "watch",
                     "completion",
                     "rules",
                     "snapshot",

@@ -16,3 +16,4 @@ pub mod render;
 pub mod rules;
 pub mod snapshot;
 pub mod version;
+pub mod watch;

@@ -94,6 +94,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "explain is handed what the command read and the findings, and builds its report",
     ),
     (
+        "watch",
+        &["crate::cli", "crate::app"],
+        "watch is given plain options",
+    ),
+    (
         "format.rs",
         &["crate::"],
         "formatting sits below rules and render",

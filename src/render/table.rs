@@ -42,7 +42,7 @@ pub(super) fn grid(
     g.write(out, look.width, |h| paint(h, Style::Bold, look.color))
 }
 
-pub(super) fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
+pub fn severity(catalog: &Catalog, lang: Lang, s: Severity) -> String {
     let key = match s {
         Severity::Error => "sev_error",
         Severity::Warning => "sev_warning",
@@ -238,7 +238,8 @@ fn fix_lines(f: &Finding, width: usize) -> Vec<String> {
     lines
 }
 
-fn detail(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io::Result<()> {
+/// One finding's heading, evidence and fix, as the report prints each after its overview.
+pub fn detail(out: &mut dyn Write, f: &Finding, catalog: &Catalog, look: Look) -> io::Result<()> {
     let w = look.width;
     heading(out, f, catalog, look)?;
     for l in wrap(&f.title, w, "") {

@@ -30,6 +30,7 @@ mod selector;
 mod server;
 mod store;
 mod tls;
+mod watch;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -44,6 +44,8 @@ pub struct Store {
     pub load_warnings: Vec<String>,
     /// Where changes go once the server runs, for watches. Loading sends nothing.
     pub changes: Option<tokio::sync::broadcast::Sender<Change>>,
+    /// The changes a watch may resume from, as the watch cache keeps them.
+    pub history: crate::watch::History,
 }
 
 /// A log read and the error a snapshot recorded for it.
@@ -253,15 +255,16 @@ impl Store {
             .or_default();
         let existed = bucket.contains_key(&key);
         if replace || !existed {
-            if let Some(tx) = &self.changes {
-                let _ = tx.send(Change {
-                    group: t.group,
-                    resource: t.resource,
-                    kind: if existed { "MODIFIED" } else { "ADDED" },
-                    object: value.clone(),
-                });
-            }
+            let change = self.changes.is_some().then(|| Change {
+                group: t.group.clone(),
+                resource: t.resource.clone(),
+                kind: if existed { "MODIFIED" } else { "ADDED" },
+                object: value.clone(),
+            });
             bucket.insert(key, value);
+            if let Some(change) = change {
+                self.publish(change);
+            }
         }
     }
 
@@ -319,10 +322,10 @@ impl Store {
             .get_mut(&(group.to_string(), resource.to_string()))?
             .remove(key)?;
         self.resource_version += 1;
-        if let Some(tx) = &self.changes {
+        if self.changes.is_some() {
             let mut gone = object.clone();
             gone["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
-            let _ = tx.send(Change {
+            self.publish(Change {
                 group: group.to_string(),
                 resource: resource.to_string(),
                 kind: "DELETED",
@@ -330,6 +333,15 @@ impl Store {
             });
         }
         Some(object)
+    }
+
+    /// Keeps a change for watches that resume later, then hands it to the running ones.
+    fn publish(&mut self, change: Change) {
+        let before = self.resource_version - 1;
+        self.history.keep(before, self.resource_version, &change);
+        if let Some(tx) = &self.changes {
+            let _ = tx.send(change);
+        }
     }
 
     pub fn set_log(&mut self, key: LogKey, previous: bool, text: Vec<u8>) {

@@ -135,6 +135,11 @@ impl Api {
         self
     }
 
+    /// The client itself, for watches: long-lived streams, not the bounded reads this door makes.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     /// Whether reads may come from the watch cache: not with `--consistent-read`.
     pub fn reads_from_cache(&self) -> bool {
         !self.consistent

@@ -262,11 +262,14 @@ async fn a_streaming_list_ends_its_initial_events_with_a_bookmark() {
         None,
     )
     .await;
-    let events: Vec<Value> = r
+    let mut events: Vec<Value> = r
         .body
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The cache also sends a bookmark as the watch's timeout nears: the first one ends the list.
+    let first_bookmark = events.iter().position(|e| e["type"] == "BOOKMARK").unwrap();
+    events.truncate(first_bookmark + 1);
     let (last, added) = events.split_last().unwrap();
     assert!(!added.is_empty());
     assert!(
