@@ -45,7 +45,7 @@ impl FakeApi {
             self = self.log_answer(&a.namespace, &a.pod, &a.container, a.previous, status);
         }
         self.store.fill_managed_fields();
-        self.store.changes = Some(tokio::sync::broadcast::channel(1024).0);
+        self.store.changes = Some(tokio::sync::broadcast::channel(crate::watch::CHANGES_QUEUED).0);
         let pki = tls::generate(&self.config.user, self.tls).expect("fake-apiserver: certificates");
         let state = Arc::new(server::State::new(
             self.store,

@@ -21,6 +21,9 @@ use crate::store::{Change, Store};
 /// (its default capacity grows to 100 000 on a busy cluster; a test needs far fewer).
 const KEPT: usize = 10_000;
 
+/// Changes a watch may fall behind by before it is closed (and its client resumes).
+pub(crate) const CHANGES_QUEUED: usize = 1024;
+
 /// The changes since the server started, the oldest dropped first, as the watch cache's ring.
 #[derive(Default)]
 pub struct History {
@@ -57,6 +60,16 @@ impl crate::Objects<'_> {
     pub fn compact(&mut self) {
         let now = self.store.resource_version;
         self.store.history.compact(now);
+    }
+
+    /// Ends every open watch stream now, as an API server restart or a dropped connection does:
+    /// each stream sends what it had queued, then ends, and its client must watch again.
+    pub fn end_watches(&mut self) {
+        if let Some(changes) = &mut self.store.changes {
+            // The watches hear changes through this sender; without it they see the channel
+            // closed once they have sent the rest, and end. New watches subscribe to the new one.
+            *changes = tokio::sync::broadcast::channel(CHANGES_QUEUED).0;
+        }
     }
 
     /// Sends watches that allow bookmarks one this often instead of about every minute.

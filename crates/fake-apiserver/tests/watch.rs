@@ -1,5 +1,5 @@
 //! Watches as kube-apiserver's watch cache serves them: resuming from a resourceVersion, `410
-//! Gone` once that version is compacted away, bookmarks, metadata-only events; and kube's own
+//! Gone` once that version is compacted away, bookmarks, metadata-only events, every stream ended at once; and kube's own
 //! `runtime::watcher` relisting through a 410 without losing a change.
 
 mod common;
@@ -134,6 +134,42 @@ async fn a_compacted_version_is_410_gone_in_the_stream() {
         message.starts_with(&format!("too old resource version: {from} (")),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn ending_the_watches_ends_every_stream_after_what_it_had_to_send() {
+    let server = FakeApi::new().object(pod("bk-repo-0", "Pending")).start();
+    let (client, _dir) = client(&server).await;
+    let from = list_rv(&server);
+    let uri = format!("/api/v1/namespaces/blueking/pods?watch=true&resourceVersion={from}");
+    let started = std::time::Instant::now();
+    let watching = {
+        let client = client.clone();
+        tokio::spawn(async move { events(&client, &uri, None, Duration::from_secs(10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.add_objects([pod("bk-repo-0", "Running")]);
+    server.with_objects(|o| o.end_watches());
+    let seen = watching.await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the stream ended"
+    );
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["type"], "MODIFIED");
+    assert_eq!(seen[0]["object"]["status"]["phase"], "Running");
+    // A watch started after it hears changes as before.
+    let from = list_rv(&server);
+    let uri = format!("/api/v1/namespaces/blueking/pods?watch=true&resourceVersion={from}");
+    let watching = {
+        let client = client.clone();
+        tokio::spawn(async move { events(&client, &uri, None, Duration::from_millis(800)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.add_objects([pod("bk-repo-1", "Pending")]);
+    let seen = watching.await.unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["type"], "ADDED");
 }
 
 #[tokio::test]
