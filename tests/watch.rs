@@ -1,8 +1,9 @@
 //! `watch` through the real binary against the fake API server while a scripted deployment
 //! changes the cluster: a release's new revision starts, its pod cannot pull its image (printed
 //! once, with its fix, as fatal), the image is fixed and the finding clears, the release settles
-//! and the watch ends. And `watch -- COMMAND`: the command's output and exit status pass through,
-//! and its failure is explained.
+//! and the watch ends; the same through an API server restart with its history compacted. And
+//! `watch -- COMMAND`: the command's output and exit status pass through, and its failure is
+//! explained.
 
 mod common;
 
@@ -180,6 +181,104 @@ fn a_deployment_is_followed_from_start_to_settled() {
         text.contains("kubectl delete pod -n blueking bk-repo-gateway-7d9f6c5b4-x2k8p"),
         "the fix:\n{text}"
     );
+    assert!(text.contains("nothing wrong found"), "{text}");
+}
+
+const REPOSITORY: &str = "bk-repo-repository-5c8d7b9f6-q4m2n";
+
+/// The repository's pod: no node takes it (its nodeSelector matches none), or running on node-1.
+fn repository_pod(scheduled: bool) -> Value {
+    let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": REPOSITORY, "namespace": NS, "creationTimestamp": now(),
+                     "labels": {"app": "bk-repo-repository", "app.kubernetes.io/instance": "bk-repo"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                        "name": "bk-repo-repository-5c8d7b9f6", "uid": "0b7e4d2a-91c3-4f5e-8a6d-3c2b1a0f9e8d", "controller": true}]},
+        "spec": {"nodeSelector": {"disktype": "ssd"},
+                 "containers": [{"name": "repository", "image": "hub.bktencent.com/blueking/bk-repo-repository:1.4.2"}]},
+        "status": {"phase": "Pending", "qosClass": "BestEffort",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "lastTransitionTime": now(),
+                "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."}]}});
+    if scheduled {
+        p["spec"]["nodeSelector"] = json!({});
+        p["spec"]["nodeName"] = json!("node-1");
+        p["status"] = json!({"phase": "Running", "podIP": "10.244.1.18", "qosClass": "BestEffort",
+            "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "repository", "image": "hub.bktencent.com/blueking/bk-repo-repository:1.4.2",
+                "imageID": "", "ready": true, "restartCount": 0, "started": true,
+                "state": {"running": {"startedAt": now()}}}]});
+    }
+    p
+}
+
+/// The API server restarts mid-deployment with its history compacted: every watch ends, and
+/// resuming from the last version it saw is `410 Gone`. A pod that fails meanwhile is still
+/// found (by the relist), and the finding already printed is not printed again.
+#[test]
+fn a_dropped_watch_and_410_gone_neither_repeat_nor_lose_a_finding() {
+    let live =
+        serve(FakeApi::new().objects([node(), release(1, "deployed"), deployment(1), pod(None)]));
+    let (mut child, rx) = spawn(
+        &live,
+        &["-n", NS, "--release", "bk-repo", "--timeout", "1m"],
+    );
+    let mut seen = Vec::new();
+    wait_for(&rx, &mut seen, "watching blueking");
+    live.server
+        .add_objects([release(2, "pending-upgrade"), deployment(0)]);
+    wait_for(&rx, &mut seen, "bk-repo: upgrade to revision 2 started");
+    let message = format!(
+        "rpc error: code = NotFound desc = failed to pull and unpack image \"{IMAGE}\": failed to resolve reference \"{IMAGE}\": {IMAGE}: not found"
+    );
+    live.server
+        .add_objects([pod(Some(("ErrImagePull", &message)))]);
+    wait_for(&rx, &mut seen, "· image-pull-failed ·");
+
+    // A change nobody here watches moves the server past every version the watches have seen,
+    // so the compaction below leaves each of them too old to resume from.
+    live.server
+        .add_objects([json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "elsewhere", "namespace": "default", "creationTimestamp": now()}})]);
+    live.server.with_objects(|o| {
+        o.end_watches();
+        o.compact();
+    });
+    // While the watches are down: a second pod no node takes.
+    live.server.add_objects([repository_pod(false)]);
+    wait_for(&rx, &mut seen, "410 Gone");
+    wait_for(&rx, &mut seen, "· pod-unschedulable ·");
+    // Relisted with the image still failing: the same finding, not a new one.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    live.server.add_objects([pod(None), deployment(1)]);
+    wait_for(
+        &rx,
+        &mut seen,
+        "cleared: image-pull-failed on pod/bk-repo-gateway-7d9f6c5b4-x2k8p",
+    );
+    live.server.add_objects([repository_pod(true)]);
+    wait_for(
+        &rx,
+        &mut seen,
+        &format!("cleared: pod-unschedulable on pod/{REPOSITORY}"),
+    );
+    live.server
+        .add_objects([release(1, "superseded"), release(2, "deployed")]);
+    wait_for(&rx, &mut seen, "bk-repo: revision 2 deployed");
+
+    let status = wait_exit(&mut child);
+    seen.extend(rx.try_iter());
+    let text = seen.join("\n");
+    assert_eq!(status, Some(0), "{text}");
+    let count = |needle: &str| seen.iter().filter(|l| l.contains(needle)).count();
+    for needle in [
+        "· image-pull-failed ·",
+        "· pod-unschedulable ·",
+        "cleared: image-pull-failed",
+        "cleared: pod-unschedulable",
+    ] {
+        assert_eq!(count(needle), 1, "{needle:?} once:\n{text}");
+    }
     assert!(text.contains("nothing wrong found"), "{text}");
 }
 

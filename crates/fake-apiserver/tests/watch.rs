@@ -1,6 +1,6 @@
 //! Watches as kube-apiserver's watch cache serves them: resuming from a resourceVersion, `410
-//! Gone` once that version is compacted away, bookmarks, metadata-only events, every stream ended at once; and kube's own
-//! `runtime::watcher` relisting through a 410 without losing a change.
+//! Gone` once that version is compacted away, bookmarks, metadata-only events, every stream ended
+//! at once; and kube's own `runtime::watcher` relisting through a 410 without losing a change.
 
 mod common;
 
