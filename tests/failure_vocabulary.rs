@@ -330,6 +330,35 @@ fn a_deploy_helm_is_still_waiting_for_exits_0_and_only_looks() {
     assert!(commands(f).contains(&"helm uninstall -n blueking bk-notice".to_string()));
 }
 
+/// The FailedCreate events expired; the ReplicaSet's own ReplicaFailure condition still says why its
+/// Deployment is short. A ReplicaSet whose Deployment is whole again is not named.
+#[test]
+fn a_replica_sets_own_failure_condition_speaks_when_its_events_are_gone() {
+    let r = both("create-failed-condition");
+    let f = one(
+        &r,
+        "workload-create-failed",
+        "replicaset/bk-user-api-6c7d9f8b5",
+    );
+    assert!(
+        text(f, "evidence").contains(
+            "ReplicaFailure is True: FailedCreate: pods \"bk-user-api-6c7d9f8b5-\" is forbidden"
+        ),
+        "{f:#}"
+    );
+    assert_eq!(
+        commands(f),
+        [
+            "kubectl get serviceaccount -n blueking bk-user-api",
+            "kubectl describe replicaset -n blueking bk-user-api-6c7d9f8b5"
+        ]
+    );
+    assert!(
+        !r.to_string().contains("bk-paas-apiserver-6c9f7d8b4"),
+        "{r:#}"
+    );
+}
+
 #[test]
 fn every_near_miss_is_quiet() {
     for lang in ["en", "zh"] {
@@ -351,6 +380,7 @@ fn live_and_offline_give_the_same_findings() {
         "volume-lost",
         "mid-deploy",
         "mid-deploy-wait",
+        "create-failed-condition",
     ] {
         let dir = common::fixture(fixture);
         let d = dir.to_str().unwrap();
