@@ -286,6 +286,79 @@ fn a_healthy_cluster_in_the_middle_of_a_deploy_exits_0() {
     assert!(!of_rule(&later, "pvc-unbound").is_empty(), "{later:#}");
 }
 
+/// Under `helm install --wait` the revision stays pending-install while the pods come up: helm's own
+/// lock, seconds old. Information whose commands only look; nothing rolls back a running helm.
+#[test]
+fn a_deploy_helm_is_still_waiting_for_exits_0_and_only_looks() {
+    for lang in ["en", "zh"] {
+        let (code, r) = check_fixture("mid-deploy-wait", lang);
+        assert_eq!(code, 0, "{r:#}");
+        let all = r["findings"].as_array().unwrap();
+        assert_eq!(all.len(), 1, "{r:#}");
+        let f = one(&r, "helm-operation-in-progress", "release/bk-notice");
+        assert_eq!(f["severity"], "info");
+        assert_eq!(
+            commands(f),
+            [
+                "helm status -n blueking bk-notice",
+                "kubectl bkdoctor watch -n blueking --release bk-notice"
+            ]
+        );
+        let later = text(f, "remediation");
+        assert!(
+            later.contains("helm uninstall -n blueking bk-notice"),
+            "{later}"
+        );
+    }
+    // Twenty minutes on, the same record is a lock nobody holds: an error whose fix uninstalls.
+    let dir = common::fixture("mid-deploy-wait");
+    let (code, later) = {
+        let out = common::run(&[
+            "check",
+            "--snapshot",
+            dir.to_str().unwrap(),
+            "-o",
+            "json",
+            "--now",
+            "2026-11-20T11:20:00Z",
+        ]);
+        (out.code, out.json())
+    };
+    assert_eq!(code, 1);
+    let f = one(&later, "helm-operation-in-progress", "release/bk-notice");
+    assert_eq!(f["severity"], "error");
+    assert!(commands(f).contains(&"helm uninstall -n blueking bk-notice".to_string()));
+}
+
+/// The FailedCreate events expired; the ReplicaSet's own ReplicaFailure condition still says why its
+/// Deployment is short. A ReplicaSet whose Deployment is whole again is not named.
+#[test]
+fn a_replica_sets_own_failure_condition_speaks_when_its_events_are_gone() {
+    let r = both("create-failed-condition");
+    let f = one(
+        &r,
+        "workload-create-failed",
+        "replicaset/bk-user-api-6c7d9f8b5",
+    );
+    assert!(
+        text(f, "evidence").contains(
+            "ReplicaFailure is True: FailedCreate: pods \"bk-user-api-6c7d9f8b5-\" is forbidden"
+        ),
+        "{f:#}"
+    );
+    assert_eq!(
+        commands(f),
+        [
+            "kubectl get serviceaccount -n blueking bk-user-api",
+            "kubectl describe replicaset -n blueking bk-user-api-6c7d9f8b5"
+        ]
+    );
+    assert!(
+        !r.to_string().contains("bk-paas-apiserver-6c9f7d8b4"),
+        "{r:#}"
+    );
+}
+
 #[test]
 fn every_near_miss_is_quiet() {
     for lang in ["en", "zh"] {
@@ -306,6 +379,8 @@ fn live_and_offline_give_the_same_findings() {
         "node-condition",
         "volume-lost",
         "mid-deploy",
+        "mid-deploy-wait",
+        "create-failed-condition",
     ] {
         let dir = common::fixture(fixture);
         let d = dir.to_str().unwrap();

@@ -235,11 +235,9 @@ mod tests {
         assert!(text.contains("Helm release \\<release\\> is stuck in \\<status\\>"));
         assert!(text.contains("- BlueKing: 7.2 (bkmonitor-operator ≥ 3.8.9)"));
         assert!(text.contains("- `UnknownHostException`"));
-        assert!(
-            text.contains(
-                "\n\nAn error; a warning while the operation is less than 15 minutes old."
-            )
-        );
+        assert!(text.contains(
+            "\n\nAn error; only information while the operation is less than 15 minutes old"
+        ));
         let zh = RuleList::new(&catalog, Lang::Zh);
         let mut out = Vec::new();
         write_markdown(&mut out, &zh, &catalog, Lang::Zh).unwrap();

@@ -1,4 +1,5 @@
-//! `pod-not-ready`: a pod of a failed or pending release is not ready and no rule explains it.
+//! `pod-not-ready`: a pod of a failed or pending release is not ready and no rule explains it;
+//! not while the pending operation may still be running (helm is then waiting for that pod).
 //! That pod is what `helm --wait` waited for; its phase, its conditions and its last events are
 //! the start of the search, and saying nothing about it would leave the release's failure
 //! unexplained. Runs after every root-cause rule.
@@ -7,7 +8,7 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{Ctx, events, workloads};
+use super::{Ctx, events, helm_operation_in_progress, workloads};
 use crate::findings::Finding;
 use crate::helm::Status;
 use crate::snapshot::pod;
@@ -28,7 +29,11 @@ pub fn check(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     for rel in &ctx.releases {
         let status = rel.latest().status();
-        if status != Status::Failed && !status.is_pending() {
+        // While helm may still be waiting for them, pods not ready yet are what it waits for; a
+        // root cause among them (a pull, a crash) is still reported by its own rule.
+        if status != Status::Failed && !status.is_pending()
+            || helm_operation_in_progress::may_still_run(ctx, rel)
+        {
             continue;
         }
         for p in ctx.snap.release_pods(&rel.namespace, &rel.name) {

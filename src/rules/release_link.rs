@@ -1,6 +1,8 @@
 //! Links each finding about a release (`helm-release-failed`, `helm-operation-in-progress`, any
 //! finding on `release/NAME`) to the root-cause findings of that release's pods, Jobs and PVCs:
-//! "blocked by image-pull-failed on pod/...". Runs after every other rule.
+//! "blocked by image-pull-failed on pod/...", and to an admission webhook with nothing behind it
+//! when the release's failure text or its objects' events say that webhook refused them. Runs
+//! after every other rule.
 
 use std::collections::HashSet;
 
@@ -60,7 +62,9 @@ pub fn link(ctx: &Ctx, findings: &mut [Finding]) {
                 .any(|(n, p)| pods.contains(&(n.as_str(), p.as_str())));
             let by_object = other.namespace.as_deref() == Some(ns)
                 && owned_object(ctx, ns, &other.object, release);
-            if by_pod || by_object {
+            let by_webhook = other.rule == super::webhook_unavailable::ID
+                && refused_by(ctx, ns, release, &pods, &other.object);
+            if by_pod || by_object || by_webhook {
                 let line = fill(
                     ctx.catalog.ui("blocked_by", ctx.lang),
                     &[("rule", &other.rule), ("object", &other.object)],
@@ -77,6 +81,63 @@ pub fn link(ctx: &Ctx, findings: &mut [Finding]) {
     for (i, add) in lines {
         findings[i].evidence.extend(add);
     }
+}
+
+/// Did a webhook of this configuration refuse the release? helm records the refusal in the
+/// revision's description (`Release "X" failed: ... failed calling webhook "NAME": ...`); a
+/// controller creating the release's pods records it in its events.
+fn refused_by(
+    ctx: &Ctx,
+    ns: &str,
+    release: &str,
+    pods: &HashSet<(&str, &str)>,
+    config: &str,
+) -> bool {
+    let snap = ctx.snap;
+    let names: Vec<&str> = match config.split_once('/') {
+        Some(("validatingwebhookconfiguration", n)) => snap
+            .validating_webhooks
+            .iter()
+            .filter(|c| meta::name(&c.metadata) == n)
+            .flat_map(|c| c.webhooks.iter().flatten().map(|h| h.name.as_str()))
+            .collect(),
+        Some(("mutatingwebhookconfiguration", n)) => snap
+            .mutating_webhooks
+            .iter()
+            .filter(|c| meta::name(&c.metadata) == n)
+            .flat_map(|c| c.webhooks.iter().flatten().map(|h| h.name.as_str()))
+            .collect(),
+        _ => return false,
+    };
+    let says = |text: &str| {
+        names
+            .iter()
+            .any(|n| text.contains(&format!("failed calling webhook \"{n}\"")))
+    };
+    let described = ctx
+        .releases
+        .iter()
+        .filter(|r| r.namespace == ns && r.name == release)
+        .flat_map(|r| r.revisions.last())
+        .filter_map(|rev| rev.description.as_deref())
+        .any(says);
+    described
+        || snap.events.iter().any(|e| {
+            let o = &e.involved_object;
+            let (kind, name) = (
+                o.kind.as_deref().unwrap_or(""),
+                o.name.as_deref().unwrap_or(""),
+            );
+            o.namespace.as_deref() == Some(ns)
+                && e.message.as_deref().is_some_and(says)
+                && (kind == "Pod" && pods.contains(&(ns, name))
+                    || owned_object(
+                        ctx,
+                        ns,
+                        &format!("{}/{name}", kind.to_ascii_lowercase()),
+                        release,
+                    ))
+        })
 }
 
 /// The release's workloads (labelled with its instance or annotated with its name by helm), each

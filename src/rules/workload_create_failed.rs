@@ -1,6 +1,8 @@
 //! `workload-create-failed`: a controller could not create pods (`FailedCreate`), so there is no
 //! pod to be not ready and nothing else in the snapshot says why the release waits. The event's
 //! message names the cause: a quota, Pod Security admission, a webhook, a missing service account.
+//! Events expire after an hour; a ReplicaSet's own `ReplicaFailure` condition keeps the message
+//! as long as the refusal lasts, so it speaks when no event is left.
 
 use std::collections::BTreeMap;
 
@@ -39,11 +41,47 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             by_object.insert(key, e);
         }
     }
-    by_object
-        .into_iter()
+    let mut out: Vec<Finding> = by_object
+        .iter()
         .filter(|((ns, kind, name), _)| !settled(ctx, ns, kind, name))
-        .map(|((ns, kind, name), e)| finding(ctx, ns, kind, name, e))
-        .collect()
+        .map(|((ns, kind, name), e)| {
+            let line = ctx.text(ID, "event", &[("event", &events::describe(e))]);
+            finding(
+                ctx,
+                ns,
+                kind,
+                name,
+                e.message.as_deref().unwrap_or(""),
+                line,
+            )
+        })
+        .collect();
+    for rs in &ctx.snap.replica_sets {
+        let (ns, name) = (meta::namespace(&rs.metadata), meta::name(&rs.metadata));
+        if by_object.contains_key(&(ns, "ReplicaSet", name)) || settled(ctx, ns, "ReplicaSet", name)
+        {
+            continue;
+        }
+        let failure = rs
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == "ReplicaFailure" && c.status == "True");
+        let Some(c) = failure else { continue };
+        let message = c.message.as_deref().unwrap_or("");
+        let line = ctx.text(
+            ID,
+            "condition",
+            &[
+                ("reason", c.reason.as_deref().unwrap_or("-")),
+                ("message", message.trim()),
+            ],
+        );
+        out.push(finding(ctx, ns, "ReplicaSet", name, message, line));
+    }
+    out
 }
 
 /// The workload has every pod it wants now: the failure is over. A ReplicaSet is judged by the
@@ -103,12 +141,11 @@ pub fn owns_replica_set(deployment: &str, replica_set: &str) -> bool {
         .is_some_and(|hash| !hash.is_empty() && hash.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-fn finding(ctx: &Ctx, ns: &str, kind: &str, name: &str, e: &Event) -> Finding {
+fn finding(ctx: &Ctx, ns: &str, kind: &str, name: &str, message: &str, line: String) -> Finding {
     let object = format!("{}/{name}", kind.to_ascii_lowercase());
     let mut f = ctx.finding(ID, Some(ns), object.clone(), &[("object", &object)]);
-    let message = e.message.as_deref().unwrap_or("").trim();
-    f.evidence
-        .push(ctx.text(ID, "event", &[("event", &events::describe(e))]));
+    let message = message.trim();
+    f.evidence.push(line);
     let describe = format!(
         "kubectl describe {} -n {ns} {name}",
         kind.to_ascii_lowercase()
