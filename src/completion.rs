@@ -142,6 +142,16 @@ pub mod dynamic {
         (list, NO_FILE_COMP)
     }
 
+    /// A flag typed before the verb, as `before_verb` moves it: defined on the verbs (`check`
+    /// has them all), so completion looks there while no verb is typed yet.
+    fn before_verb_flag<'a>(root: &'a Command, word: &str) -> Option<&'a Arg> {
+        let name = word.split_once('=').map_or(word, |(n, _)| n);
+        if !crate::cli::before_verb::moves(name) {
+            return None;
+        }
+        find_flag(root.find_subcommand("check")?, name)
+    }
+
     fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u32) {
         let (current, typed) = match words.split_last() {
             Some((last, rest)) => (last.as_str(), rest),
@@ -155,7 +165,14 @@ pub mod dynamic {
             }
             if w.starts_with('-') && w.len() > 1 {
                 if !w.contains('=') {
-                    pending = find_flag(cmd, w).filter(|a| takes_value(a));
+                    let before_verb = || {
+                        std::ptr::eq(cmd, root)
+                            .then(|| before_verb_flag(root, w))
+                            .flatten()
+                    };
+                    pending = find_flag(cmd, w)
+                        .or_else(before_verb)
+                        .filter(|a| takes_value(a));
                 }
             } else if let Some(sub) = cmd.find_subcommand(w) {
                 cmd = sub;
@@ -167,7 +184,10 @@ pub mod dynamic {
         if let Some((flag, value)) = current.split_once('=')
             && flag.starts_with("--")
         {
-            return match find_flag(cmd, flag) {
+            let at_root = std::ptr::eq(cmd, root);
+            let arg = find_flag(cmd, flag)
+                .or_else(|| at_root.then(|| before_verb_flag(root, flag)).flatten());
+            return match arg {
                 Some(arg) if takes_value(arg) => values(arg, &format!("{flag}="), value),
                 _ => (Vec::new(), NO_FILE_COMP),
             };
@@ -181,6 +201,22 @@ pub mod dynamic {
                 }
                 if let Some(s) = a.get_short() {
                     flags.push((format!("-{s}"), help));
+                }
+            }
+            // Before the verb, kubectl's global flags are offered too.
+            if std::ptr::eq(cmd, root)
+                && let Some(verb) = root.find_subcommand("check")
+            {
+                for a in verb.get_arguments().filter(|a| !a.is_hide_set()) {
+                    let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    let names = a.get_long().map(|l| format!("--{l}")).into_iter();
+                    let names = names.chain(a.get_short().map(|c| format!("-{c}")));
+                    for n in names {
+                        let known = flags.iter().any(|(f, _)| *f == n);
+                        if crate::cli::before_verb::moves(&n) && !known {
+                            flags.push((n, help.clone()));
+                        }
+                    }
                 }
             }
             flags.retain(|(f, _)| f.starts_with(current));
@@ -259,6 +295,23 @@ pub mod dynamic {
                 ["--output=yaml", ":4"]
             );
             assert_eq!(words(&ask(&["completion", "z"])), ["zsh", ":4"]);
+        }
+
+        #[test]
+        fn flags_before_the_verb_complete_as_after_it() {
+            assert_eq!(
+                words(&ask(&["-o", ""])),
+                ["table", "json", "yaml", "markdown", "html", ":4"]
+            );
+            assert_eq!(words(&ask(&["--output=js"])), ["--output=json", ":4"]);
+            let after_namespace = ask(&["-n", "blueking", "ch"]);
+            assert_eq!(words(&after_namespace), ["check", ":4"]);
+            let before = ask(&["--con"]);
+            assert_eq!(
+                words(&before),
+                ["--context", "--consistent-read", ":4"],
+                "{before}"
+            );
         }
 
         #[test]

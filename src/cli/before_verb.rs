@@ -30,6 +30,11 @@ const WITHOUT_VALUE: &[&str] = &[
     "--verbose",
 ];
 
+/// Whether `name` (`-n`, `--context`, …) is a flag that may come before the verb.
+pub fn moves(name: &str) -> bool {
+    WITH_VALUE.contains(&name) || WITHOUT_VALUE.contains(&name)
+}
+
 /// `argv` with the known flags found before the verb moved right after it. Anything else (no
 /// verb, an unknown flag, `--help`) is left as it was.
 pub fn reorder(argv: Vec<OsString>) -> Vec<OsString> {
