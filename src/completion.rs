@@ -74,10 +74,17 @@ pub mod dynamic {
     /// What the binary answers when started under this name (a link to it, so one file serves).
     pub const KUBECTL_COMPLETER: &str = "kubectl_complete-bkdoctor";
 
-    pub fn write(mut cmd: Command, words: &[String], out: &mut dyn Write) -> io::Result<()> {
+    /// `moves` says which flags may come before the verb (the command line's own knowledge,
+    /// handed in so that completion does not import it).
+    pub fn write(
+        mut cmd: Command,
+        moves: fn(&str) -> bool,
+        words: &[String],
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         // build() propagates global flags (--lang, --no-color) into the subcommands.
         cmd.build();
-        let (candidates, directive) = complete(&cmd, words);
+        let (candidates, directive) = complete(&cmd, moves, words);
         for (word, help) in candidates {
             if help.is_empty() {
                 writeln!(out, "{word}")?;
@@ -144,15 +151,23 @@ pub mod dynamic {
 
     /// A flag typed before the verb, as `before_verb` moves it: defined on the verbs (`check`
     /// has them all), so completion looks there while no verb is typed yet.
-    fn before_verb_flag<'a>(root: &'a Command, word: &str) -> Option<&'a Arg> {
+    fn before_verb_flag<'a>(
+        root: &'a Command,
+        moves: fn(&str) -> bool,
+        word: &str,
+    ) -> Option<&'a Arg> {
         let name = word.split_once('=').map_or(word, |(n, _)| n);
-        if !crate::cli::before_verb::moves(name) {
+        if !moves(name) {
             return None;
         }
         find_flag(root.find_subcommand("check")?, name)
     }
 
-    fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u32) {
+    fn complete(
+        root: &Command,
+        moves: fn(&str) -> bool,
+        words: &[String],
+    ) -> (Vec<(String, String)>, u32) {
         let (current, typed) = match words.split_last() {
             Some((last, rest)) => (last.as_str(), rest),
             None => ("", &[][..]),
@@ -167,7 +182,7 @@ pub mod dynamic {
                 if !w.contains('=') {
                     let before_verb = || {
                         std::ptr::eq(cmd, root)
-                            .then(|| before_verb_flag(root, w))
+                            .then(|| before_verb_flag(root, moves, w))
                             .flatten()
                     };
                     pending = find_flag(cmd, w)
@@ -185,8 +200,11 @@ pub mod dynamic {
             && flag.starts_with("--")
         {
             let at_root = std::ptr::eq(cmd, root);
-            let arg = find_flag(cmd, flag)
-                .or_else(|| at_root.then(|| before_verb_flag(root, flag)).flatten());
+            let arg = find_flag(cmd, flag).or_else(|| {
+                at_root
+                    .then(|| before_verb_flag(root, moves, flag))
+                    .flatten()
+            });
             return match arg {
                 Some(arg) if takes_value(arg) => values(arg, &format!("{flag}="), value),
                 _ => (Vec::new(), NO_FILE_COMP),
@@ -213,7 +231,7 @@ pub mod dynamic {
                     let names = names.chain(a.get_short().map(|c| format!("-{c}")));
                     for n in names {
                         let known = flags.iter().any(|(f, _)| *f == n);
-                        if crate::cli::before_verb::moves(&n) && !known {
+                        if moves(&n) && !known {
                             flags.push((n, help.clone()));
                         }
                     }
@@ -252,7 +270,13 @@ pub mod dynamic {
         fn ask(words: &[&str]) -> String {
             let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
             let mut out = Vec::new();
-            super::write(Cli::command(), &words, &mut out).unwrap();
+            super::write(
+                Cli::command(),
+                crate::cli::before_verb::moves,
+                &words,
+                &mut out,
+            )
+            .unwrap();
             String::from_utf8(out).unwrap()
         }
 

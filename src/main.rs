@@ -54,6 +54,7 @@ fn complete_for_kubectl_or_helm() -> Option<ExitCode> {
     };
     let mut out = io::stdout().lock();
     // A completion that cannot be written has nobody to tell.
-    let _ = dynamic::write(host.command(), words, &mut out);
+    let moves = kubectl_bkdoctor::cli::before_verb::moves;
+    let _ = dynamic::write(host.command(), moves, words, &mut out);
     Some(ExitCode::SUCCESS)
 }
